@@ -1,0 +1,67 @@
+"""What a dataset factory returns: image files with labels, or images already in arrays.
+
+The core makes the splits (deterministic, file-level, from the seed), decodes and caches the images and
+feeds them; a dataset plugin only says what there is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: ``(path, label)`` pairs.
+Files = Sequence[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class SplitFractions:
+    """How to carve missing splits.
+
+    With no ``validation`` files, ``validation`` and ``test`` fractions of ``train`` are held out; with
+    ``validation`` but no ``test`` files, ``test_from_validation`` of the validation files become the
+    test split (the study's 20%).
+    """
+
+    validation: float = 0.2
+    test: float = 0.1
+    test_from_validation: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("validation", "test", "test_from_validation"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"split fraction {name} must be in [0, 1), got {value!r}")
+        if self.validation + self.test >= 1.0:
+            raise ValueError("split fractions validation + test must leave some training images")
+
+
+@dataclass(frozen=True)
+class ImageFiles:
+    """Image files on disk, with integer labels indexing ``class_names``."""
+
+    class_names: tuple[str, ...]
+    train: Files
+    validation: Files | None = None
+    test: Files | None = None
+    fractions: SplitFractions = field(default_factory=SplitFractions)
+    #: Where the files are, for messages and the record.
+    root: str = ""
+    #: Anything the dataset wants recorded with the run (archive checksum, source URL...).
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageArrays:
+    """Images already decoded: ``uint8`` arrays of shape ``(N, H, W, C)`` and integer labels ``(N,)``.
+
+    Sizes must match the dataset spec's ``image_size`` and ``channels``.
+    """
+
+    class_names: tuple[str, ...]
+    train: tuple[Any, Any]
+    validation: tuple[Any, Any] | None = None
+    test: tuple[Any, Any] | None = None
+    fractions: SplitFractions = field(default_factory=SplitFractions)
+    root: str = ""
+    info: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,177 @@
+"""The plugin contract: every hook a plugin of ``harness`` can implement, by phase.
+
+Plugins implement hooks with the :data:`harness.hookimpl` marker and register through the ``harness``
+entry-point group (or ``-p MODULE`` or a ``harness_plugins.py`` in the working directory). The built-in
+parts of harness are plugins of this same contract.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import argparse
+
+    import pandas
+
+    from harness.config import Config
+    from harness.session import Session
+    from harness.engine.task import Task
+    from harness.specs import AugmentationSpec, Budget, Combination, DatasetSpec, ModelSpec
+
+hookspec = pluggy.HookspecMarker("harness")
+
+# -------------------------------------------------------------------------------------------------
+# Initialization
+# -------------------------------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def harness_options_add(parser: argparse.ArgumentParser) -> None:
+    """Add command-line options for ``harness run``.
+
+    Called once per plugin when the command line is built, also for plugins registered later
+    (a historic hook). Put your options in an argument group named after your plugin and give them
+    a common prefix, e.g. ``--vision-...``. Values appear as attributes of ``config.option``.
+    """
+
+
+@hookspec(historic=True)
+def harness_configure(config: Config) -> None:
+    """Called after the command line and configuration files are parsed, before collection.
+
+    Validate your options here and raise :class:`harness.UsageError` with a one-line message on bad
+    values. Keep per-run state in ``config.stash``.
+    """
+
+
+@hookspec
+def harness_unconfigure(config: Config) -> None:
+    """Called before the process exits, after ``harness_session_finish``."""
+
+
+# -------------------------------------------------------------------------------------------------
+# Collection: what there is to run
+# -------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def harness_datasets_register(config: Config) -> list[DatasetSpec] | None:
+    """Return the :class:`~harness.specs.DatasetSpec` objects this plugin contributes.
+
+    Every implementation is called; names must be unique across all plugins.
+    """
+
+
+@hookspec
+def harness_augmentations_register(config: Config) -> list[AugmentationSpec] | None:
+    """Return the :class:`~harness.specs.AugmentationSpec` objects this plugin contributes."""
+
+
+@hookspec
+def harness_models_register(config: Config) -> list[ModelSpec] | None:
+    """Return the :class:`~harness.specs.ModelSpec` objects this plugin contributes."""
+
+
+@hookspec
+def harness_presets_register(config: Config) -> dict[str, dict[str, Any]] | None:
+    """Return named presets for ``harness run --preset NAME``, by name.
+
+    A preset is a table of option values, keyed as in ``[tool.harness]`` (``dataset``, ``augmentation``,
+    ``model``, ``epochs``, ``params``, ...). A preset overrides the configuration files; the command line
+    overrides the preset.
+    """
+
+
+@hookspec
+def harness_collection_modify(session: Session, combinations: list[Combination]) -> None:
+    """Select, deselect, reorder or skip the collected combinations, in place.
+
+    Called after the built-in selection (``--dataset``, ``-k``, ``-m`` and the rest) has run. Remove
+    items to deselect them; call ``combination.skip(reason)`` to report them as skipped.
+    """
+
+
+@hookspec
+def harness_collection_finish(session: Session) -> None:
+    """Called when ``session.combinations`` is final."""
+
+
+# -------------------------------------------------------------------------------------------------
+# Running
+# -------------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def harness_budget_make(config: Config, combination: Combination) -> Budget | None:
+    """Return the training budget for one combination. Stops at the first non-``None`` result.
+
+    The built-in implementation builds it from ``--epochs``, ``--time``, ``--steps``, ``--images`` and
+    the budget profile; implement this hook to give some combinations a different budget.
+    """
+
+
+@hookspec(firstresult=True)
+def harness_runloop(session: Session) -> bool | None:
+    """Run every task of the session. Stops at the first non-``None`` result.
+
+    The built-in implementation trains the tasks one after the other in this process. Implement it to
+    run them elsewhere (worker processes, several GPUs, a cluster); call
+    ``session.record(result)`` in this process for each finished task, which is what stores it.
+    """
+
+
+@hookspec(firstresult=True)
+def harness_combination_train(task: Task) -> dict[str, Any] | None:
+    """Train and evaluate one combination for one seed; return its result record.
+
+    Stops at the first non-``None`` result, so a plugin can replace the default trainer. The task is
+    picklable and self-contained; the record is a JSON-serializable ``dict``
+    (see :mod:`harness.engine.record` for the fields).
+    """
+
+
+@hookspec
+def harness_combination_progress(session: Session, task: Task, event: dict[str, Any]) -> None:
+    """Receive progress while a task trains (``event["kind"]`` is ``start``, ``epoch`` or ``batch``)."""
+
+
+@hookspec
+def harness_combination_result(session: Session, task: Task, result: dict[str, Any]) -> None:
+    """Receive each task's result record, after it is stored."""
+
+
+# -------------------------------------------------------------------------------------------------
+# Reporting
+# -------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def harness_report_tables(report: Any) -> dict[str, pandas.DataFrame] | None:
+    """Return tables to add to a run's report, by name (written as CSV, Markdown and in the HTML page).
+
+    ``report`` gives the records (``report.records``), the results frame (``report.results``) and the
+    run directory (``report.run_dir``).
+    """
+
+
+@hookspec
+def harness_report_figures(report: Any) -> dict[str, Any] | None:
+    """Return matplotlib figures to add to a run's report, by file stem (written as PNG)."""
+
+
+@hookspec
+def harness_terminal_summary(session: Session, terminal: Any) -> None:
+    """Add a section to the terminal summary at the end of ``harness run``."""
+
+
+@hookspec
+def harness_session_start(session: Session) -> None:
+    """Called once the run directory exists, before collection."""
+
+
+@hookspec
+def harness_session_finish(session: Session, exitstatus: int) -> None:
+    """Called at the end of a run that started, whatever the way out, before the report is written."""

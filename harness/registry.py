@@ -1,0 +1,162 @@
+"""The registry: every dataset, augmentation, model and preset the plugins contribute, by name."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from harness.errors import PluginError, UsageError
+from harness.specs import AugmentationSpec, DatasetSpec, ModelSpec
+
+if TYPE_CHECKING:
+    from harness.config import Config
+
+S = TypeVar("S", DatasetSpec, AugmentationSpec, ModelSpec)
+
+KINDS: dict[str, tuple[str, type]] = {
+    "datasets": ("harness_datasets_register", DatasetSpec),
+    "augmentations": ("harness_augmentations_register", AugmentationSpec),
+    "models": ("harness_models_register", ModelSpec),
+}
+#: Spec fields that a table in configuration may set directly; every other key is a parameter.
+SPEC_FIELDS = ("description", "tags", "image_size", "channels", "num_classes", "input_range", "min_image_size")
+
+
+@dataclass
+class Registry:
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    augmentations: dict[str, AugmentationSpec] = field(default_factory=dict)
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> dict[str, Any]:
+        return getattr(self, kind)  # type: ignore[no-any-return]
+
+
+def _call_each(pm: Any, hook_name: str, **kwargs: Any) -> Iterable[tuple[Any, Any]]:
+    """Call every implementation of a hook, yielding ``(plugin, result)`` so results keep their origin."""
+    caller = getattr(pm.hook, hook_name)
+    for impl in reversed(caller.get_hookimpls()):
+        args = {name: kwargs[name] for name in impl.argnames}
+        origin = pm.origin_of(impl.plugin)
+        try:
+            result = impl.function(**args)
+        except UsageError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"{origin.describe()} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+        if result is not None:
+            yield impl.plugin, result
+
+
+def collect_specs(config: Config, kind: str) -> dict[str, Any]:
+    hook_name, spec_type = KINDS[kind]
+    pm = config.pluginmanager
+    specs: dict[str, Any] = {}
+    for plugin, result in _call_each(pm, hook_name, config=config):
+        origin = pm.origin_of(plugin)
+        if isinstance(result, spec_type):
+            result = [result]
+        for spec in result:
+            if not isinstance(spec, spec_type):
+                raise PluginError(
+                    f"{origin.describe()}: {hook_name} returned {spec!r}, expected {spec_type.__name__} objects"
+                )
+            spec = dataclasses.replace(spec, plugin=origin.name, package=origin.package)
+            if spec.name in specs:
+                first = specs[spec.name]
+                raise PluginError(
+                    f"{spec_type.kind} {spec.name!r} is registered twice: by plugin {first.plugin!r} "
+                    f"(package {first.package}) and by plugin {spec.plugin!r} (package {spec.package})"
+                )
+            specs[spec.name] = spec
+    return specs
+
+
+def derive(base: S, name: str, table: dict[str, Any], where: str) -> S:
+    """A spec defined in configuration from a registered one: spec fields are set, other keys are params."""
+    fields: dict[str, Any] = {"name": name, "plugin": f"{base.plugin} ({where})"}
+    params = dict(base.params)
+    for key, value in table.items():
+        if key == "plugin":
+            continue
+        if key in SPEC_FIELDS and hasattr(base, key):
+            fields[key] = tuple(value) if key == "image_size" else value
+        else:
+            params[key] = value
+    fields["params"] = params
+    if "description" not in fields:
+        fields["description"] = f"{base.description} (from {where})".strip()
+    try:
+        return dataclasses.replace(base, **fields)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{where}: {base.kind} {name!r}: {exc}") from None
+
+
+def add_configured(config: Config, registry: Registry) -> None:
+    """Add the datasets, augmentations and models that ``[tool.harness.datasets.NAME]`` tables define."""
+    for kind in KINDS:
+        specs = registry.of_kind(kind)
+        for name, table in config.table(kind).items():
+            where = f"{config.file.label} {kind}.{name}"
+            if not isinstance(table, dict) or "plugin" not in table:
+                raise UsageError(f"{where}: needs a 'plugin' key naming the {kind[:-1]} it is built from")
+            base_name = table["plugin"]
+            if base_name not in specs:
+                from harness.config import _unknown
+
+                raise UsageError(f"{where}: " + _unknown(kind[:-1], str(base_name), specs))
+            if name in specs:
+                raise UsageError(f"{where}: {kind[:-1]} {name!r} already exists (from plugin {specs[name].plugin!r})")
+            specs[name] = derive(specs[base_name], name, table, where)
+
+
+def collect_presets(config: Config) -> dict[str, dict[str, Any]]:
+    presets: dict[str, dict[str, Any]] = {}
+    for _plugin, result in _call_each(config.pluginmanager, "harness_presets_register", config=config):
+        presets.update(result)
+    presets.update(config.table("presets"))
+    return presets
+
+
+def apply_params(config: Config, registry: Registry) -> None:
+    """Apply parameter overrides (files, preset, ``--set``) to every spec, refusing unknown names."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for name, values in config.table("params").items():
+        overrides.setdefault(name, {}).update(values)
+    for name, values in getattr(config.option, "preset_params", {}).items():
+        overrides.setdefault(name, {}).update(values)
+    for name, key, value in config.option.settings:
+        overrides.setdefault(name, {})[key] = value
+    for name, values in overrides.items():
+        owners = [kind for kind in KINDS if name in registry.of_kind(kind)]
+        if not owners:
+            everything = {n: None for kind in KINDS for n in registry.of_kind(kind)}
+            from harness.config import _unknown
+
+            raise UsageError("--set/params: " + _unknown("dataset, augmentation or model", name, everything))
+        for kind in owners:
+            specs = registry.of_kind(kind)
+            specs[name] = derive_params(specs[name], values)
+
+
+def derive_params(spec: S, values: dict[str, Any]) -> S:
+    fields: dict[str, Any] = {"params": {**spec.params, **{k: v for k, v in values.items() if k not in SPEC_FIELDS}}}
+    for key in SPEC_FIELDS:
+        if key in values and hasattr(spec, key):
+            fields[key] = tuple(values[key]) if key == "image_size" else values[key]
+    try:
+        return dataclasses.replace(spec, **fields)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"--set/params: {spec.kind} {spec.name!r}: {exc}") from None
+
+
+def build_registry(config: Config) -> Registry:
+    registry = Registry(presets=config.presets)
+    for kind in KINDS:
+        setattr(registry, kind, collect_specs(config, kind))
+    add_configured(config, registry)
+    apply_params(config, registry)
+    return registry
