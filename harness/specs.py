@@ -115,6 +115,9 @@ class DatasetRequest:
     #: Where downloads are cached.
     cache_dir: str
     seed: int
+    #: The spec's ``image_size`` (height, width) and ``channels``, for datasets that generate images.
+    image_size: tuple[int, int] = (160, 160)
+    channels: int = 3
 
 
 @dataclass(frozen=True)

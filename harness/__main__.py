@@ -1,0 +1,3 @@
+from harness.cli import console_main
+
+console_main()

@@ -1,0 +1,214 @@
+"""The ``harness`` command: ``run``, ``list``, ``report``, ``compare`` and ``cache``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+import harness
+from harness.config import (
+    RUN_OPTION_BY_DEST,
+    Config,
+    ConfigFile,
+    Option,
+    add_run_options,
+    find_config_file,
+    resolve_options,
+)
+from harness.errors import ExitCode, UsageError
+from harness.pluginmanager import HarnessPluginManager, load_plugins
+
+LIST_KINDS = ("datasets", "augmentations", "models", "presets", "plugins")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` (exit code 4) instead of exiting with 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _plugin_args(argv: list[str], file: ConfigFile) -> list[str]:
+    """``-p`` values from the command line (scanned before parsing) and ``plugins`` from the file."""
+    values = list(file.values.get("plugins", []))
+    it = iter(argv)
+    for arg in it:
+        if arg == "-p":
+            value = next(it, None)
+            if value is None:
+                raise UsageError("-p needs a value: a module to load or no:NAME to block a plugin")
+            values.append(value)
+        elif arg.startswith("-p") and not arg.startswith("--"):
+            values.append(arg[2:])
+    return values
+
+
+def build_parser(pm: HarnessPluginManager | None) -> tuple[argparse.ArgumentParser, dict[str, Option[Any]]]:
+    parser = _Parser(prog="harness", description="Train every dataset x augmentation x model combination under a "
+                     "fixed budget and report it against the label-frequency baseline.")
+    parser.add_argument("--version", action="version", version=f"harness {harness.__version__}")
+    plugin_help = "load a plugin module, or block one with no:NAME (repeatable)"
+    parser.add_argument("-p", dest="plugins", action="append", default=[], metavar="NAME", help=plugin_help)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="train the selected combinations and write a run directory",
+                         description="Train the selected combinations for the budget and write OUTPUT/RUN_ID/.")
+    run.add_argument("-p", dest="plugins", action="append", default=argparse.SUPPRESS, metavar="NAME",
+                     help=plugin_help)
+    add_run_options(run)
+    extra = _plugin_options(run, pm) if pm is not None else {}
+
+    lister = sub.add_parser("list", help="list datasets, augmentations, models, presets or plugins")
+    lister.add_argument("kind", nargs="?", choices=LIST_KINDS, help="what to list (default: all but plugins)")
+    lister.add_argument("-p", dest="plugins", action="append", default=argparse.SUPPRESS, metavar="NAME",
+                        help=plugin_help)
+
+    report = sub.add_parser("report", help="rebuild a run's report from its stored record")
+    report.add_argument("run_dir", metavar="RUN_DIR")
+
+    compare = sub.add_parser("compare", help="compare two runs combination by combination")
+    compare.add_argument("run_a", metavar="RUN_A")
+    compare.add_argument("run_b", metavar="RUN_B")
+    compare.add_argument("--fail-on-drop", type=float, default=None, metavar="POINTS",
+                         help="exit with 1 when any combination lost more than POINTS accuracy points")
+
+    cache = sub.add_parser("cache", help="show or clear the decoded-image cache")
+    cache.add_argument("action", choices=("info", "clear"))
+    cache.add_argument("--cache-dir", default=None, metavar="DIR")
+    return parser, extra
+
+
+def _plugin_options(run: argparse.ArgumentParser, pm: HarnessPluginManager) -> dict[str, Option[Any]]:
+    """Let plugins add options; their defaults move into the option table so files can set them too."""
+    before = {id(action) for action in run._actions}
+    pm.hook.harness_options_add.call_historic(kwargs={"parser": run})
+    extra: dict[str, Option[Any]] = {}
+    for action in run._actions:
+        if id(action) in before or action.dest in RUN_OPTION_BY_DEST:
+            continue
+        parse = action.type if callable(action.type) else None
+        extra[action.dest] = Option(action.dest, tuple(action.option_strings), action.help or "",
+                                    parse=parse, default=action.default)
+        action.default = argparse.SUPPRESS
+    return extra
+
+
+def make_config(argv: list[str], cwd: Path, extra_plugins: list[tuple[Any, str]] | None = None) -> Config:
+    file = find_config_file(cwd)
+    pm = load_plugins(_plugin_args(argv, file), cwd=cwd, extra=extra_plugins)
+    parser, extra = build_parser(pm)
+    namespace = parser.parse_args(argv)
+    if namespace.command is None:
+        parser.print_help()
+        raise SystemExit(int(ExitCode.USAGE_ERROR))
+    config = Config(namespace, pm, file, cwd, list(argv))
+    if namespace.command in ("run", "list"):
+        from harness.registry import collect_presets
+
+        config.presets = collect_presets(config)
+        cli_values = argparse.Namespace(**{k: v for k, v in vars(namespace).items()
+                                           if k not in ("command", "plugins", "kind")})
+        config.option = resolve_options(cli_values, file, config.presets, extra)
+        config.option.command = namespace.command
+        config.option.kind = getattr(namespace, "kind", None)
+    pm.hook.harness_configure.call_historic(kwargs={"config": config})
+    return config
+
+
+def _list(config: Config) -> ExitCode:
+    from harness.registry import KINDS, build_registry
+
+    kind = config.option.kind
+    out = sys.stdout
+    if kind == "plugins":
+        for name, origin in sorted(config.pluginmanager.origins.items()):
+            out.write(f"{name:<28} {origin.package:<28} {origin.how} {origin.where}\n")
+        return ExitCode.OK
+    registry = build_registry(config)
+    kinds = [kind] if kind else [*KINDS, "presets"]
+    for name in kinds:
+        out.write(f"{name}:\n")
+        if name == "presets":
+            for preset, values in sorted(registry.presets.items()):
+                summary = ", ".join(f"{k}={v}" for k, v in values.items() if k != "params")
+                out.write(f"  {preset:<22} {summary}\n")
+            continue
+        specs = registry.of_kind(name)
+        width = max((len(s) for s in specs), default=0) + 2
+        for spec in specs.values():
+            tags = f" [{', '.join(sorted(spec.tags))}]" if spec.tags else ""
+            out.write(f"  {spec.name:<{width}}{spec.description}{tags}  ({spec.package or spec.plugin})\n")
+        if not specs:
+            out.write("  (none)\n")
+    return ExitCode.OK
+
+
+def _cache(args: argparse.Namespace) -> ExitCode:
+    from harness.data import cache
+
+    cache_dir = Path(args.cache_dir) if args.cache_dir else cache.default_cache_dir()
+    if args.action == "clear":
+        freed = cache.clear(cache_dir)
+        print(f"cleared {cache_dir / cache.SUBDIR} ({freed / 2**20:.1f} MiB)")
+        return ExitCode.OK
+    summary = cache.info(cache_dir)
+    print(f"decoded-image cache: {summary['path']}")
+    for entry in summary["entries"]:
+        print(f"  {entry['key']}  {entry['files']} files at {entry['size']}  {entry['bytes'] / 2**20:.1f} MiB")
+    print(f"total {summary['bytes'] / 2**20:.1f} MiB in {len(summary['entries'])} entries")
+    return ExitCode.OK
+
+
+def dispatch(config: Config) -> ExitCode:
+    command = config.option.command
+    if command == "run":
+        from harness.main import run
+
+        return run(config)
+    if command == "list":
+        return _list(config)
+    if command == "cache":
+        return _cache(config.option)
+    if command == "report":
+        from harness.report import rebuild
+
+        return rebuild(config, Path(config.option.run_dir))
+    if command == "compare":
+        from harness.report.compare import compare_command
+
+        return compare_command(config)
+    raise UsageError(f"unknown command {command!r}")
+
+
+def main(argv: list[str] | None = None, *, cwd: Path | None = None,
+         extra_plugins: list[tuple[Any, str]] | None = None) -> int:
+    """Entry point of the ``harness`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cwd = Path(cwd or os.getcwd())
+    config = None
+    try:
+        config = make_config(argv, cwd, extra_plugins)
+        return int(dispatch(config))
+    except UsageError as exc:
+        sys.stderr.write(f"harness: error: {exc}\n")
+        return int(ExitCode.USAGE_ERROR)
+    except KeyboardInterrupt:
+        sys.stderr.write("harness: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) else int(ExitCode.USAGE_ERROR)
+    except Exception:  # noqa: BLE001 - internal errors keep their traceback
+        traceback.print_exc()
+        sys.stderr.write("harness: internal error (exit code 3)\n")
+        return int(ExitCode.INTERNAL_ERROR)
+    finally:
+        if config is not None:
+            config.hook.harness_unconfigure(config=config)
+
+
+def console_main() -> NoReturn:
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Decoding one image file into a ``uint8`` array of a fixed size."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+#: Bump when decoding changes, so cached arrays are rebuilt.
+DECODER_VERSION = "pil-bilinear-1"
+
+
+class DecodeError(Exception):
+    """A file that is not a readable image; the message says why."""
+
+
+def decode_image(path: str, size: tuple[int, int], channels: int) -> np.ndarray:
+    """Read ``path`` (JPEG, PNG, GIF, BMP, grayscale or RGBA), convert and resize to ``size`` (height, width)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                image.seek(0)  # first frame of an animated GIF
+                mode = "L" if channels == 1 else "RGB"
+                if image.mode in ("RGBA", "LA", "P") and mode == "RGB":
+                    image = image.convert("RGBA")
+                    background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+                    image = Image.alpha_composite(background, image)
+                converted = image.convert(mode)
+                height, width = size
+                if converted.size != (width, height):
+                    converted = converted.resize((width, height), Image.Resampling.BILINEAR)
+                array = np.asarray(converted, dtype=np.uint8)
+    except FileNotFoundError:
+        raise DecodeError("file not found") from None
+    except UnidentifiedImageError:
+        raise DecodeError("not an image file") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise DecodeError(f"cannot decode: {exc}") from None
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return array

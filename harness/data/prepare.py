@@ -1,0 +1,169 @@
+"""From a dataset spec to decoded, split arrays and the label-frequency baseline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.data import cache
+from harness.data.sources import ImageArrays, ImageFiles
+from harness.data.splits import stratified_holdout
+from harness.errors import DataError
+from harness.specs import DatasetRequest, DatasetSpec
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class PreparedData:
+    """A dataset ready to train on: ``uint8`` images and integer labels for each split."""
+
+    name: str
+    class_names: tuple[str, ...]
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]]
+    #: Recorded with every result: counts, skipped files, split digest, baseline.
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.arrays["train"][0].shape[1:])  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def label_baseline(train_labels: np.ndarray, eval_labels: np.ndarray) -> tuple[int, float]:
+    """The most frequent training class (lowest label on ties) and the accuracy of always guessing it."""
+    counts = np.bincount(np.asarray(train_labels, dtype=np.int64))
+    majority = int(np.argmax(counts))
+    if len(eval_labels) == 0:
+        return majority, float("nan")
+    return majority, float(np.mean(np.asarray(eval_labels) == majority))
+
+
+def _split_files(source: ImageFiles, seed: int) -> dict[str, list[tuple[str, int]]]:
+    splits: dict[str, list[tuple[str, int]]] = {"train": list(source.train)}
+    fractions = source.fractions
+    if source.validation is None:
+        rest, held = stratified_holdout(
+            splits["train"], [l for _, l in splits["train"]], fractions.validation + fractions.test, seed
+        )
+        share = fractions.test / (fractions.validation + fractions.test) if held else 0.0
+        validation, test = stratified_holdout(held, [l for _, l in held], share, seed + 1)
+        splits.update(train=rest, validation=validation, test=test)
+    elif source.test is None:
+        validation = list(source.validation)
+        kept, test = stratified_holdout(validation, [l for _, l in validation], fractions.test_from_validation, seed)
+        splits.update(validation=kept, test=test)
+    else:
+        splits.update(validation=list(source.validation), test=list(source.test))
+    return splits
+
+
+def _split_arrays(source: ImageArrays, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def take(pair: tuple[Any, Any], index: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        x, y = pair
+        return np.asarray(x)[index], np.asarray(y)[index]
+
+    x_train, y_train = np.asarray(source.train[0]), np.asarray(source.train[1])
+    fractions = source.fractions
+    if source.validation is None:
+        idx = list(range(len(y_train)))
+        rest, held = stratified_holdout(idx, y_train.tolist(), fractions.validation + fractions.test, seed)
+        share = fractions.test / (fractions.validation + fractions.test) if held else 0.0
+        validation, test = stratified_holdout(held, y_train[held].tolist(), share, seed + 1)
+        return {"train": take(source.train, rest), "validation": take(source.train, validation),
+                "test": take(source.train, test)}
+    val = (np.asarray(source.validation[0]), np.asarray(source.validation[1]))
+    if source.test is None:
+        idx = list(range(len(val[1])))
+        kept, test = stratified_holdout(idx, val[1].tolist(), fractions.test_from_validation, seed)
+        return {"train": (x_train, y_train), "validation": take(val, kept), "test": take(val, test)}
+    test_pair = (np.asarray(source.test[0]), np.asarray(source.test[1]))
+    return {"train": (x_train, y_train), "validation": val, "test": test_pair}
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _check(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    n_classes = len(source.class_names)
+    if n_classes < 2:
+        raise DataError(f"dataset {spec.name!r}: needs at least 2 classes, found {n_classes} ({source.root or 'in memory'})")
+    for split in SPLITS:
+        x, y = arrays[split]
+        if len(y) == 0:
+            raise DataError(f"dataset {spec.name!r}: the {split} split is empty ({source.root or 'in memory'})")
+        if x.dtype != np.uint8 or x.ndim != 4:
+            raise DataError(f"dataset {spec.name!r}: {split} images must be uint8 (N, H, W, C), got {x.dtype} {x.shape}")
+        if y.min() < 0 or y.max() >= n_classes:
+            raise DataError(f"dataset {spec.name!r}: {split} labels must be in 0..{n_classes - 1}")
+
+
+def _info(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
+          split_digest: str, skipped: list[dict[str, str]], seed: int) -> dict[str, Any]:
+    majority, test_baseline = label_baseline(arrays["train"][1], arrays["test"][1])
+    _, val_baseline = label_baseline(arrays["train"][1], arrays["validation"][1])
+    counts = {
+        split: {source.class_names[k]: int(v) for k, v in sorted(Counter(arrays[split][1].tolist()).items())}
+        for split in SPLITS
+    }
+    return {
+        "dataset": spec.name,
+        "class_names": list(source.class_names),
+        "image_shape": list(arrays["train"][0].shape[1:]),
+        "root": source.root,
+        "split_seed": seed,
+        "split_digest": split_digest,
+        "class_counts": counts,
+        "sizes": {split: int(len(arrays[split][1])) for split in SPLITS},
+        "majority_class": source.class_names[majority],
+        "baseline_accuracy": test_baseline,
+        "baseline_val_accuracy": val_baseline,
+        "skipped_files": skipped,
+        "source_info": dict(source.info),
+    }
+
+
+_MEMO: dict[str, PreparedData] = {}
+
+
+def prepare(spec: DatasetSpec, request: DatasetRequest, *, split_seed: int, progress: Any = None) -> PreparedData:
+    """Build the dataset's splits, decoded once per image size (in memory and in the on-disk cache)."""
+    factory = f"{getattr(spec.factory, '__module__', '')}.{getattr(spec.factory, '__qualname__', spec.factory)}"
+    memo_key = _digest([spec.name, factory, dict(spec.params), list(spec.image_size), spec.channels, split_seed,
+                        request.data_dir])
+    if memo_key in _MEMO:
+        return _MEMO[memo_key]
+    source = spec.factory(request)
+    if isinstance(source, ImageFiles):
+        files = _split_files(source, split_seed)
+        split_digest = _digest({k: [(p, l) for p, l in v] for k, v in files.items()})
+        arrays, skipped = cache.load_files(files, spec.image_size, spec.channels, request.cache_dir,
+                                           progress=progress)
+    elif isinstance(source, ImageArrays):
+        arrays = _split_arrays(source, split_seed)
+        split_digest = _digest({k: hashlib.sha256(np.ascontiguousarray(v[1]).tobytes()).hexdigest()
+                                for k, v in arrays.items()})
+        skipped = []
+    else:
+        raise DataError(
+            f"dataset {spec.name!r} (plugin {spec.plugin!r}): factory returned {type(source).__name__}, "
+            "expected ImageFiles or ImageArrays"
+        )
+    _check(spec, source, arrays)
+    data = PreparedData(spec.name, tuple(source.class_names), arrays,
+                        _info(spec, source, arrays, split_digest, skipped, split_seed))
+    _MEMO[memo_key] = data
+    return data
+
+
+def clear_memo() -> None:
+    _MEMO.clear()

@@ -1,0 +1,40 @@
+"""Deterministic, leak-free splits, made once at file level from a seed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+def stratified_holdout(
+    items: Sequence[T], labels: Sequence[int], fraction: float, seed: int
+) -> tuple[list[T], list[T]]:
+    """Split ``items`` into ``(kept, held_out)`` with ``fraction`` of each class held out.
+
+    The order of ``items`` does not matter: they are sorted by their text form first, so the same files
+    give the same split on every machine.
+    """
+    if fraction <= 0.0:
+        return list(items), []
+    rng = np.random.default_rng(seed)
+    kept: list[tuple[str, T]] = []
+    held: list[tuple[str, T]] = []
+    by_class: dict[int, list[T]] = {}
+    for item, label in zip(items, labels):
+        by_class.setdefault(int(label), []).append(item)
+    for label in sorted(by_class):
+        members = sorted(by_class[label], key=str)
+        order = rng.permutation(len(members))
+        n_held = int(round(len(members) * fraction))
+        if n_held >= len(members) and len(members) > 1:
+            n_held = len(members) - 1
+        chosen = set(order[:n_held].tolist())
+        for index, member in enumerate(members):
+            (held if index in chosen else kept).append((str(member), member))
+    kept.sort(key=lambda pair: pair[0])
+    held.sort(key=lambda pair: pair[0])
+    return [m for _, m in kept], [m for _, m in held]

@@ -1,0 +1,170 @@
+"""A session: one ``harness run``, from collection to the stored results."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import harness
+from harness import matrix
+from harness.data.cache import default_cache_dir
+from harness.engine.task import Task
+from harness.errors import ExitCode, UsageError
+from harness.registry import Registry, build_registry
+from harness.specs import Combination
+from harness.store import RunStore, latest_run
+
+if TYPE_CHECKING:
+    from harness.config import Config
+
+
+class Session:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.hook = config.hook
+        self.registry: Registry = Registry()
+        self.combinations: list[Combination] = []
+        self.tasks: list[Task] = []
+        self.store: RunStore | None = None
+        self.results: list[dict[str, Any]] = []
+        self.already_done: set[str] = set()
+        self.should_stop: str | None = None
+        self.started = time.time()
+        self.precision = "float32"
+        self.exitstatus: ExitCode = ExitCode.OK
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.store.run_dir if self.store else None
+
+    # -- collection -------------------------------------------------------------------------------
+
+    def collect(self) -> list[Combination]:
+        self.registry = build_registry(self.config)
+        combinations = matrix.select(self.config, self.registry, matrix.collect(self.registry))
+        self.hook.harness_collection_modify(session=self, combinations=combinations)
+        self.combinations = combinations
+        self.hook.harness_collection_finish(session=self)
+        return combinations
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    def make_tasks(self) -> list[Task]:
+        option = self.config.option
+        runnable = [c for c in self.combinations if c.skip_reason is None]
+        cache_dir = str(Path(option.cache_dir) if option.cache_dir else default_cache_dir())
+        data_dir = option.data_dir or os.environ.get("HARNESS_DATA_DIR") or None
+        tasks = []
+        for combination in runnable:
+            budget = self.hook.harness_budget_make(config=self.config, combination=combination)
+            for repeat in range(option.repeats):
+                tasks.append(Task(
+                    dataset=combination.dataset, augmentation=combination.augmentation, model=combination.model,
+                    budget=budget, seed=option.seed + repeat, repeat=repeat, split_seed=option.seed,
+                    batch_size=option.batch_size, precision=self.precision,
+                    restore_best=not option.keep_last_weights, target_accuracy=option.target_accuracy,
+                    data_dir=data_dir, cache_dir=cache_dir,
+                ))
+        total = len(tasks)
+        self.tasks = [_with_position(task, index, total) for index, task in enumerate(tasks)]
+        return self.tasks
+
+    def pending_tasks(self) -> list[Task]:
+        return [t for t in self.tasks if t.config_hash not in self.already_done]
+
+    # -- the store --------------------------------------------------------------------------------
+
+    def open_store(self) -> RunStore:
+        option = self.config.option
+        output = Path(option.output)
+        if option.resume:
+            run_dir = latest_run(output) if option.resume == "latest" else Path(option.resume)
+            self.store = RunStore.open(run_dir)
+            self.already_done = self.store.finished_hashes()
+            self.results = [r for r in self.store.records() if r.get("status") != "skipped"]
+        else:
+            try:
+                self.store = RunStore.create(output, self.metadata())
+            except OSError as exc:
+                raise UsageError(f"--output {output}: cannot create the run directory: {exc}") from None
+        for combination in self.combinations:
+            if combination.skip_reason is not None:
+                self.store.append(skip_record(combination, self.config.option.seed))
+        return self.store
+
+    def metadata(self) -> dict[str, Any]:
+        pm = self.config.pluginmanager
+        return {
+            "harness_version": harness.__version__,
+            "argv": self.config.args,
+            "cwd": str(self.config.cwd),
+            "started_at": self.started,
+            "host": socket.gethostname(),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "git_commit": _git_commit(self.config.cwd),
+            "plugins": {name: origin.package for name, origin in sorted(pm.origins.items())},
+            "precision": self.precision,
+            "selection": [c.id for c in self.combinations],
+            **runtime_versions(),
+        }
+
+    def record(self, task: Task, result: dict[str, Any]) -> None:
+        """Store one finished task (the one place results are written) and tell the plugins."""
+        assert self.store is not None
+        self.store.append(result)
+        self.results.append(result)
+        self.hook.harness_combination_result(session=self, task=task, result=result)
+        if result.get("status") == "error" and self.config.option.exitfirst:
+            self.should_stop = f"-x: stopping after {task.id} errored"
+
+    def exit_code(self) -> ExitCode:
+        statuses = [r.get("status") for r in self.results]
+        if not statuses:
+            return ExitCode.NO_COMBINATIONS
+        if all(s == "passed" for s in statuses):
+            return ExitCode.OK
+        return ExitCode.FAILED
+
+
+def _with_position(task: Task, index: int, total: int) -> Task:
+    from dataclasses import replace
+
+    return replace(task, index=index, total=total)
+
+
+def skip_record(combination: Combination, seed: int) -> dict[str, Any]:
+    return {"id": combination.id, "dataset": combination.dataset.name,
+            "augmentation": combination.augmentation.name, "model": combination.model.name,
+            "seed": seed, "status": "skipped", "error": combination.skip_reason, "finished_at": time.time()}
+
+
+def _git_commit(cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def runtime_versions() -> dict[str, Any]:
+    """TensorFlow and Keras versions and devices; imports TensorFlow (only called when training)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    names = []
+    for gpu in gpus:
+        try:
+            names.append(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name))
+        except (RuntimeError, ValueError):
+            names.append(gpu.name)
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "devices": names or ["CPU"],
+            "gpu": bool(gpus)}

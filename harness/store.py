@@ -1,0 +1,166 @@
+"""The result store of one run directory.
+
+``records.jsonl`` is the record: append-only, one JSON line per finished task (combination and seed),
+flushed and fsynced as it is written. ``metadata.json`` describes the run. Everything else in the
+directory (``results.csv``, the report) is derived from these two and written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+RECORDS = "records.jsonl"
+METADATA = "metadata.json"
+RESULTS = "results.csv"
+
+#: Columns of ``results.csv``, in order.
+RESULT_COLUMNS = [
+    "dataset", "augmentation", "model", "seed", "status", "epochs", "steps", "images", "train_seconds",
+    "train_accuracy", "val_accuracy", "test_accuracy", "baseline_accuracy", "lift_points", "p_value",
+    "n_test", "best_epoch", "weights_tested", "test_accuracy_last", "stop_reason", "images_per_second",
+    "precision", "params_count", "time_to_target_seconds", "time_to_target_epochs", "config_hash", "error",
+]
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities become ``null``: JSON has no NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def dumps(record: dict[str, Any]) -> str:
+    return json.dumps(_clean(json.loads(json.dumps(record, default=_json_default))), sort_keys=True)
+
+
+def write_atomic(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Write through a temporary file in the same folder and rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def new_run_id() -> str:
+    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def latest_run(output: Path) -> Path:
+    runs = sorted(p for p in output.glob("*") if (p / METADATA).is_file())
+    if not runs:
+        raise UsageError(f"--resume: no run directory under {output}")
+    return runs[-1]
+
+
+class RunStore:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+
+    @classmethod
+    def create(cls, output: Path, metadata: dict[str, Any]) -> RunStore:
+        store = cls(Path(output) / new_run_id())
+        store.run_dir.mkdir(parents=True, exist_ok=False)
+        store.write_metadata(metadata)
+        return store
+
+    @classmethod
+    def open(cls, run_dir: Path) -> RunStore:
+        run_dir = Path(run_dir)
+        if not (run_dir / METADATA).is_file():
+            raise UsageError(f"{run_dir}: not a harness run directory (no {METADATA})")
+        return cls(run_dir)
+
+    @property
+    def records_path(self) -> Path:
+        return self.run_dir / RECORDS
+
+    def write_metadata(self, metadata: dict[str, Any]) -> None:
+        text = json.dumps(_clean(metadata), indent=2, sort_keys=True, default=_json_default)
+        write_atomic(self.run_dir / METADATA, lambda handle: handle.write(text + "\n"))
+
+    def metadata(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.run_dir / METADATA).read_text())  # type: ignore[no-any-return]
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{self.run_dir / METADATA}: unreadable: {exc}") from None
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = dumps(record) + "\n"
+        with open(self.records_path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every complete record; a last line cut short by a crash is ignored."""
+        if not self.records_path.is_file():
+            return []
+        records = []
+        with open(self.records_path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.endswith("\n"):
+                    break  # torn write at the end: the task did not finish
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    raise UsageError(f"{self.records_path}:{number}: corrupt record") from None
+        return records
+
+    def finished_hashes(self) -> set[str]:
+        return {r["config_hash"] for r in self.records() if r.get("status") != "skipped" and "config_hash" in r}
+
+    def write_results(self, records: Iterable[dict[str, Any]] | None = None) -> Path:
+        frame = results_frame(self.records() if records is None else list(records))
+        path = self.run_dir / RESULTS
+        write_atomic(path, lambda handle: frame.to_csv(handle, index=False))
+        return path
+
+
+def flatten(record: dict[str, Any]) -> dict[str, Any]:
+    """One ``results.csv`` row from a record."""
+    row = {column: record.get(column) for column in RESULT_COLUMNS}
+    test, baseline = record.get("test_accuracy"), record.get("baseline_accuracy")
+    if test is not None and baseline is not None:
+        row["lift_points"] = 100.0 * (test - baseline)
+    target = record.get("time_to_target") or {}
+    row["time_to_target_seconds"] = target.get("seconds")
+    row["time_to_target_epochs"] = target.get("epoch")
+    return row
+
+
+def results_frame(records: list[dict[str, Any]]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame([flatten(r) for r in records], columns=RESULT_COLUMNS)

@@ -1,0 +1,168 @@
+"""Datasets: the study's ``cats_and_dogs`` and ``image_folder`` for any folder of class sub-folders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import harness
+from harness import DataError, DatasetRequest, DatasetSpec, UsageError
+from harness.data.sources import ImageFiles, SplitFractions
+from harness_vision import archive, folders
+from harness_vision._params import check_known, number, text
+
+if TYPE_CHECKING:
+    from harness.config import Config
+
+CATS_AND_DOGS_URL = "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip"
+#: Expected sha256 of the archive; ``""`` means "not checked" (the digest found is recorded in the results).
+CATS_AND_DOGS_SHA256 = ""
+#: The folder inside the archive, and the name of a local copy under ``--data-dir``.
+CATS_AND_DOGS_FOLDER = "cats_and_dogs_filtered"
+
+#: Fractions of ``image_folder`` and their defaults (see :class:`~harness.data.sources.SplitFractions`).
+FRACTION_PARAMS = {"validation_fraction": 0.2, "test_fraction": 0.1, "test_from_validation": 0.2}
+#: Where ``image_folder`` finds its images: ``path`` alone, or ``train`` with ``validation`` (and ``test``).
+SOURCE_PARAMS = ("path", "train", "validation", "test")
+
+
+# -------------------------------------------------------------------------------------------------
+# cats_and_dogs
+# -------------------------------------------------------------------------------------------------
+
+
+def _local_copy(data_dir: str | None) -> Path | None:
+    """``DATA_DIR/cats_and_dogs_filtered`` when it exists."""
+    if data_dir is None:
+        return None
+    local = Path(data_dir).expanduser().absolute() / CATS_AND_DOGS_FOLDER
+    return local if local.is_dir() else None
+
+
+def _downloaded_copy(params: Mapping[str, Any], cache_dir: str) -> tuple[Path, dict[str, Any]]:
+    """Download (or reuse) the archive, extract it next to itself, and return the dataset folder."""
+    url = text(params, "url", "cats_and_dogs")
+    expected = params["sha256"]
+    if not isinstance(expected, str):
+        raise UsageError(f"cats_and_dogs: parameter sha256={expected!r} is invalid: expected a hex string or ''")
+    path = archive.download(url, expected.lower() or None, cache_dir)
+    digest = archive.sha256_of(path)
+    extracted = archive.extract_zip(path, path.parent / f"{CATS_AND_DOGS_FOLDER}-{digest[:12]}")
+    root = extracted / CATS_AND_DOGS_FOLDER
+    if not root.is_dir():
+        raise DataError(f"the archive {path} (from {url}) has no {CATS_AND_DOGS_FOLDER}/ folder")
+    return root, {"source": "download", "url": url, "sha256": digest}
+
+
+def cats_and_dogs(request: DatasetRequest) -> ImageFiles:
+    """The 2,000 + 1,000 images of the study, from ``--data-dir`` if a copy is there, else downloaded."""
+    check_known(request.params, ("url", "sha256"), "cats_and_dogs")
+    root = _local_copy(request.data_dir)
+    info: dict[str, Any] = {"source": "local copy"}
+    if root is None:
+        root, info = _downloaded_copy(request.params, request.cache_dir)
+    splits = {name: folders.scan(root / name) for name in ("train", "validation")}
+    class_names = folders.common_classes(splits)
+    return ImageFiles(
+        class_names,
+        train=folders.labelled(splits["train"], class_names),
+        validation=folders.labelled(splits["validation"], class_names),
+        root=str(root),
+        info={**info, "ignored_files": sum(split.ignored for split in splits.values())},
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# image_folder
+# -------------------------------------------------------------------------------------------------
+
+
+def _fractions(params: Mapping[str, Any]) -> SplitFractions:
+    values = {key: number(params, key, "image_folder", low=0.0, high=1.0) for key in FRACTION_PARAMS}
+    try:
+        return SplitFractions(values["validation_fraction"], values["test_fraction"], values["test_from_validation"])
+    except ValueError as exc:
+        raise UsageError(f"image_folder: {exc}") from None
+
+
+def _split_folders(params: Mapping[str, Any]) -> dict[str, folders.ClassFolders]:
+    """The folders named by the ``path`` or ``train``/``validation``/``test`` parameters, scanned."""
+    given = [key for key in SOURCE_PARAMS if key in params]
+    if "path" in given and len(given) > 1:
+        raise UsageError("image_folder: give either parameter 'path' or 'train'/'validation'/'test', not both")
+    if "path" not in given and "train" not in given:
+        raise UsageError(
+            "image_folder needs parameter 'path' (a folder with one sub-folder per class) "
+            "or 'train' (with optional 'validation' and 'test')"
+        )
+    if "test" in given and "validation" not in given:
+        raise UsageError("image_folder: parameter 'test' needs 'validation' too")
+    return {("train" if key == "path" else key): folders.scan(text(params, key, "image_folder")) for key in given}
+
+
+def image_folder(request: DatasetRequest) -> ImageFiles:
+    """Images in class sub-folders: one folder split by fractions, or ready-made split folders."""
+    params = request.params
+    check_known(params, (*FRACTION_PARAMS, *SOURCE_PARAMS), "image_folder")
+    fractions = _fractions(params)
+    splits = _split_folders(params)
+    class_names = folders.common_classes(splits)
+    labelled = {name: folders.labelled(split, class_names) for name, split in splits.items()}
+    return ImageFiles(
+        class_names,
+        train=labelled["train"],
+        validation=labelled.get("validation"),
+        test=labelled.get("test"),
+        fractions=fractions,
+        root=str(splits["train"].root),
+        info={
+            "source": "image folder",
+            "folders": {name: str(split.root) for name, split in splits.items()},
+            "ignored_files": sum(split.ignored for split in splits.values()),
+        },
+    )
+
+
+def _is_unconfigured_image_folder(spec: DatasetSpec) -> bool:
+    return spec.factory is image_folder and not any(key in spec.params for key in SOURCE_PARAMS)
+
+
+# -------------------------------------------------------------------------------------------------
+# Hooks
+# -------------------------------------------------------------------------------------------------
+
+
+@harness.hookimpl
+def harness_datasets_register(config: Config) -> list[DatasetSpec]:
+    return [
+        DatasetSpec(
+            name="cats_and_dogs",
+            factory=cats_and_dogs,
+            description="2,000 training and 1,000 validation photos of cats and dogs (the study's data, 68 MB)",
+            tags=frozenset({"download"}),
+            params={"url": CATS_AND_DOGS_URL, "sha256": CATS_AND_DOGS_SHA256},
+            image_size=(160, 160),
+            channels=3,
+            num_classes=2,
+        ),
+        DatasetSpec(
+            name="image_folder",
+            factory=image_folder,
+            description="your images, one sub-folder per class: set 'path' (or 'train'/'validation'/'test')",
+            params=FRACTION_PARAMS,
+            image_size=(160, 160),
+            channels=3,
+        ),
+    ]
+
+
+@harness.hookimpl
+def harness_collection_modify(combinations: list[harness.Combination]) -> None:
+    """Skip ``image_folder`` itself when no folder was given: it is a template for configured datasets."""
+    for combination in combinations:
+        if combination.skip_reason is None and _is_unconfigured_image_folder(combination.dataset):
+            combination.skip(
+                "image_folder needs a folder: --set image_folder.path=DIR, or a [tool.harness.datasets.NAME] "
+                "table with plugin = \"image_folder\" and path = DIR"
+            )

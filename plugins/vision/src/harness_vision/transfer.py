@@ -1,0 +1,113 @@
+"""Models built on a ``keras.applications`` base: ImageNet weights, a local weights file, or from scratch.
+
+The ``weights`` parameter is ``"imagenet"`` (downloaded by Keras into ``~/.keras/models``), ``"none"``
+(random initialization; the whole model trains) or the path of a weights file for the base alone
+(``.weights.h5`` from ``base.save_weights`` or a Keras ``..._notop.h5`` file). With pretrained weights the
+base is frozen and runs in inference mode; :func:`fine_tune` unfreezes its top layers for a second phase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness import ModelRequest, UsageError
+from harness_vision._params import check_known, number, text, whole
+from harness_vision.cnn import TRAINER_PARAMS
+
+#: Parameters every transfer model takes, besides the trainer's.
+COMMON_PARAMS = ("weights", "dropout", "fine_tune_layers")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _load_weights(base: Any, weights: str, owner: str) -> None:
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise UsageError(f"{owner}: weights file {path} does not exist (weights is 'imagenet', 'none' or a path)")
+    try:
+        base.load_weights(str(path))
+    except (ValueError, OSError, KeyError) as exc:
+        raise UsageError(f"{owner}: cannot load weights from {path}: {_first_line(exc)}") from None
+
+
+def _base(application: Callable[..., Any], request: ModelRequest, owner: str, **kwargs: Any) -> Any:
+    """The application without its top, with the weights the ``weights`` parameter names."""
+    weights = text(request.params, "weights", owner)
+    try:
+        base = application(input_shape=request.input_shape, include_top=False,
+                           weights="imagenet" if weights == "imagenet" else None, **kwargs)
+    except ValueError as exc:
+        raise UsageError(f"{owner}: {_first_line(exc)}") from None
+    if weights not in ("imagenet", "none"):
+        _load_weights(base, weights, owner)
+    return base
+
+
+def _pretrained(params: Mapping[str, Any]) -> bool:
+    return params["weights"] != "none"
+
+
+def _with_head(base: Any, request: ModelRequest, owner: str, name: str) -> Any:
+    """Base -> global max pooling -> dropout -> dense logits; a pretrained base is frozen, in inference mode."""
+    import keras
+    from keras import layers
+
+    pretrained = _pretrained(request.params)
+    base.trainable = not pretrained
+    inputs = keras.Input(shape=request.input_shape)
+    x = base(inputs, training=False) if pretrained else base(inputs)
+    x = layers.GlobalMaxPooling2D()(x)
+    x = layers.Dropout(number(request.params, "dropout", owner, low=0.0, high=0.99))(x)
+    outputs = layers.Dense(request.num_classes)(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def mobilenet_v2(request: ModelRequest) -> Any:
+    """MobileNetV2 (inputs in [-1, 1]) with a global-max-pooling head: the study's transfer model."""
+    import keras
+
+    owner = "model mobilenet_v2"
+    check_known(request.params, (*COMMON_PARAMS, "alpha", *TRAINER_PARAMS), owner)
+    alpha = number(request.params, "alpha", owner, low=0.01, high=10.0)
+    base = _base(keras.applications.MobileNetV2, request, owner, alpha=alpha)
+    return _with_head(base, request, owner, "mobilenet_v2")
+
+
+def efficientnet_b0(request: ModelRequest) -> Any:
+    """EfficientNetB0 (inputs in 0-255, it rescales and normalizes itself) with a global-max-pooling head."""
+    import keras
+
+    owner = "model efficientnet_b0"
+    check_known(request.params, (*COMMON_PARAMS, *TRAINER_PARAMS), owner)
+    base = _base(keras.applications.EfficientNetB0, request, owner)
+    return _with_head(base, request, owner, "efficientnet_b0")
+
+
+def base_of(body: Any) -> Any:
+    """The application base inside a model that :func:`_with_head` built (its only nested model)."""
+    import keras
+
+    return next(layer for layer in body.layers if isinstance(layer, keras.Model))
+
+
+def fine_tune(body: Any, params: Mapping[str, Any]) -> None:
+    """Unfreeze the top ``fine_tune_layers`` layers of a pretrained base, batch norm layers excepted.
+
+    Batch norm layers stay frozen (and the base stays in inference mode) so that a small dataset does not
+    wreck the ImageNet statistics. A base trained from scratch (``weights = "none"``) is left as it is:
+    it is already trainable.
+    """
+    if not _pretrained(params):
+        return
+    from keras import layers
+
+    count = whole(params, "fine_tune_layers", "fine_tune", low=1)
+    base = base_of(body)
+    base.trainable = True
+    for position, layer in enumerate(base.layers):
+        in_top = position >= len(base.layers) - count
+        layer.trainable = in_top and not isinstance(layer, layers.BatchNormalization)
