@@ -28,7 +28,7 @@ T = TypeVar("T")
 # with a message that names the expected form.
 # -------------------------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>h|m|s|ms)?")
+_DURATION = re.compile(r"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>ms|h|m|s)?")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, None: 1.0}
 
 

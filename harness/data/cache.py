@@ -1,8 +1,9 @@
 """The decode-once cache: image files decoded and resized once per size into ``uint8`` arrays on disk.
 
-An entry is keyed by the file list (paths, sizes, modification times, labels), the image size, the
-channels and the decoder version, so it is shared by every combination and every later run, and rebuilt
-when any file changes. Entries are ``.npy`` arrays (memory-mapped when read) with a ``.json`` beside them.
+An entry is keyed by the file list (absolute paths, sizes, modification times, labels), the image size,
+the channels and the decoder version, so it is shared by every combination and every later run, and rebuilt
+when any file changes. Entries are ``<key>.npy`` arrays, memory-mapped when read, with a ``<key>.json``
+beside them (written last: an entry without one is incomplete and rebuilt).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from harness.data.decode import DECODER_VERSION, DecodeError, decode_image
 
 SUBDIR = "decoded"
 Progress = Callable[[int, int], None]
+Files = list[tuple[str, int]]
 
 
 def default_cache_dir() -> Path:
@@ -33,7 +35,8 @@ def default_cache_dir() -> Path:
     return Path(base) / "harness"
 
 
-def _key(files: list[tuple[str, int]], size: tuple[int, int], channels: int) -> str:
+def entry_key(files: Files, size: tuple[int, int], channels: int) -> str:
+    """The cache key: what the decoded array depends on (a changed, added or removed file changes it)."""
     digest = hashlib.sha256()
     digest.update(json.dumps([list(size), channels, DECODER_VERSION]).encode())
     for path, label in files:
@@ -45,30 +48,31 @@ def _key(files: list[tuple[str, int]], size: tuple[int, int], channels: int) -> 
     return digest.hexdigest()[:24]
 
 
-def _decode_all(
-    files: list[tuple[str, int]], size: tuple[int, int], channels: int, progress: Progress | None
-) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
-    images = np.zeros((len(files), size[0], size[1], channels), dtype=np.uint8)
+def _decode_into(
+    images: np.ndarray, files: Files, size: tuple[int, int], channels: int, progress: Progress | None
+) -> tuple[np.ndarray, list[dict[str, str]]]:
+    """Decode ``files`` into ``images`` (rows of failed files stay zero); the mask of good rows and the skipped."""
     ok = np.zeros(len(files), dtype=bool)
     skipped: list[dict[str, str]] = []
 
-    def work(index: int) -> tuple[int, str | None]:
+    def work(index: int) -> str | None:
         try:
             images[index] = decode_image(files[index][0], size, channels)
         except DecodeError as exc:
-            return index, str(exc)
-        return index, None
+            return str(exc)
+        return None
 
     workers = max(1, min(8, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done, (index, error) in enumerate(pool.map(work, range(len(files))), start=1):
+        for index, error in enumerate(pool.map(work, range(len(files)))):
             if error is None:
                 ok[index] = True
             else:
                 skipped.append({"file": files[index][0], "reason": error})
+            done = index + 1
             if progress is not None and (done % 256 == 0 or done == len(files)):
                 progress(done, len(files))
-    return images, ok, skipped
+    return ok, skipped
 
 
 def _write_atomic(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
@@ -83,36 +87,74 @@ def _write_atomic(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
         raise
 
 
-def decode_files(
-    files: list[tuple[str, int]], size: tuple[int, int], channels: int, cache_dir: str | os.PathLike[str],
-    progress: Progress | None = None,
-) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
-    """Decoded images of ``files`` (or zeros where they failed), a mask of the good ones, and the skipped list."""
-    root = Path(cache_dir) / SUBDIR
-    key = _key(files, size, channels)
-    array_path, meta_path = root / f"{key}.npy", root / f"{key}.json"
-    if array_path.is_file() and meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-            images = np.load(array_path, mmap_mode="r")
-            if images.shape[0] == len(files):
-                return images, np.asarray(meta["ok"], dtype=bool), meta["skipped"]
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged entry is rebuilt below
-    images, ok, skipped = _decode_all(files, size, channels, progress)
-    root.mkdir(parents=True, exist_ok=True)
-    _write_atomic(array_path, lambda handle: np.save(handle, images))
-    meta = {"files": len(files), "size": list(size), "channels": channels, "ok": ok.tolist(), "skipped": skipped,
-            "decoder": DECODER_VERSION}
-    _write_atomic(meta_path, lambda handle: handle.write(json.dumps(meta)), mode="w")
+def _read_entry(
+    array_path: Path, meta_path: Path, n_files: int, size: tuple[int, int], channels: int
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]] | None:
+    """A complete, consistent entry memory-mapped read-only, or ``None`` (missing or damaged: rebuild it)."""
+    if not (array_path.is_file() and meta_path.is_file()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        images = np.load(array_path, mmap_mode="r")
+        ok = np.asarray(meta["ok"], dtype=bool)
+        skipped = list(meta["skipped"])
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        return None
+    expected = (n_files, size[0], size[1], channels)
+    if images.shape != expected or images.dtype != np.uint8 or ok.shape != (n_files,) \
+            or meta.get("decoder") != DECODER_VERSION:
+        return None
     return images, ok, skipped
 
 
+def _build_entry(
+    root: Path, key: str, files: Files, size: tuple[int, int], channels: int, progress: Progress | None
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
+    """Decode straight into a memory-mapped ``.npy`` (no full copy in RAM), then publish it atomically."""
+    root.mkdir(parents=True, exist_ok=True)
+    array_path, meta_path = root / f"{key}.npy", root / f"{key}.json"
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{key}.", suffix=".npy")
+    os.close(fd)
+    try:
+        images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                           shape=(len(files), size[0], size[1], channels))
+        ok, skipped = _decode_into(images, files, size, channels, progress)
+        images.flush()
+        del images
+        os.replace(tmp, array_path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    meta = {"files": len(files), "size": list(size), "channels": channels, "decoder": DECODER_VERSION,
+            "ok": ok.tolist(), "skipped": skipped,
+            "root": os.path.commonpath([os.path.abspath(p) for p, _ in files]) if files else ""}
+    _write_atomic(meta_path, lambda handle: handle.write(json.dumps(meta)), mode="w")
+    return np.load(array_path, mmap_mode="r"), ok, skipped
+
+
+def decode_files(
+    files: Files, size: tuple[int, int], channels: int, cache_dir: str | os.PathLike[str],
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
+    """Decoded images of ``files`` (read-only memory map; zeros where decoding failed), the mask of the good
+    ones, and the skipped files with the reason. Decodes only when the cache has no entry for ``files``."""
+    root = Path(cache_dir) / SUBDIR
+    key = entry_key(files, size, channels)
+    entry = _read_entry(root / f"{key}.npy", root / f"{key}.json", len(files), size, channels)
+    if entry is not None:
+        return entry
+    return _build_entry(root, key, files, size, channels, progress)
+
+
 def load_files(
-    splits: dict[str, list[tuple[str, int]]], size: tuple[int, int], channels: int,
+    splits: dict[str, Files], size: tuple[int, int], channels: int,
     cache_dir: str | os.PathLike[str], progress: Progress | None = None,
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[dict[str, str]]]:
-    """Decode (or read from the cache) every split's files; undecodable files are dropped and listed."""
+    """Decode (or read from the cache) every split's files; undecodable files are dropped and listed.
+
+    A split whose files all decoded is a view of the memory map (no copy); one with skipped files is copied.
+    """
     names = list(splits)
     everything = [item for name in names for item in splits[name]]
     images, ok, skipped = decode_files(everything, size, channels, cache_dir, progress)
@@ -122,13 +164,14 @@ def load_files(
         stop = start + len(splits[name])
         mask = ok[start:stop]
         labels = np.asarray([label for _, label in splits[name]], dtype=np.int32)
-        arrays[name] = (np.ascontiguousarray(images[start:stop][mask]), labels[mask])
+        block = images[start:stop]
+        arrays[name] = (block, labels) if mask.all() else (np.ascontiguousarray(block[mask]), labels[mask])
         start = stop
     return arrays, skipped
 
 
 def info(cache_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Entries and total size of the decoded-image cache."""
+    """Entries and total size of the decoded-image cache (leftovers of interrupted builds included in bytes)."""
     root = Path(cache_dir) / SUBDIR
     entries = []
     for meta_path in sorted(root.glob("*.json")) if root.is_dir() else []:
@@ -138,8 +181,12 @@ def info(cache_dir: str | os.PathLike[str]) -> dict[str, Any]:
         except (OSError, ValueError):
             continue
         entries.append({"key": meta_path.stem, "files": meta.get("files"), "size": meta.get("size"),
-                        "bytes": array_path.stat().st_size if array_path.exists() else 0})
-    return {"path": str(root), "entries": entries, "bytes": sum(e["bytes"] for e in entries)}
+                        "channels": meta.get("channels"), "root": meta.get("root", ""),
+                        "skipped": len(meta.get("skipped", [])),
+                        "bytes": array_path.stat().st_size if array_path.exists() else 0,
+                        "modified": meta_path.stat().st_mtime})
+    total = sum(p.stat().st_size for p in root.iterdir() if p.is_file()) if root.is_dir() else 0
+    return {"path": str(root), "entries": entries, "bytes": total}
 
 
 def clear(cache_dir: str | os.PathLike[str]) -> int:

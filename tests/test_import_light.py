@@ -1,0 +1,32 @@
+"""`import harness`, `harness --help` and `harness list` must not import TensorFlow or matplotlib."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CHECK = """
+import sys
+{body}
+heavy = sorted(m for m in ("tensorflow", "keras", "matplotlib") if m in sys.modules)
+print("HEAVY=" + ",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "import harness",
+        "from harness.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
+        "from harness.cli import main\nmain(['list'])",
+        "from harness.cli import main\nmain(['run', '--collect-only'])",
+    ],
+    ids=["import", "help", "list", "collect-only"],
+)
+def test_light_paths_do_not_import_tensorflow(body: str, tmp_path) -> None:
+    out = subprocess.run([sys.executable, "-c", CHECK.format(body=body)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY=\n" in out.stdout, out.stdout
