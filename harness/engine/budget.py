@@ -1,95 +1,187 @@
-"""The budget callback: stops training at the first limit reached, checked after every batch, and keeps
-what the run needs to record (history, best weights, time to a target accuracy)."""
+"""Keeping a task within its budget: a meter that counts what training used and says when to stop, checked
+after every batch, and the Keras callback that feeds it and keeps what the record needs (history, best
+weights, time to a target accuracy).
+
+What counts as training time: the training batches and the input pipeline between them, from the start of
+each epoch to its last batch; the first batch includes tracing the training step. Validation and the test
+evaluation are not counted. Since the limits are checked after each batch, a time budget overruns by at most
+the duration of the batch that crossed it, and a step or image budget stops at the first batch boundary
+where it is reached (an image budget that is not a multiple of the batch size rounds up to a whole batch).
+"""
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.engine import events
 from harness.engine.task import Task
+from harness.specs import Budget
+
+#: Why training stopped, as recorded in ``stop_reason``.
+STOP_REASONS = ("epochs", "time", "steps", "images", "nan")
+#: Least seconds between two ``batch`` progress events.
+BATCH_EVENT_INTERVAL = 1.0
+
+
+@dataclass
+class BudgetMeter:
+    """Counts the steps, images, epochs and seconds a task used, against its budget. No TensorFlow."""
+
+    budget: Budget
+    n_train: int
+    batch_size: int
+    steps: int = 0
+    images: int = 0
+    epochs: int = 0
+    seconds: float = 0.0
+    #: The longest single batch, and the one that ended training: the bound on a time budget's overrun.
+    max_batch_seconds: float = 0.0
+    last_batch_seconds: float = 0.0
+    stop_reason: str | None = None
+    epoch_steps: int = 0
+    epoch_seconds: float = 0.0
+    _times: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, math.ceil(self.n_train / self.batch_size))
+
+    @property
+    def exhausted(self) -> bool:
+        return self.stop_reason is not None
+
+    def start_epoch(self) -> None:
+        self.epoch_steps = 0
+        self.epoch_seconds = 0.0
+
+    def batch_size_of(self, step_in_epoch: int) -> int:
+        """Images in the ``step_in_epoch``-th batch (1-based) of an epoch: the last one may be short."""
+        if step_in_epoch < self.steps_per_epoch:
+            return self.batch_size
+        return self.n_train - (self.steps_per_epoch - 1) * self.batch_size
+
+    def add_batch(self, seconds: float) -> str | None:
+        """Count one finished batch that took ``seconds``; returns the limit it reached, if any."""
+        self.epoch_steps += 1
+        self.steps += 1
+        self.images += self.batch_size_of(self.epoch_steps)
+        self.seconds += seconds
+        self.epoch_seconds += seconds
+        self.last_batch_seconds = seconds
+        self.max_batch_seconds = max(self.max_batch_seconds, seconds)
+        reason = self.limit_reached()
+        if reason is not None:
+            self.stop(reason)
+        return reason
+
+    def end_epoch(self) -> str | None:
+        self.epochs += 1
+        if self.stop_reason is None and self.budget.epochs is not None and self.epochs >= self.budget.epochs:
+            self.stop("epochs")
+        return self.stop_reason
+
+    def limit_reached(self) -> str | None:
+        budget = self.budget
+        if budget.steps is not None and self.steps >= budget.steps:
+            return "steps"
+        if budget.images is not None and self.images >= budget.images:
+            return "images"
+        if budget.seconds is not None and self.seconds >= budget.seconds:
+            return "time"
+        return None
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def used(self) -> dict[str, Any]:
+        """What the record keeps of the budget: what was used, and why training stopped."""
+        return {
+            "epochs": self.epochs,
+            "epochs_fraction": self.steps / self.steps_per_epoch,
+            "steps": self.steps,
+            "images": self.images,
+            "train_seconds": self.seconds,
+            "stop_reason": self.stop_reason or "epochs",
+            "max_batch_seconds": self.max_batch_seconds,
+            "last_batch_seconds": self.last_batch_seconds,
+            "time_overrun_seconds": (self.seconds - self.budget.seconds
+                                     if self.stop_reason == "time" and self.budget.seconds is not None else None),
+        }
 
 
 def make_budget_callback(task: Task, n_train: int) -> Any:
+    """The Keras callback that keeps ``task`` within its budget (see the module's docstring)."""
     import keras
 
     class BudgetCallback(keras.callbacks.Callback):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
-            self.budget = task.budget
-            self.steps_per_epoch = max(1, math.ceil(n_train / task.batch_size))
-            self.last_batch = n_train - (self.steps_per_epoch - 1) * task.batch_size
-            self.steps = 0
-            self.images = 0
-            self.epochs_done = 0
-            self.train_seconds = 0.0
-            self.wall_seconds = 0.0
-            self.stop_reason = "epochs"
-            self.exhausted = False
+            self.meter = BudgetMeter(task.budget, n_train, task.batch_size)
             self.history: list[dict[str, Any]] = []
             self.best_weights: list[Any] | None = None
             self.best_epoch = 0
             self.best_val = -math.inf
             self.time_to_target: dict[str, float] | None = None
             self.nan_at: dict[str, int] | None = None
+            self.wall_seconds = 0.0
             self._mark = 0.0
-            self._epoch_train = 0.0
-            self._epoch_step = 0
-            self._fit_start = 0.0
+            self._fit_start: float | None = None
+            self._last_event = 0.0
 
-        # time spent in training batches and the pipeline between them, validation excluded
+        # Backwards-compatible views of the meter.
+        @property
+        def exhausted(self) -> bool:
+            return self.meter.exhausted
+
+        @property
+        def epochs_done(self) -> int:
+            return self.meter.epochs
+
         def _lap(self) -> float:
             now = time.perf_counter()
             elapsed, self._mark = now - self._mark, now
             return elapsed
 
         def on_train_begin(self, logs: Any = None) -> None:
-            self._fit_start = time.perf_counter()
-            self._mark = self._fit_start
+            if self._fit_start is None:  # a second phase (fine-tuning) continues the same clock
+                self._fit_start = time.perf_counter()
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self._epoch_train = 0.0
-            self._epoch_step = 0
+            self.meter.start_epoch()
             self._lap()
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            elapsed = self._lap()
-            self.train_seconds += elapsed
-            self._epoch_train += elapsed
-            self._epoch_step += 1
-            self.steps += 1
-            self.images += self.last_batch if self._epoch_step == self.steps_per_epoch else task.batch_size
             loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                self.nan_at = {"epoch": self.epochs_done + 1, "step": self.steps}
-                self._stop("nan")
+            loss = None if loss is None else float(loss)  # waits for the step on devices that run ahead
+            reason = self.meter.add_batch(self._lap())
+            if loss is not None and not math.isfinite(loss):
+                self.nan_at = {"epoch": self.meter.epochs + 1, "step": self.meter.steps}
+                self.meter.stop_reason = "nan"
+                reason = "nan"
+            if reason is not None:
+                self.model.stop_training = True
+            self._batch_event()
+            self._mark = time.perf_counter()  # time spent in the callback itself is not training
+
+        def _batch_event(self) -> None:
+            now = time.perf_counter()
+            if now - self._last_event < BATCH_EVENT_INTERVAL:
                 return
-            reason = self._limit_reached()
-            if reason:
-                self._stop(reason)
-
-        def _limit_reached(self) -> str | None:
-            budget = self.budget
-            if budget.steps is not None and self.steps >= budget.steps:
-                return "steps"
-            if budget.images is not None and self.images >= budget.images:
-                return "images"
-            if budget.seconds is not None and self.train_seconds >= budget.seconds:
-                return "time"
-            return None
-
-        def _stop(self, reason: str) -> None:
-            self.stop_reason = reason
-            self.exhausted = True
-            self.model.stop_training = True
-
-        def on_test_begin(self, logs: Any = None) -> None:
-            self._val_start = time.perf_counter()
+            self._last_event = now
+            meter = self.meter
+            events.emit({"kind": "batch", "task": task.id, "epoch": meter.epochs + 1, "step": meter.epoch_steps,
+                         "steps_per_epoch": meter.steps_per_epoch, "steps_total": meter.steps,
+                         "images": meter.images, "train_seconds_total": meter.seconds})
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = dict(logs or {})
-            self.epochs_done = epoch + 1
+            meter = self.meter
+            epoch_steps, epoch_seconds = meter.epoch_steps, meter.epoch_seconds
+            meter.end_epoch()
             val_accuracy = float(logs.get("val_accuracy", math.nan))
             entry = {
                 "epoch": epoch + 1,
@@ -97,21 +189,22 @@ def make_budget_callback(task: Task, n_train: int) -> Any:
                 "accuracy": float(logs.get("accuracy", math.nan)),
                 "val_loss": float(logs.get("val_loss", math.nan)),
                 "val_accuracy": val_accuracy,
-                "seconds": self._epoch_train,
-                "train_seconds_total": self.train_seconds,
-                "steps": self._epoch_step,
+                "seconds": epoch_seconds,
+                "train_seconds_total": meter.seconds,
+                "steps": epoch_steps,
+                "partial": epoch_steps < meter.steps_per_epoch,
             }
             self.history.append(entry)
-            self.wall_seconds = time.perf_counter() - self._fit_start
+            self.wall_seconds = time.perf_counter() - (self._fit_start or time.perf_counter())
             if val_accuracy > self.best_val:
                 self.best_val = val_accuracy
                 self.best_epoch = epoch + 1
                 self.best_weights = self.model.get_weights()
             target = task.target_accuracy
             if target is not None and self.time_to_target is None and val_accuracy >= target:
-                self.time_to_target = {"epoch": epoch + 1, "seconds": self.train_seconds}
-            if self.budget.epochs is not None and self.epochs_done >= self.budget.epochs:
-                self.exhausted = True
+                self.time_to_target = {"epoch": epoch + 1, "seconds": meter.seconds}
+            if meter.exhausted:
+                self.model.stop_training = True
             events.emit({"kind": "epoch", "task": task.id, **entry})
             self._lap()
 

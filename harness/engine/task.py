@@ -1,13 +1,32 @@
-"""A task: one combination trained with one seed. Self-contained and picklable, so it can run anywhere."""
+"""A task: one combination trained with one seed. Self-contained and picklable, so it can run anywhere
+(this process, a worker process, another machine); :func:`harness.engine.train.train` turns it into a record."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from harness.specs import AugmentationSpec, Budget, DatasetSpec, ModelSpec
+
+
+def _spec_state(spec: Any) -> tuple[type, dict[str, Any]]:
+    """A spec as its class and constructor arguments (its read-only ``params`` mapping as a plain dict)."""
+    values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.init}
+    values["params"] = dict(values["params"])
+    return type(spec), values
+
+
+def _spec_from_state(cls: type, values: dict[str, Any]) -> Any:
+    return cls(**values)
+
+
+def _task_from_state(values: dict[str, Any]) -> Task:
+    for name in ("dataset", "augmentation", "model"):
+        values[name] = _spec_from_state(*values[name])
+    return Task(**values)
 
 
 @dataclass(frozen=True)
@@ -19,6 +38,7 @@ class Task:
     seed: int
     #: 0 for the first seed of a combination, 1 for the next...
     repeat: int = 0
+    #: The seed of the train/validation/test split: the same for every repeat.
     split_seed: int = 1
     batch_size: int = 32
     precision: str = "float32"
@@ -29,6 +49,14 @@ class Task:
     #: Position in the run, for progress displays.
     index: int = 0
     total: int = 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Specs hold their params in a read-only mapping, which pickle refuses: send plain dicts and let the
+        # constructors freeze them again. Factories are pickled by reference (module-level callables).
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in ("dataset", "augmentation", "model"):
+            values[name] = _spec_state(values[name])
+        return _task_from_state, (values,)
 
     @property
     def combination_id(self) -> str:
@@ -57,5 +85,17 @@ class Task:
 
     @property
     def config_hash(self) -> str:
-        text = json.dumps(self.describe(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """Identifies this task (combination, settings and seed): what ``--resume`` skips when recorded."""
+        return _digest(self.describe())
+
+    @property
+    def combination_hash(self) -> str:
+        """The same for every seed of one combination with the same settings: what repeat statistics group by."""
+        description = self.describe()
+        del description["seed"]
+        return _digest(description)
+
+
+def _digest(description: dict[str, Any]) -> str:
+    text = json.dumps(description, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

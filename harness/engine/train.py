@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import traceback
 from typing import Any
@@ -14,11 +15,12 @@ from harness.engine import events
 from harness.engine.budget import make_budget_callback
 from harness.engine.feed import make_datasets
 from harness.engine.task import Task
+from harness.errors import DataError
 from harness.specs import VALUE_RANGES, DatasetRequest
 
 
-class TrainingError(Exception):
-    """Training went wrong in a way that is data, not a bug (NaN loss, ...)."""
+#: Version of the record's layout; bump it when a field changes meaning.
+RECORD_VERSION = 1
 
 
 def _rescaling(keras: Any, input_range: str) -> Any:
@@ -68,19 +70,22 @@ def _set_precision(policy: str) -> None:
     keras.mixed_precision.set_global_policy(policy)
 
 
+def _phases(task: Task) -> list[tuple[int | None, Any]]:
+    """``(epochs, fine_tune)`` per phase: one phase, or a frozen phase then fine-tuning when the model has one."""
+    frozen_epochs = task.model.params.get("epochs_frozen")
+    if task.model.fine_tune is not None and frozen_epochs:
+        return [(int(frozen_epochs), None), (None, task.model.fine_tune)]
+    return [(None, None)]
+
+
 def _fit(task: Task, model: Any, data: PreparedData, feeds: dict[str, Any]) -> Any:
     """Train within the budget (one or two phases); returns the budget callback with everything it saw."""
     callback = make_budget_callback(task, n_train=len(data.arrays["train"][1]))
-    params = task.model.params
-    frozen_epochs = params.get("epochs_frozen")
-    phases = [(frozen_epochs, None)]
-    if task.model.fine_tune is not None and frozen_epochs:
-        phases.append((None, task.model.fine_tune))
-    max_epochs = task.budget.epochs or 10**6
-    for phase_epochs, fine_tune in phases:
+    max_epochs = task.budget.epochs or 10**9
+    for phase_epochs, fine_tune in _phases(task):
         if fine_tune is not None:
-            fine_tune(model.harness_body, params)
-            compile_model(model, float(params.get("fine_tune_learning_rate", 1e-5)))
+            fine_tune(model.harness_body, task.model.params)
+            compile_model(model, float(task.model.params.get("fine_tune_learning_rate", 1e-5)))
         start = callback.epochs_done
         stop = min(max_epochs, start + phase_epochs) if phase_epochs else max_epochs
         if start >= stop or callback.exhausted:
@@ -88,39 +93,76 @@ def _fit(task: Task, model: Any, data: PreparedData, feeds: dict[str, Any]) -> A
         model.fit(feeds["train"], validation_data=feeds["validation"], initial_epoch=start, epochs=stop,
                   callbacks=[callback], verbose=0, shuffle=False)
         if callback.nan_at is not None:
-            raise TrainingError(f"loss became NaN at epoch {callback.nan_at['epoch']}, step {callback.nan_at['step']}")
+            break
     return callback
 
 
 def train(task: Task) -> dict[str, Any]:
-    """Train and evaluate one task; exceptions become a record with status ``error``."""
+    """Train and evaluate one task; every failure becomes a record with status ``error`` (never raises,
+    except for ``KeyboardInterrupt`` and other exits, which end the run)."""
+    configure_process()
     started = time.time()
-    record: dict[str, Any] = {"id": task.combination_id, "dataset": task.dataset.name,
-                              "augmentation": task.augmentation.name, "model": task.model.name,
-                              "seed": task.seed, "repeat": task.repeat, "config_hash": task.config_hash,
-                              "config": task.describe(), "started_at": started,
+    record: dict[str, Any] = {"record_version": RECORD_VERSION, "id": task.combination_id,
+                              "dataset": task.dataset.name, "augmentation": task.augmentation.name,
+                              "model": task.model.name, "seed": task.seed, "repeat": task.repeat,
+                              "split_seed": task.split_seed, "config_hash": task.config_hash,
+                              "combination_hash": task.combination_hash, "config": task.describe(),
+                              "started_at": started,
                               "plugins": {kind: {"plugin": spec.plugin, "package": spec.package} for kind, spec in
                                           (("dataset", task.dataset), ("augmentation", task.augmentation),
                                            ("model", task.model))}}
     try:
         record.update(_train(task))
     except Exception as exc:  # noqa: BLE001 - a combination's failure is data
-        record.update(status="error", error=f"{type(exc).__name__}: {exc}",
+        record.update(status="error", error=f"{type(exc).__name__}: {exc}", error_kind=error_kind(exc),
                       traceback="".join(traceback.format_exception(exc)))
-        if not isinstance(exc, (TrainingError, harness.UsageError)):
-            record["error_kind"] = "exception"
     finally:
-        _release()
+        release()
     record["finished_at"] = time.time()
     return record
 
 
-def _release() -> None:
+def error_kind(exc: BaseException) -> str:
+    """``oom``, ``data``, ``usage`` or ``exception``: what kind of failure an exception is."""
+    text = str(exc).lower()
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError" or "out of memory" in text \
+            or text.startswith("oom "):
+        return "oom"
+    if isinstance(exc, DataError):
+        return "data"
+    if isinstance(exc, harness.UsageError):
+        return "usage"
+    return "exception"
+
+
+_CONFIGURED = False
+
+
+def configure_process() -> None:
+    """Once per process: let TensorFlow grow GPU memory as needed instead of taking all of it up front, so
+    that memory is released between tasks and several worker processes can share a GPU."""
+    global _CONFIGURED
+    if _CONFIGURED:
+        return
+    _CONFIGURED = True
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except (RuntimeError, ValueError):  # already initialized: nothing to change any more
+            pass
+
+
+def release() -> None:
+    """Free what a task left behind: Keras' global state and graphs, the precision policy, Python garbage."""
     import gc
 
     import keras
 
     keras.backend.clear_session(free_memory=True)
+    keras.mixed_precision.set_global_policy("float32")
     gc.collect()
 
 
@@ -131,58 +173,71 @@ def _train(task: Task) -> dict[str, Any]:
     keras.utils.set_random_seed(task.seed)
     _set_precision(task.precision)
     events.emit({"kind": "prepare", "task": task.id})
-    request = DatasetRequest(params=dict(task.dataset.params), data_dir=task.data_dir, cache_dir=task.cache_dir,
-                             seed=task.split_seed, image_size=tuple(task.dataset.image_size),
-                             channels=task.dataset.channels)
-    data = prepare(task.dataset, request, split_seed=task.split_seed,
-                   progress=lambda done, total: events.emit({"kind": "decode", "done": done, "total": total}))
+    data = _prepare(task)
     baseline = data.info["baseline_accuracy"]
     feeds = make_datasets(data, task.batch_size, task.seed)
     model = build_model(task, data)
     compile_model(model, float(task.model.params.get("learning_rate", 1e-3)))
     events.emit({"kind": "start", "task": task.id, "baseline": baseline})
     callback = _fit(task, model, data, feeds)
-    last_weights = model.get_weights()
+    used = callback.meter.used()
+    common = {
+        "dataset_info": data.info,
+        "baseline_accuracy": baseline,
+        "n_train": int(len(data.arrays["train"][1])),
+        "n_test": int(len(data.arrays["test"][1])),
+        **used,
+        "wall_seconds": callback.wall_seconds,
+        "history": callback.history,
+        "time_to_target": callback.time_to_target,
+        "params_count": int(model.count_params()),
+        "precision": task.precision,
+        "images_per_second": used["images"] / used["train_seconds"] if used["train_seconds"] else math.nan,
+    }
+    if callback.nan_at is not None:
+        where = callback.nan_at
+        return {**common, "status": "error", "error_kind": "nan", "nan_at": where,
+                "error": f"loss became NaN or infinite at epoch {where['epoch']}, step {where['step']}"}
+    return {**common, **_test(task, model, callback, feeds, baseline, common["n_test"])}
+
+
+def _prepare(task: Task) -> PreparedData:
+    request = DatasetRequest(params=dict(task.dataset.params), data_dir=task.data_dir, cache_dir=task.cache_dir,
+                             seed=task.split_seed, image_size=tuple(task.dataset.image_size),
+                             channels=task.dataset.channels)
+    return prepare(task.dataset, request, split_seed=task.split_seed,
+                   progress=lambda done, total: events.emit({"kind": "decode", "done": done, "total": total}))
+
+
+def _test(task: Task, model: Any, callback: Any, feeds: dict[str, Any], baseline: float,
+          n_test: int) -> dict[str, Any]:
+    """Test the last weights and those of the best validation epoch; report the ones the task asks for."""
+    history = callback.history
+    last_epoch = len(history)
     test_last = _evaluate(model, feeds["test"])
-    test_best, best_epoch = test_last, callback.epochs_done
-    if callback.best_weights is not None and callback.best_epoch != callback.epochs_done:
+    test_best, best_epoch = test_last, last_epoch
+    if callback.best_weights is not None and callback.best_epoch != last_epoch:
+        last_weights = model.get_weights()
         model.set_weights(callback.best_weights)
         test_best = _evaluate(model, feeds["test"])
         best_epoch = callback.best_epoch
         model.set_weights(last_weights)
+    tested_epoch = best_epoch if task.restore_best else last_epoch
     test_accuracy = test_best if task.restore_best else test_last
-    n_test = len(data.arrays["test"][1])
-    history = callback.history
-    val_accuracy = history[best_epoch - 1]["val_accuracy"] if task.restore_best and history else (
-        history[-1]["val_accuracy"] if history else float("nan"))
-    train_accuracy = history[-1]["accuracy"] if history else float("nan")
+    val_accuracy = history[tested_epoch - 1]["val_accuracy"] if history else math.nan
     passed = stats.beats_baseline(test_accuracy, n_test, baseline)
     return {
         "status": "passed" if passed else "failed",
         "error": None,
-        "dataset_info": data.info,
-        "baseline_accuracy": baseline,
-        "n_test": n_test,
-        "n_train": int(len(data.arrays["train"][1])),
-        "train_accuracy": train_accuracy,
+        "train_accuracy": history[-1]["accuracy"] if history else math.nan,
         "val_accuracy": val_accuracy,
         "test_accuracy": test_accuracy,
         "test_accuracy_best": test_best,
         "test_accuracy_last": test_last,
         "best_epoch": best_epoch,
+        "last_epoch": last_epoch,
         "weights_tested": "best" if task.restore_best else "last",
         "p_value": stats.p_beats_baseline(test_accuracy, n_test, baseline),
-        "epochs": callback.epochs_done,
-        "steps": callback.steps,
-        "images": callback.images,
-        "train_seconds": callback.train_seconds,
-        "wall_seconds": callback.wall_seconds,
-        "stop_reason": callback.stop_reason,
-        "history": history,
-        "time_to_target": callback.time_to_target,
-        "params_count": int(model.count_params()),
-        "precision": task.precision,
-        "images_per_second": callback.images / callback.train_seconds if callback.train_seconds else math.nan,
     }
 
 

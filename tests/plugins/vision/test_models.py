@@ -9,6 +9,9 @@ import pytest
 from harness import ModelRequest, UsageError
 from harness_vision import models, transfer
 
+#: Keras (TF backend) warns from inside its own weight handling under numpy 2; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 SPECS = {spec.name: spec for spec in models.harness_models_register(config=None)}
 SHAPE = (32, 32, 3)
 #: Transfer models built from scratch, so that no test downloads ImageNet weights.

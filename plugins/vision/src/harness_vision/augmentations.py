@@ -2,6 +2,7 @@
 
 Every factory is a module-level function (or a ``functools.partial`` of one) so specs stay picklable.
 Each layer takes an optional ``seed`` parameter; without it the layers follow the run's seed.
+``none`` (no augmentation) is not here: it is harness's own built-in.
 """
 
 from __future__ import annotations
@@ -69,19 +70,16 @@ def random_contrast(params: Mapping[str, Any], owner: str) -> Any:
 
 
 def build(name: str, builders: Sequence[LayerBuilder], known: Sequence[str], params: Mapping[str, Any]) -> Any:
-    """The augmentation ``name``: its layers in a ``keras.Sequential``, or ``None`` when it has no layers."""
-    owner = f"augmentation {name}"
-    check_known(params, (*known, "seed") if builders else (), owner)
-    if not builders:
-        return None
+    """The augmentation ``name``: its layers in a ``keras.Sequential``."""
     import keras
 
+    owner = f"augmentation {name}"
+    check_known(params, (*known, "seed"), owner)
     return keras.Sequential([make(params, owner) for make in builders], name=f"augment_{name}")
 
 
-#: Each augmentation: its layers, default parameters and description.
+#: Each augmentation: its layers, default parameters and description (`none` is harness's own built-in).
 AUGMENTATIONS: dict[str, tuple[tuple[LayerBuilder, ...], dict[str, Any], str]] = {
-    "none": ((), {}, "no augmentation"),
     "flip": ((random_flip,), {"mode": "horizontal"}, "random flip (mode: horizontal, vertical or both)"),
     "rotate": ((random_rotation,), {"factor": 0.2, "fill_mode": "reflect"},
                "random rotation by up to factor x 360 degrees (0.2: +-72)"),

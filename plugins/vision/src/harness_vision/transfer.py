@@ -8,6 +8,7 @@ base is frozen and runs in inference mode; :func:`fine_tune` unfreezes its top l
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from harness_vision.cnn import TRAINER_PARAMS
 COMMON_PARAMS = ("weights", "dropout", "fine_tune_layers")
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, shortened."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _load_weights(base: Any, weights: str, owner: str) -> None:
@@ -29,9 +32,12 @@ def _load_weights(base: Any, weights: str, owner: str) -> None:
     if not path.is_file():
         raise UsageError(f"{owner}: weights file {path} does not exist (weights is 'imagenet', 'none' or a path)")
     try:
-        base.load_weights(str(path))
-    except (ValueError, OSError, KeyError) as exc:
-        raise UsageError(f"{owner}: cannot load weights from {path}: {_first_line(exc)}") from None
+        with warnings.catch_warnings():
+            # On a partial match Keras only warns and keeps random weights for the rest: refuse that too.
+            warnings.simplefilter("error", UserWarning)
+            base.load_weights(str(path))
+    except (ValueError, OSError, KeyError, UserWarning) as exc:
+        raise UsageError(f"{owner}: cannot load weights from {path}: {_one_line(exc)}") from None
 
 
 def _base(application: Callable[..., Any], request: ModelRequest, owner: str, **kwargs: Any) -> Any:
@@ -41,7 +47,7 @@ def _base(application: Callable[..., Any], request: ModelRequest, owner: str, **
         base = application(input_shape=request.input_shape, include_top=False,
                            weights="imagenet" if weights == "imagenet" else None, **kwargs)
     except ValueError as exc:
-        raise UsageError(f"{owner}: {_first_line(exc)}") from None
+        raise UsageError(f"{owner}: {_one_line(exc)}") from None
     if weights not in ("imagenet", "none"):
         _load_weights(base, weights, owner)
     return base
