@@ -38,7 +38,7 @@ class Registry:
 def _call_each(pm: Any, hook_name: str, **kwargs: Any) -> Iterable[tuple[Any, Any]]:
     """Call every implementation of a hook, yielding ``(plugin, result)`` so results keep their origin."""
     caller = getattr(pm.hook, hook_name)
-    for impl in reversed(caller.get_hookimpls()):
+    for impl in caller.get_hookimpls():  # registration order: built-ins first
         args = {name: kwargs[name] for name in impl.argnames}
         origin = pm.origin_of(impl.plugin)
         try:

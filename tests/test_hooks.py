@@ -1,0 +1,91 @@
+"""Plugins extend every phase: options, collection, budget, training and results."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import TINY_MODEL_PLUGIN
+
+SMALL = ["--set", "synthetic.image_size=[16,16]", "--set", "synthetic.train_per_class=16",
+         "--set", "synthetic.validation_per_class=8", "--set", "synthetic.test_per_class=16"]
+
+
+@pytest.fixture
+def tester(harness_tester, monkeypatch):
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return harness_tester
+
+
+def test_plugin_option_from_command_line_and_file(tester) -> None:
+    tester.make_plugin(TINY_MODEL_PLUGIN + '''
+SEEN = []
+
+@harness.hookimpl
+def harness_options_add(parser):
+    group = parser.add_argument_group("tiny")
+    group.add_argument("--tiny-width", type=int, default=8, help="filters of the tiny model")
+
+@harness.hookimpl
+def harness_configure(config):
+    if config.option.command == "run":
+        print(f"tiny-width={config.option.tiny_width}")
+''')
+    assert "tiny-width=8" in tester.run("run", "--collect-only").stdout
+    assert "tiny-width=5" in tester.run("run", "--collect-only", "--tiny-width", "5").stdout
+    tester.make_config("tiny_width = 3\n")
+    assert "tiny-width=3" in tester.run("run", "--collect-only").stdout
+    bad = tester.run("run", "--collect-only", "--tiny-width", "wide")
+    assert bad.ret == 4 and "--tiny-width" in bad.stderr
+
+
+def test_collection_modify_can_deselect_reorder_and_skip(tester) -> None:
+    tester.make_plugin(TINY_MODEL_PLUGIN + '''
+@harness.hookimpl
+def harness_augmentations_register(config):
+    return [harness.AugmentationSpec(name=n, factory=lambda p: None, description=n) for n in ("a1", "a2")]
+
+@harness.hookimpl
+def harness_collection_modify(session, combinations):
+    combinations[:] = [c for c in combinations if c.augmentation.name != "none"]
+    combinations.reverse()
+    combinations[0].skip("not today")
+''')
+    result = tester.run("run", "--collect-only")
+    assert result.stdout.splitlines()[:2] == ["synthetic-a2-tiny  SKIPPED (not today)", "synthetic-a1-tiny"]
+
+
+def test_a_plugin_can_replace_the_trainer_and_the_budget(tester) -> None:
+    tester.make_plugin(TINY_MODEL_PLUGIN + '''
+@harness.hookimpl
+def harness_budget_make(config, combination):
+    return harness.Budget(steps=7)
+
+@harness.hookimpl(tryfirst=True)
+def harness_combination_train(task):
+    return {"id": task.combination_id, "dataset": task.dataset.name, "augmentation": task.augmentation.name,
+            "model": task.model.name, "seed": task.seed, "config_hash": task.config_hash, "status": "passed",
+            "test_accuracy": 0.9, "baseline_accuracy": 0.5, "steps": task.budget.steps}
+''')
+    result = tester.run("run")
+    assert result.ret == 0
+    assert result.records[0]["steps"] == 7
+    assert result.results.loc[0, "test_accuracy"] == 0.9
+
+
+def test_result_and_progress_hooks_see_every_task(tester) -> None:
+    tester.make_plugin(TINY_MODEL_PLUGIN + '''
+EVENTS = []
+
+@harness.hookimpl
+def harness_combination_progress(session, task, event):
+    EVENTS.append(event["kind"])
+
+@harness.hookimpl
+def harness_combination_result(session, task, result):
+    print(f"RESULT {task.id} {result['status']} epochs={EVENTS.count('epoch')}")
+''')
+    result = tester.run("run", "--epochs", "2", "--repeats", "2", *SMALL)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT")]
+    assert len(lines) == 2
+    assert lines[0].startswith("RESULT synthetic-none-tiny[seed=1]") and lines[0].endswith("epochs=2")
+    assert lines[1].startswith("RESULT synthetic-none-tiny[seed=2]") and lines[1].endswith("epochs=4")
