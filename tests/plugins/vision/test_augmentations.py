@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from harness_vision import augmentations
 
 from harness import UsageError
-from harness_vision import augmentations
 
 SPECS = {spec.name: spec for spec in augmentations.harness_augmentations_register(config=None)}
 

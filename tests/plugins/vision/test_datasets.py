@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness_vision import datasets
 
 from harness import AugmentationSpec, Combination, DataError, DatasetRequest, ModelSpec, UsageError
-from harness_vision import datasets
 
 FRACTIONS = dict(datasets.FRACTION_PARAMS)
 
@@ -198,6 +198,12 @@ def test_cats_and_dogs_refuses_an_archive_escaping_its_folder(tmp_path, cats_and
 
     assert not list(tmp_path.rglob("evil"))
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_dir() and "cats_and_dogs_filtered-" in p.name]
+
+
+@pytest.mark.parametrize("sha256", ["0000", 12, "g" * 64])
+def test_cats_and_dogs_refuses_a_malformed_checksum(tmp_path, sha256):
+    with pytest.raises(UsageError, match="sha256=.* is invalid: expected 64 hex digits"):
+        datasets.cats_and_dogs(cats_request(tmp_path, sha256=sha256))
 
 
 def test_cats_and_dogs_refuses_a_failed_download(tmp_path):

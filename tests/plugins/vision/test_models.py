@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from harness_vision import models, transfer
 
 from harness import ModelRequest, UsageError
-from harness_vision import models, transfer
 
 #: Keras (TF backend) warns from inside its own weight handling under numpy 2; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -128,6 +128,7 @@ def test_fine_tune_leaves_a_scratch_base_trainable():
     [
         ("mobilenet_v2", {"weights": "/no/such/file.h5"}, "weights file /no/such/file.h5 does not exist"),
         ("mobilenet_v2", {"alpha": 0}, "alpha=0 is invalid"),
+        ("efficientnet_b0", {"fine_tune_layers": 0}, "model efficientnet_b0: parameter fine_tune_layers=0 is invalid"),
         ("small_cnn", {"dropuot": 0.1}, "model small_cnn: unknown parameter dropuot"),
         ("resnet_small", {"widths": [32, 0]}, "widths=\\[32, 0\\] is invalid"),
         ("resnet_small", {"blocks_per_stage": 0}, "blocks_per_stage=0 is invalid"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 CATS_AND_DOGS_URL = "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip"
 #: Expected sha256 of the archive; ``""`` means "not checked" (the digest found is recorded in the results).
 CATS_AND_DOGS_SHA256 = ""
+#: What the ``sha256`` parameter may be: 64 hex digits, or empty.
+SHA256_PATTERN = re.compile(r"([0-9a-fA-F]{64})?")
 #: The folder inside the archive, and the name of a local copy under ``--data-dir``.
 CATS_AND_DOGS_FOLDER = "cats_and_dogs_filtered"
 
@@ -44,8 +47,8 @@ def _downloaded_copy(params: Mapping[str, Any], cache_dir: str) -> tuple[Path, d
     """Download (or reuse) the archive, extract it next to itself, and return the dataset folder."""
     url = text(params, "url", "cats_and_dogs")
     expected = params["sha256"]
-    if not isinstance(expected, str):
-        raise UsageError(f"cats_and_dogs: parameter sha256={expected!r} is invalid: expected a hex string or ''")
+    if not isinstance(expected, str) or not SHA256_PATTERN.fullmatch(expected):
+        raise UsageError(f"cats_and_dogs: parameter sha256={expected!r} is invalid: expected 64 hex digits or ''")
     path = archive.download(url, expected.lower() or None, cache_dir)
     digest = archive.sha256_of(path)
     extracted = archive.extract_zip(path, path.parent / f"{CATS_AND_DOGS_FOLDER}-{digest[:12]}")
@@ -150,6 +153,7 @@ def harness_datasets_register(config: Config) -> list[DatasetSpec]:
             name="image_folder",
             factory=image_folder,
             description="your images, one sub-folder per class: set 'path' (or 'train'/'validation'/'test')",
+            tags=frozenset({"user-data"}),
             params=FRACTION_PARAMS,
             image_size=(160, 160),
             channels=3,

@@ -79,8 +79,8 @@ def scan(root: str | os.PathLike[str]) -> ClassFolders:
         ignored += skipped
     if not any(images.values()):
         raise DataError(f"image folder {root} has no image files ({_EXTENSIONS_TEXT}) in its class folders")
-    for name, files in images.items():
-        if not files:
+    for name, class_images in images.items():
+        if not class_images:
             raise DataError(f"class folder {root / name} has no image files ({_EXTENSIONS_TEXT})")
     return ClassFolders(root, images, ignored)
 

@@ -62,6 +62,7 @@ def _with_head(base: Any, request: ModelRequest, owner: str, name: str) -> Any:
     import keras
     from keras import layers
 
+    whole(request.params, "fine_tune_layers", owner, low=1)  # checked now, not after a first training phase
     pretrained = _pretrained(request.params)
     base.trainable = not pretrained
     inputs = keras.Input(shape=request.input_shape)
@@ -111,7 +112,7 @@ def fine_tune(body: Any, params: Mapping[str, Any]) -> None:
         return
     from keras import layers
 
-    count = whole(params, "fine_tune_layers", "fine_tune", low=1)
+    count = int(params["fine_tune_layers"])
     base = base_of(body)
     base.trainable = True
     for position, layer in enumerate(base.layers):

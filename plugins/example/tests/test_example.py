@@ -1,0 +1,84 @@
+"""Tests of the example plugin: its parts alone, then harness running them through the testing kit.
+
+``harness_tester`` comes with harness (a pytest plugin): it runs the ``harness`` command in-process in a
+temporary directory, with this package's entry point loaded like any installed plugin.
+"""
+
+from __future__ import annotations
+
+import harness_example
+import numpy as np
+import pytest
+
+import harness
+
+RUN = ("run", "--dataset", "stripes_dots", "--model", "tiny_cnn", "--epochs", "2")
+
+
+def test_dataset_is_uint8_images_of_both_classes_and_repeatable():
+    request = harness.DatasetRequest(params={"per_class": 12, "seed": 3}, data_dir=None, cache_dir="unused",
+                                     seed=1, image_size=(32, 32), channels=3)
+
+    first, second = harness_example.stripes_dots(request), harness_example.stripes_dots(request)
+
+    images, labels = first.train
+    assert images.shape == (24, 32, 32, 3) and images.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [12, 12]
+    np.testing.assert_array_equal(images, second.train[0])
+
+
+def test_dataset_refuses_too_few_images():
+    request = harness.DatasetRequest(params={"per_class": 2, "seed": 0}, data_dir=None, cache_dir="unused", seed=1)
+
+    with pytest.raises(harness.UsageError, match="per_class=2"):
+        harness_example.stripes_dots(request)
+
+
+def test_harness_lists_the_plugins_parts(harness_tester):
+    result = harness_tester.run("list")
+
+    assert result.ret == 0
+    for name in ("stripes_dots", "brightness", "tiny_cnn"):
+        assert name in result.stdout
+
+
+def test_harness_trains_the_example_grid(harness_tester):
+    result = harness_tester.run(*RUN, "--augmentation", "none", "--augmentation", "brightness")
+
+    assert result.ret in (harness.ExitCode.OK, harness.ExitCode.FAILED), result.stdout
+    rows = result.results
+    assert sorted(rows["augmentation"]) == ["brightness", "none"]
+    assert set(rows["status"]) <= {"passed", "failed"}
+    assert (rows["epochs"] == 2).all()
+
+
+def test_a_local_plugin_can_use_the_example_dataset(harness_tester):
+    harness_tester.make_plugin(
+        """
+        import harness
+
+        def linear(request):
+            import keras
+
+            inputs = keras.Input(shape=request.input_shape)
+            x = keras.layers.Flatten()(inputs)
+            return keras.Model(inputs, keras.layers.Dense(request.num_classes)(x))
+
+        @harness.hookimpl
+        def harness_models_register(config):
+            return [harness.ModelSpec(name="linear", factory=linear, input_range="0-1")]
+        """
+    )
+
+    result = harness_tester.run("run", "--dataset", "stripes_dots", "--augmentation", "none", "--model", "linear",
+                                "--epochs", "1")
+
+    assert result.results.loc[0, "model"] == "linear"
+    assert result.results.loc[0, "status"] in ("passed", "failed")
+
+
+def test_bad_parameter_is_reported_on_the_result_row(harness_tester):
+    result = harness_tester.run(*RUN, "--augmentation", "none", "--set", "stripes_dots.per_class=2")
+
+    assert result.results.loc[0, "status"] == "error"
+    assert "per_class=2" in result.results.loc[0, "error"]
