@@ -56,6 +56,8 @@ def select(config: Config, registry: Registry, combinations: list[Combination]) 
     markexpr = Expression(option.markexpr, "-m") if option.markexpr else None
     selected = []
     for combination in combinations:
+        if wanted["dataset"] is None and "user-data" in combination.dataset.tags:
+            continue  # a template such as image_folder runs only when named (or defined in configuration)
         if any(
             names is not None and getattr(combination, kind).name not in names for kind, names in wanted.items()
         ):

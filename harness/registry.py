@@ -77,7 +77,8 @@ def collect_specs(config: Config, kind: str) -> dict[str, Any]:
 
 def derive(base: S, name: str, table: dict[str, Any], where: str) -> S:
     """A spec defined in configuration from a registered one: spec fields are set, other keys are params."""
-    fields: dict[str, Any] = {"name": name, "plugin": f"{base.plugin} ({where})"}
+    # A defined dataset has its data: it is no longer a template waiting for a path.
+    fields: dict[str, Any] = {"name": name, "plugin": f"{base.plugin} ({where})", "tags": base.tags - {"user-data"}}
     params = dict(base.params)
     for key, value in table.items():
         if key == "plugin":

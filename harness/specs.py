@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+#: Model parameters that the trainer reads (not the model factory): a model spec may declare them in ``params``.
+TRAINER_PARAMS: tuple[str, ...] = ("learning_rate", "epochs_frozen", "fine_tune_learning_rate")
+
 #: Value ranges a model can declare for its input pixels.
 VALUE_RANGES: dict[str, tuple[float, float]] = {
     "0-255": (0.0, 255.0),
@@ -128,6 +131,8 @@ class ModelRequest:
     num_classes: int
     params: Mapping[str, Any]
     seed: int
+    #: Where downloads (pretrained weights) may be cached.
+    cache_dir: str = ""
 
 
 @dataclass(frozen=True)

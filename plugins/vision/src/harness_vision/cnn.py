@@ -6,10 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness import ModelRequest, UsageError
+from harness.specs import TRAINER_PARAMS
 from harness_vision._params import check_known, number, whole
-
-#: Model parameters that the harness's trainer reads (learning rates and the fine-tuning phase).
-TRAINER_PARAMS = ("learning_rate", "epochs_frozen", "fine_tune_learning_rate")
 
 
 def small_cnn(request: ModelRequest) -> Any:
