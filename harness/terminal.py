@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from typing import IO, TYPE_CHECKING, Any
 
 import harness
+from harness.errors import ExitCode
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -145,51 +147,114 @@ class TerminalReporter:
 
     @harness.hookimpl
     def harness_session_finish(self, session: Session, exitstatus: int) -> None:
+        """The summary: the plugins' sections (this reporter's first), then the counts on the last line."""
         self._end_live()
-        if self.config.option.collect_only or not session.results and session.store is None:
-            if not session.combinations and not self.config.option.collect_only:
+        if self.config.option.collect_only:
+            return
+        if session.store is None:
+            if exitstatus == ExitCode.NO_COMBINATIONS:
                 self.write_line("no combinations selected")
             return
         session.hook.harness_terminal_summary(session=session, terminal=self)
+        records = latest_records(session.store.records())
+        interrupted = exitstatus == ExitCode.INTERRUPTED
+        self.write_line(self.rule(stats_line(records, time.time() - session.started, interrupted)))
+
+    def rule(self, title: str = "", fill: str = "=") -> str:
+        """``title`` centred in a line of ``fill`` as wide as the terminal (at most 120 columns)."""
+        width = min(shutil.get_terminal_size((80, 24)).columns, 120)
+        if not title:
+            return fill * width
+        side = max(3, (width - len(title) - 2) // 2)
+        return f"{fill * side} {title} {fill * side}"
 
     @harness.hookimpl(tryfirst=True)
     def harness_terminal_summary(self, session: Session, terminal: TerminalReporter) -> None:
-        records = session.store.records() if session.store else []
+        records = latest_records(session.store.records() if session.store else [])
         if not records:
+            self.write_line("no task finished")
             return
-        self.write_line("=" * 30 + " summary " + "=" * 30)
-        for record in records:
-            word = WORDS.get(record.get("status", ""), "?")
-            tail = ""
-            if record.get("status") in ("error", "skipped"):
-                tail = f" - {record.get('error')}"
-            elif record.get("test_accuracy") is not None:
-                lift = 100 * (record["test_accuracy"] - record["baseline_accuracy"])
-                tail = f" test {record['test_accuracy']:.3f} ({lift:+.1f} pts over baseline {record['baseline_accuracy']:.3f})"
-            self.write_line(f"{word:<8} {record['id']} seed={record.get('seed')}{tail}")
-        for dataset, best in _best_per_dataset(records).items():
-            self.write_line(f"best on {dataset}: {best['id']} test {best['test_accuracy']:.3f}")
-        counts: dict[str, int] = {}
-        for record in records:
-            counts[record.get("status", "?")] = counts.get(record.get("status", "?"), 0) + 1
-        parts = [f"{counts[s]} {s}" for s in ("passed", "failed", "error", "skipped") if counts.get(s)]
-        elapsed = time.time() - session.started
-        interrupted = " (interrupted)" if session.exitstatus == 2 else ""
-        self.write_line(f"{', '.join(parts)} in {format_duration(elapsed)}{interrupted}")
+        if self.verbosity < -1:
+            return
+        self.write_line(self.rule("summary"))
+        repeated = _repeated_ids(records)
+        for record in sorted(records, key=lambda r: STATUS_ORDER.get(r.get("status", ""), len(STATUS_ORDER))):
+            if self.verbosity < 0 and record.get("status") == "passed":
+                continue
+            self.write_line(result_line(record, with_seed=record.get("id") in repeated))
+        for dataset, (combination, accuracy, seeds, baseline) in best_per_dataset(records).items():
+            mean = f" (mean of {seeds} seeds)" if seeds > 1 else ""
+            lift = "" if baseline is None else f", {100 * (accuracy - baseline):+.1f} pts vs baseline {baseline:.3f}"
+            self.write_line(f"best on {dataset}: {combination} test {accuracy:.3f}{mean}{lift}")
         if session.run_dir is not None:
-            self.write_line(str(session.run_dir))
+            self.write_line(f"run directory: {session.run_dir}")
 
 
-def _best_per_dataset(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    best: dict[str, dict[str, Any]] = {}
+STATUS_ORDER = {status: i for i, status in enumerate(("passed", "failed", "error", "skipped"))}
+#: Errors and skip reasons are cut to this many characters in the summary.
+MAX_REASON = 150
+
+
+def latest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per combination and seed, the last written (a resumed run repeats its skips)."""
+    by_key: dict[tuple[Any, Any], dict[str, Any]] = {}
     for record in records:
-        accuracy = record.get("test_accuracy")
-        if accuracy is None:
+        by_key[(record.get("id"), record.get("seed"))] = record
+    return list(by_key.values())
+
+
+def _repeated_ids(records: list[dict[str, Any]]) -> set[str]:
+    seen: dict[str, int] = {}
+    for record in records:
+        seen[record.get("id", "?")] = seen.get(record.get("id", "?"), 0) + 1
+    return {name for name, n in seen.items() if n > 1}
+
+
+def _reason(text: Any) -> str:
+    line = " ".join(str(text or "").split())
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
+
+
+def result_line(record: dict[str, Any], with_seed: bool = False) -> str:
+    """``PASSED   id  test 0.953, +45.3 pts over baseline 0.500 (p=1e-30)``; ``ERROR``/``SKIPPED`` with the reason."""
+    status = record.get("status", "")
+    name = f"{record.get('id')}[seed={record.get('seed')}]" if with_seed else str(record.get("id"))
+    word = WORDS.get(status, "?")
+    if status in ("error", "skipped") or record.get("test_accuracy") is None:
+        return f"{word:<8} {name} - {_reason(record.get('error'))}"
+    test, baseline = record["test_accuracy"], record.get("baseline_accuracy")
+    p = record.get("p_value")
+    verdict = "" if status == "passed" else ", not significant" if test > (baseline or 0) else ""
+    detail = f" (p={p:.2g}{verdict})" if p is not None else ""
+    if baseline is None:
+        return f"{word:<8} {name} test {test:.3f}{detail}"
+    return f"{word:<8} {name} test {test:.3f}, {100 * (test - baseline):+.1f} pts vs baseline {baseline:.3f}{detail}"
+
+
+def best_per_dataset(records: list[dict[str, Any]]) -> dict[str, tuple[str, float, int, float | None]]:
+    """Per dataset: the combination with the best mean test accuracy over its seeds, that mean, the number of
+    seeds and the baseline."""
+    accuracies: dict[tuple[str, str], list[float]] = {}
+    baselines: dict[str, float | None] = {}
+    for record in records:
+        if record.get("test_accuracy") is None:
             continue
-        current = best.get(record["dataset"])
-        if current is None or accuracy > current["test_accuracy"]:
-            best[record["dataset"]] = record
+        accuracies.setdefault((record["dataset"], record["id"]), []).append(float(record["test_accuracy"]))
+        baselines.setdefault(record["dataset"], record.get("baseline_accuracy"))
+    best: dict[str, tuple[str, float, int, float | None]] = {}
+    for (dataset, combination), values in sorted(accuracies.items()):
+        mean = sum(values) / len(values)
+        if dataset not in best or mean > best[dataset][1]:
+            best[dataset] = (combination, mean, len(values), baselines[dataset])
     return best
+
+
+def stats_line(records: list[dict[str, Any]], seconds: float, interrupted: bool = False) -> str:
+    """``5 passed, 1 failed, 2 errors in 12m31s``, as pytest ends."""
+    counts = {status: sum(r.get("status") == status for r in records) for status in STATUS_ORDER}
+    parts = [f"{n} {'errors' if status == 'error' and n > 1 else status}" for status, n in counts.items() if n]
+    text = f"{', '.join(parts) or 'nothing finished'} in {format_duration(seconds)}"
+    return text + (" (interrupted)" if interrupted else "")
 
 
 @harness.hookimpl

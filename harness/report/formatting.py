@@ -51,6 +51,15 @@ def generic(value: Any) -> str:
     return str(value)
 
 
+#: Longer text (an error with its message) is cut to this many characters in the Markdown and HTML tables.
+MAX_TEXT = 160
+
+
+def text(value: Any) -> str:
+    value = " ".join(str(value).split())
+    return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "\u2026"
+
+
 def formatter_for(column: str) -> Callable[[Any], str]:
     """How to show a column, chosen by its name."""
     name = str(column)
@@ -68,6 +77,8 @@ def formatter_for(column: str) -> Callable[[Any], str]:
         return lambda v: f"{float(v):.1f}"
     if name in ("epochs", "steps", "images", "seed", "seeds", "n_test", "count", "time_to_target_epochs"):
         return count
+    if name == "error":
+        return text
     return generic
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from harness import stats
 from harness.report import records as rec
 
-#: Columns of the per-seed table ``results``.
+#: Columns of the per-seed table ``per_seed``.
 SEED_COLUMNS = [
     "id", "dataset", "augmentation", "model", "seed", "status", "params", "budget", "epochs", "steps", "images",
     "train_seconds", "stop_reason", "train_accuracy", "val_accuracy", "test_accuracy", "baseline_accuracy",
@@ -26,6 +26,7 @@ COMBINATION_COLUMNS = [
 ]
 
 LABEL_COLUMNS = ["dataset", "split", "class", "count", "share_percent", "majority"]
+SPLITS = ("train", "validation", "test")
 
 
 def _lift(test: float, baseline: float) -> float:
@@ -33,7 +34,7 @@ def _lift(test: float, baseline: float) -> float:
 
 
 def seed_row(record: dict[str, Any]) -> dict[str, Any]:
-    """One row of ``results``: one task (a combination trained with one seed)."""
+    """One row of ``per_seed``: one task (a combination trained with one seed)."""
     test = rec.number(record.get("test_accuracy"))
     baseline = rec.number(record.get("baseline_accuracy"))
     n_test = int(rec.number(record.get("n_test"))) if record.get("n_test") is not None else 0
@@ -56,8 +57,8 @@ def seed_row(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def results_table(records: list[dict[str, Any]]) -> Any:
-    """``results``: one row per combination and seed, in the order dataset, augmentation, model, seed."""
+def per_seed_table(records: list[dict[str, Any]]) -> Any:
+    """``per_seed``: one row per combination and seed, in the order dataset, augmentation, model, seed."""
     import pandas as pd
 
     frame = pd.DataFrame([seed_row(r) for r in rec.latest_per_task(records)], columns=SEED_COLUMNS)
@@ -77,6 +78,7 @@ def _combination_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     baseline = _mean([r["baseline_accuracy"] for r in rows])
     if len(trained) >= 2:
         mean, std, low, high = stats.mean_interval(tests)
+        low, high = max(0.0, low), min(1.0, high)  # an accuracy stays within 0..1
         method = f"t, {len(trained)} seeds"
     elif trained:
         mean, std, low, high = trained[0]["test_accuracy"], math.nan, trained[0]["ci_low"], trained[0]["ci_high"]
@@ -130,12 +132,25 @@ def pivot_table(combinations: Any, dataset: str) -> Any:
     return pivot
 
 
+def status_pivot(combinations: Any, dataset: str) -> Any:
+    """The status of each cell of :func:`pivot_table` (``None`` where the grid has no combination)."""
+    pivot = pivot_table(combinations, dataset)
+    rows = combinations[combinations["dataset"] == dataset]
+    statuses = rows.set_index(["augmentation", "model"])["status"]
+    return pivot.apply(lambda column: [statuses.get((a, column.name)) for a in pivot.index]).astype(object)
+
+
 def label_rows(info: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     majority = info.get("majority_class")
-    for split, counts in (info.get("class_counts") or {}).items():
+    by_split = info.get("class_counts") or {}
+    order = [s for s in SPLITS if s in by_split] + sorted(s for s in by_split if s not in SPLITS)
+    classes = list(info.get("class_names") or [])
+    for split in order:
+        counts = by_split[split]
         total = sum(counts.values()) or 1
-        for name, count in counts.items():
+        for name in classes + sorted(c for c in counts if c not in classes):
+            count = counts.get(name, 0)
             rows.append({"dataset": info.get("dataset"), "split": split, "class": name, "count": int(count),
                          "share_percent": 100.0 * count / total, "majority": name == majority})
     return rows
@@ -153,15 +168,35 @@ def labels_table(records: list[dict[str, Any]]) -> Any:
     return pd.DataFrame(rows, columns=LABEL_COLUMNS)
 
 
+CAPTIONS = {
+    "combinations": "One row per combination, best test accuracy first within each dataset. With several seeds "
+                    "the accuracies are means, the 95% interval is Student's t across seeds and p is the largest "
+                    "of the seeds' p-values (every seed must beat the baseline); with one seed the interval is "
+                    "the Wilson interval on the test set. p: one-sided exact binomial test of beating the "
+                    "label-frequency baseline. lift_points: test minus baseline accuracy, in percentage points.",
+    "per_seed": "One row per combination and seed; interval: Wilson 95% on the test set.",
+    "labels": "Images per class in each split; the majority class of the training split is the baseline's guess.",
+}
+
+
+def _pivot_caption(dataset: str, baseline: float) -> str:
+    return (f"Mean test accuracy on {dataset} by augmentation (rows) and model (columns); "
+            f"the label-frequency baseline is {baseline:.3f}.")
+
+
 def builtin_tables(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every built-in table by name: ``combinations``, ``results``, ``pivot-DATASET`` and ``labels``."""
+    """Every built-in table by name: ``combinations``, ``per_seed``, ``pivot-DATASET`` and ``labels``."""
     combinations = combinations_table(records)
-    tables: dict[str, Any] = {"combinations": combinations, "results": results_table(records)}
+    tables: dict[str, Any] = {"combinations": combinations, "per_seed": per_seed_table(records)}
     for dataset in rec.datasets(records):
-        if (combinations["dataset"] == dataset).any() and combinations.loc[
-                combinations["dataset"] == dataset, "test_accuracy"].notna().any():
-            tables[f"pivot-{dataset}"] = pivot_table(combinations, dataset)
+        if combinations.loc[combinations["dataset"] == dataset, "test_accuracy"].notna().any():
+            pivot = pivot_table(combinations, dataset)
+            pivot.attrs.update(values="test_accuracy", caption=_pivot_caption(dataset, rec.baseline(records, dataset)))
+            tables[f"pivot-{dataset}"] = pivot
     labels = labels_table(records)
     if len(labels):
         tables["labels"] = labels
+    for name, frame in tables.items():
+        if name in CAPTIONS:
+            frame.attrs["caption"] = CAPTIONS[name]
     return tables

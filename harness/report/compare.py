@@ -1,0 +1,185 @@
+"""``harness compare RUN_A RUN_B``: the two runs side by side per combination and seed, the change in test
+accuracy in points, whether it is significant, and ``--fail-on-drop POINTS`` for continuous integration."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from harness.errors import ExitCode, UsageError
+from harness.report import records as rec
+from harness.report.significance import newcombe_interval, two_proportion_p
+from harness.stats import ALPHA
+
+if TYPE_CHECKING:
+    from harness.config import Config
+
+COLUMNS = ["id", "seed", "status_a", "status_b", "test_accuracy_a", "test_accuracy_b", "n_test_a", "n_test_b",
+           "change_points", "ci_low_points", "ci_high_points", "p_value", "significant", "verdict"]
+
+
+def _key(record: Mapping[str, Any]) -> tuple[str, Any]:
+    return str(record.get("id")), record.get("seed")
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if row["status_a"] is None:
+        return "only in B"
+    if row["status_b"] is None:
+        return "only in A"
+    if math.isnan(row["test_accuracy_b"]) and not math.isnan(row["test_accuracy_a"]):
+        return f"{row['status_b']} in B"
+    if math.isnan(row["change_points"]):
+        return "not comparable"
+    if row["significant"]:
+        return "better" if row["change_points"] > 0 else "worse"
+    return "same (within noise)"
+
+
+def compare_row(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dict[str, Any]:
+    """One combination and seed: accuracies, change in points, Newcombe interval and z-test p-value."""
+    first = a or b or {}
+    pa = rec.number((a or {}).get("test_accuracy"))
+    pb = rec.number((b or {}).get("test_accuracy"))
+    na = int(rec.number((a or {}).get("n_test"))) if (a or {}).get("n_test") else 0
+    nb = int(rec.number((b or {}).get("n_test"))) if (b or {}).get("n_test") else 0
+    low, high = newcombe_interval(pa, na, pb, nb)
+    p = two_proportion_p(pa, na, pb, nb)
+    row = {"id": first.get("id"), "seed": first.get("seed"),
+           "status_a": a.get("status") if a else None, "status_b": b.get("status") if b else None,
+           "test_accuracy_a": pa, "test_accuracy_b": pb, "n_test_a": na or None, "n_test_b": nb or None,
+           "change_points": 100.0 * (pb - pa), "ci_low_points": 100.0 * low, "ci_high_points": 100.0 * high,
+           "p_value": p, "significant": bool(not math.isnan(p) and p < ALPHA)}
+    row["verdict"] = _verdict(row)
+    return row
+
+
+def compare_frame(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]) -> Any:
+    """Both runs side by side, matched by combination id and seed (A's order, then what only B has)."""
+    import pandas as pd
+
+    by_a = {_key(r): r for r in rec.latest_per_task(records_a)}
+    by_b = {_key(r): r for r in rec.latest_per_task(records_b)}
+    keys = list(by_a) + [k for k in by_b if k not in by_a]
+    return pd.DataFrame([compare_row(by_a.get(k), by_b.get(k)) for k in keys], columns=COLUMNS)
+
+
+def drops(frame: Any, points: float) -> list[str]:
+    """Why the comparison fails ``--fail-on-drop POINTS``: a drop of more than POINTS, or an accuracy lost
+    because the combination errored in B."""
+    reasons = []
+    for row in frame.itertuples(index=False):
+        name = f"{row.id}[seed={row.seed}]"
+        if not math.isnan(row.change_points) and row.change_points < -points:
+            reasons.append(f"{name} dropped {-row.change_points:.1f} points "
+                           f"({row.test_accuracy_a:.3f} -> {row.test_accuracy_b:.3f})")
+        elif row.status_b == "error" and not math.isnan(row.test_accuracy_a):
+            reasons.append(f"{name} errored in B (it reached {row.test_accuracy_a:.3f} in A)")
+    return reasons
+
+
+# -------------------------------------------------------------------------------------------------
+# What else differs between the runs
+# -------------------------------------------------------------------------------------------------
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, value
+
+
+def differences(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]) -> list[str]:
+    """Settings and test splits that differ between matched tasks (the change may come from them)."""
+    by_b = {_key(r): r for r in records_b}
+    found: dict[str, None] = {}
+    for a in records_a:
+        b = by_b.get(_key(a))
+        if b is None:
+            continue
+        config_a = dict(_flatten(a.get("config") or {}))
+        config_b = dict(_flatten(b.get("config") or {}))
+        for key in sorted(set(config_a) | set(config_b)):
+            if key != "seed" and config_a.get(key) != config_b.get(key) and config_a and config_b:
+                found[f"{key}: {config_a.get(key)!r} in A, {config_b.get(key)!r} in B"] = None
+        digest_a = (a.get("dataset_info") or {}).get("split_digest")
+        digest_b = (b.get("dataset_info") or {}).get("split_digest")
+        if digest_a and digest_b and digest_a != digest_b:
+            found[f"dataset {a.get('dataset')!r}: different splits (digest {digest_a} in A, {digest_b} in B)"] = None
+    return list(found)
+
+
+# -------------------------------------------------------------------------------------------------
+# The command
+# -------------------------------------------------------------------------------------------------
+
+
+def text_table(frame: Any) -> str:
+    """The comparison as an aligned plain-text table for the terminal."""
+    def acc(value: float, status: Any) -> str:
+        return f"{value:.3f}" if not math.isnan(value) else (status if isinstance(status, str) else "-")
+
+    header = ["combination", "seed", "A", "B", "change", "95% CI (points)", "p", "verdict"]
+    rows = [[str(r.id), str(r.seed), acc(r.test_accuracy_a, r.status_a), acc(r.test_accuracy_b, r.status_b),
+             f"{r.change_points:+.1f}" if not math.isnan(r.change_points) else "",
+             f"{r.ci_low_points:+.1f} to {r.ci_high_points:+.1f}" if not math.isnan(r.ci_low_points) else "",
+             f"{r.p_value:.2g}" if not math.isnan(r.p_value) else "", str(r.verdict)]
+            for r in frame.itertuples(index=False)]
+    widths = [max(len(c) for c in column) for column in zip(header, *rows)]
+    right = {1, 2, 3, 4, 5, 6}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]) + "\n"
+
+
+def _summary(frame: Any) -> str:
+    compared = frame[frame["change_points"].notna()]
+    counts = {v: int((compared["verdict"] == v).sum()) for v in ("better", "worse", "same (within noise)")}
+    text = (f"{len(compared)} compared: {counts['better']} better, {counts['worse']} worse, "
+            f"{counts['same (within noise)']} within noise (two-proportion z-test, p<{ALPHA:g})")
+    if len(compared):
+        worst = compared.loc[compared["change_points"].idxmin()]
+        if worst["change_points"] < 0:
+            text += f"; largest drop {worst['change_points']:+.1f} points ({worst['id']}[seed={worst['seed']}])"
+    return text
+
+
+def compare_runs(run_a: Path, run_b: Path, fail_on_drop: float | None, out: IO[str]) -> ExitCode:
+    from harness.store import RunStore
+
+    if fail_on_drop is not None and (math.isnan(fail_on_drop) or fail_on_drop < 0):
+        raise UsageError(f"--fail-on-drop: invalid value {fail_on_drop!r}: expected points >= 0, e.g. 2")
+    records_a = RunStore.open(run_a).records()
+    records_b = RunStore.open(run_b).records()
+    frame = compare_frame(records_a, records_b)
+    out.write(f"A: {run_a}\nB: {run_b}\n")
+    if frame.empty:
+        out.write("nothing to compare: neither run has a finished task\n")
+        return ExitCode.NO_COMBINATIONS
+    out.write(text_table(frame))
+    for difference in differences(records_a, records_b):
+        out.write(f"note: {difference}\n")
+    out.write(_summary(frame) + "\n")
+    reasons = drops(frame, fail_on_drop) if fail_on_drop is not None else []
+    if reasons:
+        out.write(f"FAILED: {len(reasons)} combination(s) got worse by more than {fail_on_drop:g} points:\n")
+        out.writelines(f"  {reason}\n" for reason in reasons)
+        return ExitCode.FAILED
+    if not frame["change_points"].notna().any():
+        out.write("nothing in common: no combination and seed has a test accuracy in both runs\n")
+        return ExitCode.NO_COMBINATIONS
+    if fail_on_drop is not None:
+        out.write(f"OK: no combination got worse by more than {fail_on_drop:g} points\n")
+    return ExitCode.OK
+
+
+def compare_command(config: Config) -> ExitCode:
+    option = config.option
+    return compare_runs(Path(option.run_a), Path(option.run_b), option.fail_on_drop, sys.stdout)

@@ -1,0 +1,80 @@
+"""The built-in report plugin: its tables and figures come through the same report hooks as a third
+party's, and it writes the report when a run ends, also after an interruption, for what finished.
+
+Importing this module is cheap (it is loaded for every ``harness`` command): pandas and matplotlib are
+imported only when a report is built.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import harness
+from harness.config import StashKey
+
+if TYPE_CHECKING:
+    from harness.report.context import Report
+    from harness.report.write import WrittenReport
+    from harness.session import Session
+
+#: The report written at the end of ``harness run`` (absent when none was written).
+WRITTEN: StashKey[WrittenReport] = StashKey()
+
+
+@harness.hookimpl(tryfirst=True)
+def harness_report_tables(report: Report) -> dict[str, Any]:
+    from harness.report.tables import builtin_tables
+
+    return builtin_tables(report.records)
+
+
+@harness.hookimpl(tryfirst=True)
+def harness_report_figures(report: Report) -> dict[str, Any]:
+    from harness.report.builtin import builtin_figures
+
+    return builtin_figures(report)
+
+
+def session_report(session: Session) -> Report:
+    """The report of the session's run directory, with the session's specs and data locations."""
+    from harness.data.cache import default_cache_dir
+    from harness.report.context import Report
+
+    assert session.store is not None
+    option = session.config.option
+    return Report(
+        run_dir=session.store.run_dir, records=session.store.records(), metadata=session.store.metadata(),
+        registry=session.registry, data_dir=option.data_dir or os.environ.get("HARNESS_DATA_DIR") or None,
+        cache_dir=str(Path(option.cache_dir) if option.cache_dir else default_cache_dir()),
+    )
+
+
+@harness.hookimpl(tryfirst=True)
+def harness_session_finish(session: Session, exitstatus: int) -> None:
+    """Write the report of what finished, before the terminal summary points to it."""
+    if session.store is None or not session.store.records():
+        return
+    from harness.report.write import write_report
+
+    try:
+        written = write_report(session_report(session), session.config.pluginmanager)
+    except Exception:  # noqa: BLE001 - the run's results are kept; the report can be rebuilt
+        traceback.print_exc()
+        sys.stderr.write(f"harness: the report could not be written; the results are kept: rebuild it with "
+                         f"`harness report {session.store.run_dir}`\n")
+        return
+    session.config.stash[WRITTEN] = written
+
+
+@harness.hookimpl
+def harness_terminal_summary(session: Session, terminal: Any) -> None:
+    if WRITTEN not in session.config.stash:
+        return
+    written = session.config.stash[WRITTEN]
+    for note in written.notes:
+        terminal.write_line(f"note: {note}")
+    terminal.write_line(f"report: {written.html}")

@@ -1,0 +1,94 @@
+"""``harness compare RUN_A RUN_B [--fail-on-drop POINTS]`` on run directories written with the store API."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.report.compare import compare_frame, differences
+
+from .fakes import make_record
+
+
+@pytest.fixture(autouse=True)
+def _builtin_plugins_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+def _runs(run_dir_factory, before: dict[str, float], after: dict[str, float], n_test: int = 400) -> tuple[Path, Path]:
+    a = run_dir_factory([make_record(aug, "cnn", test=acc, n_test=n_test) for aug, acc in before.items()], "a")
+    b = run_dir_factory([make_record(aug, "cnn", test=acc, n_test=n_test) for aug, acc in after.items()], "b")
+    return a, b
+
+
+def compare(tmp_path: Path, *args: object) -> int:
+    return main(["compare", *map(str, args)], cwd=tmp_path)
+
+
+def test_a_drop_beyond_the_threshold_fails(run_dir_factory, tmp_path, capsys) -> None:
+    a, b = _runs(run_dir_factory, {"none": 0.80, "flip": 0.85}, {"none": 0.80, "flip": 0.75})
+    assert compare(tmp_path, a, b, "--fail-on-drop", 2) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: 1 combination(s) got worse by more than 2 points" in out
+    assert "pets-flip-cnn[seed=1] dropped 10.0 points (0.850 -> 0.750)" in out
+    assert "worse" in out and "largest drop -10.0 points" in out
+
+
+def test_no_drop_beyond_the_threshold_passes(run_dir_factory, tmp_path, capsys) -> None:
+    a, b = _runs(run_dir_factory, {"none": 0.80, "flip": 0.85}, {"none": 0.79, "flip": 0.90})
+    assert compare(tmp_path, a, b, "--fail-on-drop", 2) == 0
+    out = capsys.readouterr().out
+    assert "OK: no combination got worse by more than 2 points" in out
+    assert "2 compared: 1 better, 0 worse, 1 within noise" in out
+
+
+def test_without_the_option_a_drop_is_only_reported(run_dir_factory, tmp_path) -> None:
+    a, b = _runs(run_dir_factory, {"none": 0.80}, {"none": 0.50})
+    assert compare(tmp_path, a, b) == 0
+
+
+def test_an_error_in_b_fails_and_a_combination_missing_from_b_does_not(run_dir_factory, tmp_path, capsys) -> None:
+    a = run_dir_factory([make_record("none", test=0.8), make_record("flip", test=0.8)], "a")
+    b = run_dir_factory([make_record("none", error="ValueError: NaN loss")], "b")
+    assert compare(tmp_path, a, b, "--fail-on-drop", 5) == 1
+    out = capsys.readouterr().out
+    assert "pets-none-cnn[seed=1] errored in B (it reached 0.800 in A)" in out
+    assert "only in A" in out
+    c = run_dir_factory([make_record("none", test=0.8)], "c")
+    assert compare(tmp_path, a, c, "--fail-on-drop", 5) == 0
+
+
+def test_significance_and_interval_of_the_change() -> None:
+    frame = compare_frame([make_record(test=0.80, n_test=1000), make_record("flip", test=0.80, n_test=50)],
+                          [make_record(test=0.86, n_test=1000), make_record("flip", test=0.86, n_test=50)])
+    big, small = frame.iloc[0], frame.iloc[1]
+    assert math.isclose(big["change_points"], 6.0) and math.isclose(small["change_points"], 6.0)
+    assert big["significant"] and big["verdict"] == "better" and big["ci_low_points"] > 0
+    assert not small["significant"] and small["verdict"] == "same (within noise)"
+    assert small["ci_low_points"] < 0 < small["ci_high_points"]
+
+
+def test_seeds_are_matched_and_settings_that_differ_are_named() -> None:
+    a = [make_record(seed=1, test=0.7), make_record(seed=2, test=0.8, n_test=1000)]
+    b = [make_record(seed=2, test=0.9, n_test=1000, epochs=5)]
+    frame = compare_frame(a, b)
+    assert list(zip(frame["seed"], frame["verdict"])) == [(1, "only in A"), (2, "better")]
+    assert "budget.epochs: 3 in A, 5 in B" in differences(a, b)
+
+
+def test_bad_input_is_a_usage_error(run_dir_factory, tmp_path, capsys) -> None:
+    a, b = _runs(run_dir_factory, {"none": 0.8}, {"none": 0.8})
+    assert compare(tmp_path, a, b, "--fail-on-drop", -1) == 4
+    assert "--fail-on-drop: invalid value -1.0" in capsys.readouterr().err
+    assert compare(tmp_path, a, tmp_path / "nowhere") == 4
+    assert "not a harness run directory" in capsys.readouterr().err
+
+
+def test_nothing_in_common_is_not_a_pass(run_dir_factory, tmp_path, capsys) -> None:
+    a = run_dir_factory([make_record("none")], "a")
+    b = run_dir_factory([make_record("flip")], "b")
+    assert compare(tmp_path, a, b, "--fail-on-drop", 1) == 5
+    assert "nothing in common" in capsys.readouterr().out

@@ -1,0 +1,119 @@
+"""The built-in report plugin end to end: tiny real runs on synthetic images write their report, an
+interrupted run reports what finished, and ``harness report`` rebuilds the same report from the record."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.report import figures
+from harness.testing import HarnessTester
+from tests.conftest import TINY_MODEL_PLUGIN
+
+PLUGIN = TINY_MODEL_PLUGIN + '''
+
+def mirror(params):
+    import keras
+    return keras.layers.RandomFlip("horizontal", seed=int(params["seed"]))
+
+@harness.hookimpl
+def harness_augmentations_register(config):
+    return [harness.AugmentationSpec(name="mirror", factory=mirror, params={"seed": 3})]
+'''
+
+INTERRUPT = '''
+
+@harness.hookimpl
+def harness_combination_result(session, task, result):
+    raise KeyboardInterrupt  # Ctrl-C right after the first task is stored
+'''
+
+ARGS = ("run", "--dataset", "synthetic", "--model", "tiny", "--augmentation", "none", "--augmentation", "mirror")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory):
+    """One complete run (2 tasks, 2 epochs) and one interrupted after its first task."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+        complete = HarnessTester(tmp_path_factory.mktemp("complete"), mp)
+        complete.make_plugin(PLUGIN)
+        done = complete.run(*ARGS, "--epochs", "2")
+        interrupted = HarnessTester(tmp_path_factory.mktemp("interrupted"), mp)
+        interrupted.make_plugin(PLUGIN + INTERRUPT)
+        stopped = interrupted.run(*ARGS, "--epochs", "1")
+        yield {"complete": (complete, done), "interrupted": (interrupted, stopped)}
+
+
+def _snapshot(run_dir: Path) -> dict[str, str]:
+    """Every table, and the pages with their images cut out."""
+    files = {str(p.relative_to(run_dir)): p.read_text() for p in sorted(run_dir.glob("tables/*"))}
+    files["results.csv"] = (run_dir / "results.csv").read_text()
+    files["report.md"] = (run_dir / "report.md").read_text()
+    files["report.html"] = re.sub(r"base64,[A-Za-z0-9+/=]+", "base64,...", (run_dir / "report.html").read_text())
+    files["figures"] = " ".join(sorted(p.name for p in run_dir.glob("figures/*.png")))
+    return files
+
+
+def test_the_run_writes_its_report(runs) -> None:
+    _, result = runs["complete"]
+    assert result.ret in (0, 1), result.stderr
+    run_dir = result.run_dir
+    assert sorted(p.name for p in (run_dir / "figures").iterdir()) == [
+        "accuracy_vs_time-synthetic.png", "augment-synthetic-mirror.png", "curves-synthetic.png",
+        "grid-synthetic.png", "labels-synthetic.png", "samples-synthetic.png", "test_accuracy-synthetic.png"]
+    assert sorted(p.name for p in (run_dir / "tables").glob("*.csv")) == [
+        "combinations.csv", "labels.csv", "per_seed.csv", "pivot-synthetic.csv"]
+    page = (run_dir / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 7
+    assert "note:" not in result.stdout, result.stdout
+
+
+def test_the_terminal_points_to_the_report_and_ends_with_the_counts(runs) -> None:
+    _, result = runs["complete"]
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2] == f"report: {result.run_dir / 'report.html'}"
+    assert re.fullmatch(r"=+ (2 passed|1 passed, 1 failed|2 failed) in \d+s =+", lines[-1]), lines[-1]
+
+
+def test_harness_report_rebuilds_the_same_report(runs) -> None:
+    tester, result = runs["complete"]
+    before = _snapshot(result.run_dir)
+    for path in [*result.run_dir.glob("tables/*"), result.run_dir / "report.html", result.run_dir / "results.csv"]:
+        path.unlink()
+    rebuilt = tester.run("report", str(result.run_dir))
+    assert rebuilt.ret == 0, rebuilt.stderr
+    assert _snapshot(result.run_dir) == before
+
+
+def test_the_baseline_in_the_curves_is_the_recorded_baseline(runs) -> None:
+    _, result = runs["complete"]
+    records = result.records
+    figure = figures.accuracy_curves(records, "synthetic")
+    for ax in figure.axes:
+        dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+        assert len(dashed) == 1 and np.allclose(dashed[0].get_ydata(), 100 * records[0]["baseline_accuracy"])
+
+
+def test_an_interrupted_run_reports_what_finished(runs) -> None:
+    tester, result = runs["interrupted"]
+    assert result.ret == 2
+    assert re.search(r"=+ 1 (passed|failed) in \d+s \(interrupted\) =+", result.stdout), result.stdout
+    markdown = (result.run_dir / "report.md").read_text()
+    assert "incomplete: 1 of 2 selected combinations have no result (interrupted?)" in markdown
+    assert len((result.run_dir / "tables" / "per_seed.csv").read_text().splitlines()) == 2
+    before = _snapshot(result.run_dir)
+    assert tester.run("report", str(result.run_dir)).ret == 0
+    assert _snapshot(result.run_dir) == before
+
+
+def test_the_plugin_is_cheap_to_import() -> None:
+    code = ("import sys, harness.report, harness.report.plugin, harness.report.compare; "
+            "print(sorted(m for m in ('matplotlib', 'pandas', 'tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -1,0 +1,135 @@
+"""Writing a report: CSV, Markdown, PNG and one self-contained HTML page, from every plugin's contributions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import harness
+from harness.cli import main
+from harness.pluginmanager import load_plugins
+from harness.registry import Registry
+from harness.report import tables
+from harness.report.context import Report, data_dir_of_run
+from harness.report.write import write_report
+from harness.store import RunStore
+
+from .fakes import make_record, skip_record
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _builtin_plugins_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+@pytest.fixture
+def records() -> list[dict]:
+    return [make_record("none", "cnn", test=0.8), make_record("flip", "cnn", test=0.9),
+            make_record("none", "resnet", error="ValueError: boom"), skip_record()]
+
+
+def _report(run_dir: Path) -> Report:
+    store = RunStore(run_dir)
+    return Report(run_dir=run_dir, records=store.records(), metadata=store.metadata())
+
+
+class ExtraPlugin:
+    """A third party's report plugin: one table, one figure, one name already taken."""
+
+    @harness.hookimpl
+    def harness_report_tables(self, report):
+        return {"speed": pd.DataFrame({"id": [r["id"] for r in report.records], "x": 1.0}),
+                "combinations": pd.DataFrame({"a": [1]})}
+
+    @harness.hookimpl
+    def harness_report_figures(self, report):
+        from harness.report.figures import new_figure
+
+        figure = new_figure(3, 2)
+        figure.subplots().set_title("extra figure")
+        return {"extra": figure}
+
+
+class BrokenPlugin:
+    @harness.hookimpl
+    def harness_report_figures(self, report):
+        raise RuntimeError("no figure today")
+
+
+def test_files_of_the_report(run_dir_factory, records) -> None:
+    run_dir = run_dir_factory(records)
+    written = write_report(_report(run_dir), load_plugins(autoload=False))
+    assert sorted(written.tables) == ["combinations", "labels", "per_seed", "pivot-pets"]
+    assert sorted(written.figures) == ["accuracy_vs_time-pets", "curves-pets", "grid-pets", "labels-pets",
+                                       "test_accuracy-pets"]
+    for path in written.figures.values():
+        assert path.read_bytes().startswith(PNG)
+    expected = tables.builtin_tables(records)
+    for name, path in written.tables.items():
+        assert path.with_suffix(".md").is_file()
+        assert path.read_text() == expected[name].to_csv(index=name.startswith("pivot-"))
+    assert (run_dir / "report.md").read_text().count("![") == 5
+
+
+def test_the_html_page_is_self_contained(run_dir_factory, records) -> None:
+    run_dir = run_dir_factory(records)
+    written = write_report(_report(run_dir), load_plugins(autoload=False))
+    page = written.html.read_text()
+    assert page.count('src="data:image/png;base64,') == len(written.figures) == 5
+    assert not re.search(r'(src|href)="(?!data:|#)', page)  # nothing loaded from elsewhere
+    for name in written.tables:
+        assert f'id="table-{name}"' in page
+    assert '<td class="passed">passed</td>' in page and '<td class="error">error</td>' in page
+    assert "pets: best pets-flip-cnn with test accuracy 0.900 (+30.0 points over the baseline 0.600" in page
+
+
+def test_plugins_add_tables_and_figures_through_the_hooks(run_dir_factory, records) -> None:
+    pm = load_plugins(autoload=False, extra=[(ExtraPlugin(), "extra"), (BrokenPlugin(), "broken")])
+    report = _report(run_dir_factory(records))
+    written = write_report(report, pm)
+    assert "speed" in written.tables and "extra" in written.figures
+    assert list(pd.read_csv(written.tables["combinations"]).columns) == tables.COMBINATION_COLUMNS  # built-in kept
+    notes = "\n".join(written.notes)
+    assert "plugin 'broken' (object broken) failed in harness_report_figures: RuntimeError: no figure today" in notes
+    assert "'combinations' from plugin 'extra' (object extra) ignored" in notes
+    page = written.html.read_text()
+    assert "no figure today" in page and "extra figure" in page
+
+
+def test_images_are_left_out_with_a_note_when_the_dataset_is_not_here(run_dir_factory, records) -> None:
+    report = _report(run_dir_factory(records))
+    report.registry = Registry()
+    written = write_report(report, load_plugins(autoload=False))
+    assert not any(stem.startswith("samples-") for stem in written.figures)
+    assert any("images of dataset 'pets' not shown: no plugin registers it here" in n for n in written.notes)
+
+
+def test_harness_report_rebuilds_results_and_report(run_dir_factory, records, tmp_path, capsys) -> None:
+    run_dir = run_dir_factory(records)
+    assert main(["report", str(run_dir)], cwd=tmp_path) == 0
+    out = capsys.readouterr().out
+    assert f"report: {run_dir / 'report.html'}" in out and "4 tables, 5 figures" in out
+    assert len(pd.read_csv(run_dir / "results.csv")) == 4
+    assert (run_dir / "tables" / "combinations.csv").is_file()
+
+
+def test_harness_report_on_bad_directories(run_dir_factory, tmp_path, capsys) -> None:
+    assert main(["report", str(tmp_path)], cwd=tmp_path) == 4
+    assert "not a harness run directory" in capsys.readouterr().err
+    assert main(["report", str(run_dir_factory([]))], cwd=tmp_path) == 5
+    assert "nothing to report" in capsys.readouterr().out
+
+
+def test_the_data_directory_of_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_DATA_DIR", raising=False)
+    assert data_dir_of_run({"argv": ["run", "--data-dir", "../data"], "cwd": "/w"}) == "/w/../data"
+    assert data_dir_of_run({"argv": ["run", "--data-dir=/d"], "cwd": "/w"}) == "/d"
+    assert data_dir_of_run({"data_dir": "/recorded", "argv": ["--data-dir", "x"]}) == "/recorded"
+    assert data_dir_of_run({"argv": ["run"]}) is None
+    monkeypatch.setenv("HARNESS_DATA_DIR", "/env")
+    assert data_dir_of_run({"argv": ["run"]}) == "/env"

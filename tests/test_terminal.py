@@ -1,0 +1,115 @@
+"""The terminal summary, as pytest's: a line per combination, the best per dataset, the counts last."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from harness.terminal import best_per_dataset, format_duration, latest_records, result_line, stats_line
+from tests.conftest import TINY_MODEL_PLUGIN
+
+MODELS = TINY_MODEL_PLUGIN.replace("def harness_models_register", "def _tiny_models") + '''
+
+def constant(request):
+    """Always the same logits: it predicts class 0 and scores the baseline."""
+    import keras
+    return keras.Sequential([keras.layers.GlobalAveragePooling2D(),
+                             keras.layers.Dense(request.num_classes, kernel_initializer="zeros", trainable=False)])
+
+def broken(request):
+    raise ValueError("this model cannot be built")
+
+@harness.hookimpl
+def harness_models_register(config):
+    return [*_tiny_models(config), harness.ModelSpec(name="constant", factory=constant),
+            harness.ModelSpec(name="broken", factory=broken),
+            harness.ModelSpec(name="gray", factory=broken, channels=1)]
+'''
+
+pytestmark = pytest.mark.filterwarnings("ignore:The model does not have any trainable weights")
+
+ARGS = ("run", "--dataset", "synthetic", "--augmentation", "none", "--epochs", "2")
+
+
+def _record(status: str, test: float | None = None, **fields) -> dict:
+    return {"id": "pets-none-cnn", "dataset": "pets", "seed": 1, "status": status, "test_accuracy": test,
+            "baseline_accuracy": 0.5 if test is not None else None, "p_value": 0.001 if test else None, **fields}
+
+
+def test_result_lines() -> None:
+    assert result_line(_record("passed", 0.75)) == \
+        "PASSED   pets-none-cnn test 0.750, +25.0 pts vs baseline 0.500 (p=0.001)"
+    assert result_line(_record("failed", 0.52, p_value=0.3)) == \
+        "FAILED   pets-none-cnn test 0.520, +2.0 pts vs baseline 0.500 (p=0.3, not significant)"
+    assert result_line(_record("failed", 0.40, p_value=1.0), with_seed=True) == \
+        "FAILED   pets-none-cnn[seed=1] test 0.400, -10.0 pts vs baseline 0.500 (p=1)"
+    assert result_line(_record("error", error="ValueError: bad\n  second line")) == \
+        "ERROR    pets-none-cnn - ValueError: bad second line"
+    long = result_line(_record("skipped", error="x" * 400))
+    assert long.startswith("SKIPPED  pets-none-cnn - xxx") and long.endswith("...") and len(long) < 200
+
+
+def test_the_last_line_counts_like_pytest() -> None:
+    records = [_record("passed", 0.9)] * 5 + [_record("failed", 0.5)] + [_record("error")] * 2
+    assert stats_line(records, 751) == "5 passed, 1 failed, 2 errors in 12m31s"
+    assert stats_line([_record("error")], 3, interrupted=True) == "1 error in 3s (interrupted)"
+    assert stats_line([], 0) == "nothing finished in 0s"
+    assert format_duration(3 * 3600 + 120) == "3h02m"
+
+
+def test_best_per_dataset_takes_the_mean_over_seeds() -> None:
+    records = [_record("passed", 0.9, id="a", seed=1), _record("passed", 0.7, id="a", seed=2),
+               _record("passed", 0.85, id="b"), _record("error", id="c", dataset="other")]
+    assert best_per_dataset(records) == {"pets": ("b", 0.85, 1, 0.5)}
+
+
+def test_a_repeated_skip_is_counted_once() -> None:
+    assert len(latest_records([_record("skipped"), _record("skipped")])) == 1
+
+
+@pytest.fixture
+def tester(harness_tester, monkeypatch):
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    harness_tester.make_plugin(MODELS)
+    return harness_tester
+
+
+def test_summary_of_a_run(tester) -> None:
+    result = tester.run(*ARGS)
+    assert result.ret == 1
+    lines = result.stdout.strip().splitlines()
+    start = lines.index(next(line for line in lines if " summary " in line))
+    summary = lines[start + 1:]
+    tiny = next(r for r in result.records if r["id"] == "synthetic-none-tiny")
+    assert summary[0].startswith(f"{tiny['status'].upper():<8} synthetic-none-tiny test ")
+    assert summary[1] == "FAILED   synthetic-none-constant test 0.500, +0.0 pts vs baseline 0.500 (p=0.54)"
+    assert summary[2] == "ERROR    synthetic-none-broken - ValueError: this model cannot be built"
+    assert summary[3] == "SKIPPED  synthetic-none-gray - gray needs 1-channel images, synthetic has 3"
+    assert summary[4].startswith("best on synthetic: synthetic-none-")
+    assert summary[5] == f"run directory: {result.run_dir}"
+    assert summary[6] == f"report: {result.run_dir / 'report.html'}"
+    passed = "1 passed, 1 failed" if tiny["status"] == "passed" else "2 failed"
+    assert re.fullmatch(rf"=+ {passed}, 1 error, 1 skipped in \d+s =+", summary[7]), summary[7]
+    assert len(summary) == 8
+
+
+def test_quiet_summaries(tester) -> None:
+    result = tester.run(*ARGS, "--model", "constant", "--model", "gray", "-q")
+    assert "FAILED   synthetic-none-constant" in result.stdout and "SKIPPED  synthetic-none-gray" in result.stdout
+    result = tester.run(*ARGS, "--model", "constant", "-qq")
+    assert " summary " not in result.stdout
+    assert re.fullmatch(r"=+ 1 failed in \d+s =+", result.stdout.strip().splitlines()[-1])
+
+
+def test_nothing_selected(tester) -> None:
+    result = tester.run(*ARGS, "-k", "nothing_matches_this")
+    assert result.ret == 5
+    assert result.stdout.strip().splitlines()[-1] == "no combinations selected"
+
+
+def test_a_usage_error_is_not_reported_as_an_empty_selection(tester) -> None:
+    result = tester.run(*ARGS, "--set", "nosuch.key=1")
+    assert result.ret == 4
+    assert "no combinations selected" not in result.stdout
+    assert "nosuch" in result.stderr
