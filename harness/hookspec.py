@@ -152,8 +152,10 @@ def harness_combination_result(session: Session, task: Task, result: dict[str, A
 def harness_report_tables(report: Any) -> dict[str, pandas.DataFrame] | None:
     """Return tables to add to a run's report, by name (written as CSV, Markdown and in the HTML page).
 
-    ``report`` gives the records (``report.records``), the results frame (``report.results``) and the
-    run directory (``report.run_dir``).
+    ``report`` (:class:`harness.report.context.Report`) gives the records (``report.records``), the
+    run's metadata (``report.metadata``), the run directory (``report.run_dir``), ``report.note(text)``
+    to leave a note in the report, ``report.load_dataset(name)`` and ``report.augmentation(name, dataset)``. A
+    table may carry ``attrs["caption"]``. Called by ``harness run`` at the end and by ``harness report``.
     """
 
 
@@ -174,4 +176,7 @@ def harness_session_start(session: Session) -> None:
 
 @hookspec
 def harness_session_finish(session: Session, exitstatus: int) -> None:
-    """Called at the end of a run that started, whatever the way out, before the report is written."""
+    """Called at the end of a run that started, whatever the way out (an interruption too).
+
+    The built-in report plugin writes the run's report here, then the terminal reporter prints the summary.
+    """

@@ -129,7 +129,7 @@ def apply_params(config: Config, registry: Registry) -> None:
         overrides.setdefault(name, {}).update(values)
     for name, values in getattr(config.option, "preset_params", {}).items():
         overrides.setdefault(name, {}).update(values)
-    for name, key, value in config.option.settings:
+    for name, key, value in getattr(config.option, "settings", []):
         overrides.setdefault(name, {})[key] = value
     for name, values in overrides.items():
         owners = [kind for kind in KINDS if name in registry.of_kind(kind)]
