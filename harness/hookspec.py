@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     import pandas
 
     from harness.config import Config
-    from harness.session import Session
     from harness.engine.task import Task
+    from harness.session import Session
     from harness.specs import AugmentationSpec, Budget, Combination, DatasetSpec, ModelSpec
 
 hookspec = pluggy.HookspecMarker("harness")

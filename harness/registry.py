@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 S = TypeVar("S", DatasetSpec, AugmentationSpec, ModelSpec)
 
-KINDS: dict[str, tuple[str, type]] = {
+KINDS: dict[str, tuple[str, Any]] = {
     "datasets": ("harness_datasets_register", DatasetSpec),
     "augmentations": ("harness_augmentations_register", AugmentationSpec),
     "models": ("harness_models_register", ModelSpec),

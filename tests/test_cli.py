@@ -64,7 +64,8 @@ def test_inline_plugin_dataset_augmentation_and_model_train_for_real(tester) -> 
                 "test_accuracy", "baseline_accuracy"]
     assert set(required) <= set(frame.columns)
     row = frame.iloc[0]
-    assert (row.dataset, row.augmentation, row.model, row.seed, row.status) == ("blobs", "brighten", "tiny", 4, "passed")
+    identity = (row.dataset, row.augmentation, row.model, row.seed, row.status)
+    assert identity == ("blobs", "brighten", "tiny", 4, "passed")
     assert row.epochs == 8 and row.train_seconds > 0
     assert row.baseline_accuracy == pytest.approx(1 / 3)
     assert row.test_accuracy > row.baseline_accuracy

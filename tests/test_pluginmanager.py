@@ -20,7 +20,9 @@ def harness_datasets_register(config):
 '''
 
 
-def make_distribution(site: Path, dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
+def make_distribution(
+    site: Path, dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]
+) -> None:
     """A real installed distribution on a sys.path folder: a module and its dist-info with entry points."""
     for name, source in modules.items():
         (site / f"{name}.py").write_text(textwrap.dedent(source))

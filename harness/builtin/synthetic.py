@@ -22,7 +22,8 @@ def _mask(shape: str, size: int, cy: float, cx: float, radius: float) -> np.ndar
     if shape == "square":
         return (np.abs(dy) <= radius) & (np.abs(dx) <= radius)
     if shape == "cross":
-        return ((np.abs(dy) <= radius / 3) & (np.abs(dx) <= radius)) | ((np.abs(dx) <= radius / 3) & (np.abs(dy) <= radius))
+        thin_y, thin_x = np.abs(dy) <= radius / 3, np.abs(dx) <= radius / 3
+        return (thin_y & (np.abs(dx) <= radius)) | (thin_x & (np.abs(dy) <= radius))
     if shape == "ring":
         r2 = dy**2 + dx**2
         return (r2 <= radius**2) & (r2 >= (0.55 * radius) ** 2)

@@ -52,14 +52,15 @@ def _split_files(source: ImageFiles, seed: int) -> dict[str, list[tuple[str, int
     fractions = source.fractions
     if source.validation is None:
         rest, held = stratified_holdout(
-            splits["train"], [l for _, l in splits["train"]], fractions.validation + fractions.test, seed
+            splits["train"], [label for _, label in splits["train"]], fractions.validation + fractions.test, seed
         )
         share = fractions.test / (fractions.validation + fractions.test) if held else 0.0
-        validation, test = stratified_holdout(held, [l for _, l in held], share, seed + 1)
+        validation, test = stratified_holdout(held, [label for _, label in held], share, seed + 1)
         splits.update(train=rest, validation=validation, test=test)
     elif source.test is None:
         validation = list(source.validation)
-        kept, test = stratified_holdout(validation, [l for _, l in validation], fractions.test_from_validation, seed)
+        labels = [label for _, label in validation]
+        kept, test = stratified_holdout(validation, labels, fractions.test_from_validation, seed)
         splits.update(validation=kept, test=test)
     else:
         splits.update(validation=list(source.validation), test=list(source.test))
@@ -93,21 +94,27 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _check(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+Arrays = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _check(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: Arrays) -> None:
     n_classes = len(source.class_names)
     if n_classes < 2:
-        raise DataError(f"dataset {spec.name!r}: needs at least 2 classes, found {n_classes} ({source.root or 'in memory'})")
+        where = source.root or "in memory"
+        raise DataError(f"dataset {spec.name!r}: needs at least 2 classes, found {n_classes} ({where})")
     for split in SPLITS:
         x, y = arrays[split]
         if len(y) == 0:
             raise DataError(f"dataset {spec.name!r}: the {split} split is empty ({source.root or 'in memory'})")
         if x.dtype != np.uint8 or x.ndim != 4:
-            raise DataError(f"dataset {spec.name!r}: {split} images must be uint8 (N, H, W, C), got {x.dtype} {x.shape}")
+            raise DataError(
+                f"dataset {spec.name!r}: {split} images must be uint8 (N, H, W, C), got {x.dtype} {x.shape}"
+            )
         if y.min() < 0 or y.max() >= n_classes:
             raise DataError(f"dataset {spec.name!r}: {split} labels must be in 0..{n_classes - 1}")
 
 
-def _info(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
+def _info(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: Arrays,
           split_digest: str, skipped: list[dict[str, str]], seed: int) -> dict[str, Any]:
     majority, test_baseline = label_baseline(arrays["train"][1], arrays["test"][1])
     _, val_baseline = label_baseline(arrays["train"][1], arrays["validation"][1])
@@ -145,7 +152,7 @@ def prepare(spec: DatasetSpec, request: DatasetRequest, *, split_seed: int, prog
     source = spec.factory(request)
     if isinstance(source, ImageFiles):
         files = _split_files(source, split_seed)
-        split_digest = _digest({k: [(p, l) for p, l in v] for k, v in files.items()})
+        split_digest = _digest({k: [list(item) for item in v] for k, v in files.items()})
         arrays, skipped = cache.load_files(files, spec.image_size, spec.channels, request.cache_dir,
                                            progress=progress)
     elif isinstance(source, ImageArrays):
