@@ -78,6 +78,14 @@ def test_mobilenet_v2_from_scratch_trains_its_base():
     assert base.trainable and len(base.trainable_weights) > 0
 
 
+def test_mobilenet_v2_from_scratch_uses_fast_batch_norm_statistics():
+    import keras
+
+    body = SPECS["mobilenet_v2"].factory(request("mobilenet_v2"))
+    norms = [layer for layer in transfer.base_of(body).layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(layer.momentum == transfer.SCRATCH_BATCH_NORM_MOMENTUM for layer in norms)
+
+
 @pytest.fixture(scope="module")
 def mobilenet_weights(tmp_path_factory):
     """A weights file for MobileNetV2's base, as a user's pre-downloaded ImageNet file would be."""

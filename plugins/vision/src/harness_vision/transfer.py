@@ -50,7 +50,23 @@ def _base(application: Callable[..., Any], request: ModelRequest, owner: str, **
         raise UsageError(f"{owner}: {_one_line(exc)}") from None
     if weights not in ("imagenet", "none"):
         _load_weights(base, weights, owner)
+    if weights == "none":
+        _fast_batch_norm(base)
     return base
+
+
+#: Batch-norm momentum for a base trained from scratch. Keras applications use 0.999, whose moving
+#: statistics need thousands of steps to settle: after a few epochs on a small dataset the model predicts
+#: one class at inference (seen on cats_and_dogs: validation accuracy stuck at the baseline).
+SCRATCH_BATCH_NORM_MOMENTUM = 0.9
+
+
+def _fast_batch_norm(base: Any) -> None:
+    from keras import layers
+
+    for layer in base.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = SCRATCH_BATCH_NORM_MOMENTUM
 
 
 def _pretrained(params: Mapping[str, Any]) -> bool:
