@@ -375,6 +375,8 @@ def resolve_options(
         if preset_name not in presets:
             raise UsageError(_unknown("preset", str(preset_name), presets))
         preset = (str(preset_name), dict(presets[preset_name]))
+    #: Where each value that is not a default came from: ``file``, ``preset`` or ``command line``.
+    origins: dict[str, str] = {}
     for where, layer in _iter_layers(file, preset):
         for key, value in layer.items():
             dest = key.replace("-", "_")
@@ -383,8 +385,11 @@ def resolve_options(
             if dest not in known:
                 raise UsageError(f"{where}: unknown option {key!r}" + _suggest(dest, known))
             resolved[dest] = _convert(known[dest], value, where)
+            origins[dest] = "preset" if where.startswith("preset") else "file"
     for dest, value in vars(cli).items():
         resolved[dest] = value
+        origins[dest] = "command line"
+    resolved["option_origins"] = origins
     if preset is not None and "params" in preset[1]:
         resolved["preset_params"] = preset[1]["params"]
     resolved.setdefault("preset_params", {})

@@ -81,22 +81,38 @@ class Session:
     # -- the store --------------------------------------------------------------------------------
 
     def open_store(self) -> RunStore:
+        """Create the run directory, or reopen it with ``--resume``: what it recorded is then done."""
         option = self.config.option
-        output = Path(option.output)
         if option.resume:
-            run_dir = latest_run(output) if option.resume == "latest" else Path(option.resume)
-            self.store = RunStore.open(run_dir)
-            self.already_done = self.store.finished_hashes()
-            self.results = [r for r in self.store.records() if r.get("status") != "skipped"]
+            self.store = self._reopen(option.resume)
         else:
+            output = Path(option.output)
+            if not output.is_absolute():
+                output = self.config.cwd / output
             try:
                 self.store = RunStore.create(output, self.metadata())
             except OSError as exc:
-                raise UsageError(f"--output {output}: cannot create the run directory: {exc}") from None
+                raise UsageError(f"--output {option.output}: cannot create the run directory: {exc}") from None
+            self.store.lock()
+        recorded_skips = {r.get("id") for r in self.store.records() if r.get("status") == "skipped"}
         for combination in self.combinations:
-            if combination.skip_reason is not None:
+            if combination.skip_reason is not None and combination.id not in recorded_skips:
                 self.store.append(skip_record(combination, self.config.option.seed))
         return self.store
+
+    def _reopen(self, resume: str) -> RunStore:
+        run_dir = resolve_resume_dir(self.config, resume)
+        store = RunStore.open(run_dir)
+        store.lock()
+        store.repair()
+        self.already_done = store.finished_hashes()
+        self.results = [r for r in store.records() if r.get("status") != "skipped"]
+        metadata = store.metadata()
+        metadata.setdefault("resumes", []).append(
+            {"at": time.time(), "argv": self.config.args, "host": socket.gethostname(),
+             "already_done": len(self.already_done)})
+        store.write_metadata(metadata)
+        return store
 
     def metadata(self) -> dict[str, Any]:
         pm = self.config.pluginmanager
@@ -109,6 +125,9 @@ class Session:
             "platform": platform.platform(),
             "python": sys.version.split()[0],
             "git_commit": _git_commit(self.config.cwd),
+            "harness_git_commit": _git_commit(Path(harness.__file__).parent),
+            "workers": int(getattr(self.config.option, "workers", 1) or 1),
+            "budget": _budget_of(self.tasks),
             "plugins": {name: origin.package for name, origin in sorted(pm.origins.items())},
             "precision": self.precision,
             "selection": [c.id for c in self.combinations],
@@ -131,6 +150,20 @@ class Session:
         if all(s == "passed" for s in statuses):
             return ExitCode.OK
         return ExitCode.FAILED
+
+
+def resolve_resume_dir(config: Config, resume: str) -> Path:
+    """``--resume`` alone: the latest run under ``--output``; ``--resume RUN_DIR``: that one."""
+    if resume == "latest":
+        output = Path(config.option.output)
+        return latest_run(output if output.is_absolute() else config.cwd / output)
+    run_dir = Path(resume)
+    return run_dir if run_dir.is_absolute() else config.cwd / run_dir
+
+
+def _budget_of(tasks: list[Task]) -> dict[str, Any] | None:
+    budgets = {t.budget for t in tasks}
+    return next(iter(budgets)).as_dict() if len(budgets) == 1 else None
 
 
 def _with_position(task: Task, index: int, total: int) -> Task:
@@ -156,6 +189,9 @@ def _git_commit(cwd: Path) -> str | None:
 def runtime_versions() -> dict[str, Any]:
     """TensorFlow and Keras versions and devices; imports TensorFlow (only called when training)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
+    from harness.engine.train import configure_process
+
+    configure_process()
     import keras
     import tensorflow as tf
 

@@ -22,6 +22,7 @@ from harness.errors import UsageError
 RECORDS = "records.jsonl"
 METADATA = "metadata.json"
 RESULTS = "results.csv"
+LOCK = ".lock"
 
 #: Columns of ``results.csv``, in order.
 RESULT_COLUMNS = [
@@ -29,6 +30,8 @@ RESULT_COLUMNS = [
     "train_accuracy", "val_accuracy", "test_accuracy", "baseline_accuracy", "lift_points", "p_value",
     "n_test", "best_epoch", "weights_tested", "test_accuracy_last", "stop_reason", "images_per_second",
     "precision", "params_count", "time_to_target_seconds", "time_to_target_epochs", "config_hash", "error",
+    "repeat", "split_seed", "combination_hash", "epochs_fraction", "wall_seconds", "time_overrun_seconds",
+    "error_kind",
 ]
 
 
@@ -85,8 +88,11 @@ def latest_run(output: Path) -> Path:
 
 
 class RunStore:
+    """One run directory: its record, its metadata and the files derived from them."""
+
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
+        self._lock: Any = None
 
     @classmethod
     def create(cls, output: Path, metadata: dict[str, Any]) -> RunStore:
@@ -105,6 +111,42 @@ class RunStore:
     @property
     def records_path(self) -> Path:
         return self.run_dir / RECORDS
+
+    def lock(self) -> None:
+        """Hold the run directory for this process, so that two runs never append to the same record.
+        The operating system releases it when the process ends, however it ends."""
+        import fcntl
+
+        handle = open(self.run_dir / LOCK, "a")  # noqa: SIM115 - held open while the run lasts
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise UsageError(f"{self.run_dir}: in use by another harness process") from None
+        self._lock = handle
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def repair(self) -> int:
+        """Cut off a last line that a crash left incomplete (moved to ``records.jsonl.torn``), so that
+        appending continues on a line of its own; returns the number of bytes cut."""
+        path = self.records_path
+        if not path.is_file():
+            return 0
+        with open(path, "rb+") as handle:
+            data = handle.read()
+            if not data or data.endswith(b"\n"):
+                return 0
+            keep = data.rfind(b"\n") + 1
+            with open(self.run_dir / (RECORDS + ".torn"), "ab") as torn:
+                torn.write(data[keep:] + b"\n")
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return len(data) - keep
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
         text = json.dumps(_clean(metadata), indent=2, sort_keys=True, default=_json_default)
@@ -139,9 +181,11 @@ class RunStore:
         return records
 
     def finished_hashes(self) -> set[str]:
+        """Configuration hashes of every task recorded (passed, failed or errored): what resume skips."""
         return {r["config_hash"] for r in self.records() if r.get("status") != "skipped" and "config_hash" in r}
 
     def write_results(self, records: Iterable[dict[str, Any]] | None = None) -> Path:
+        """(Re)build ``results.csv`` from the record, atomically."""
         frame = results_frame(self.records() if records is None else list(records))
         path = self.run_dir / RESULTS
         write_atomic(path, lambda handle: frame.to_csv(handle, index=False))

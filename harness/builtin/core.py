@@ -1,11 +1,13 @@
-"""Built-in essentials: the ``none`` augmentation, the budget and the serial run loop (replaceable hooks)."""
+"""Built-in essentials: the ``none`` augmentation, the budget, and the run loop with its executors
+(replaceable hooks)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import argparse
+from typing import TYPE_CHECKING, Any
 
 import harness
-from harness.engine import events
+from harness.config import StashKey, parse_duration, positive_int
 from harness.errors import UsageError
 from harness.specs import AugmentationSpec, Budget, Combination
 
@@ -15,6 +17,14 @@ if TYPE_CHECKING:
 
 #: Used when no budget is given anywhere.
 DEFAULT_EPOCHS = 5
+#: The run's budget, resolved once from the options and the profile.
+BUDGET_KEY = StashKey[Budget]()
+
+#: Budget options: the ``Budget`` field, the option's dest, how a profile's value is read.
+_LIMITS = (("epochs", "epochs", positive_int), ("seconds", "time", parse_duration),
+           ("steps", "steps", positive_int), ("images", "images", positive_int))
+#: Ranks of where an option's value came from (see ``config.option_origins``).
+_RANK = {"default": 0, "file": 1, "preset": 2, "command line": 3}
 
 
 def _no_augmentation(params: object) -> None:
@@ -27,45 +37,109 @@ def harness_augmentations_register(config: Config) -> list[AugmentationSpec]:
     return [AugmentationSpec(name="none", factory=_no_augmentation, description="no augmentation")]
 
 
-@harness.hookimpl(trylast=True)
-def harness_budget_make(config: Config, combination: Combination) -> Budget:
+class _BadValue(argparse.ArgumentTypeError, ValueError):
+    """Reported by argparse on the command line, and as a usage error from a configuration file."""
+
+
+def _workers(value: Any) -> int:
+    try:
+        return positive_int(value)
+    except ValueError as exc:
+        raise _BadValue(str(exc)) from None
+
+
+@harness.hookimpl
+def harness_options_add(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("executor")
+    group.add_argument("--workers", dest="workers", type=_workers, default=1, metavar="N",
+                       help="train N combinations at a time, each in its own worker process (default 1: one "
+                            "after the other in this process)")
+
+
+@harness.hookimpl
+def harness_configure(config: Config) -> None:
+    if getattr(config.option, "command", None) == "run":
+        config.stash[BUDGET_KEY] = resolve_budget(config)
+
+
+# -------------------------------------------------------------------------------------------------
+# The budget
+# -------------------------------------------------------------------------------------------------
+
+
+def profile_limits(name: str, values: Any) -> dict[str, Any]:
+    """A budget profile's limits as ``Budget`` fields, each checked (keys ``epochs``, ``time``, ``steps``,
+    ``images``)."""
+    if not isinstance(values, dict):
+        raise UsageError(f"budget profile {name!r} must be a table of limits (epochs, time, steps, images)")
+    by_key = {dest: (field, parse) for field, dest, parse in _LIMITS}
+    limits: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in by_key:
+            raise UsageError(f"budget profile {name!r}: unknown limit {key!r} (expected epochs, time, steps, images)")
+        field, parse = by_key[key]
+        try:
+            limits[field] = parse(value)
+        except ValueError as exc:
+            raise UsageError(f"budget profile {name!r}: {key}: {exc}") from None
+    if not limits:
+        raise UsageError(f"budget profile {name!r} has no limit: give epochs, time, steps or images")
+    return limits
+
+
+def resolve_budget(config: Config) -> Budget:
+    """The run's budget: ``--epochs``, ``--time``, ``--steps``, ``--images`` and ``--budget PROFILE``.
+
+    A profile replaces the limits set at a lower level than the one that chose it (a profile chosen on the
+    command line replaces ``epochs = 5`` of the configuration file); limits set at the same level or above
+    are kept and override the profile's (``--budget smoke --epochs 2``).
+    """
     option = config.option
-    limits: dict[str, object] = {}
+    origins: dict[str, str] = getattr(option, "option_origins", {}) or {}
+    limits: dict[str, Any] = {}
+    profile_rank = -1
     if option.budget is not None:
         profiles = config.budget_profiles()
         if option.budget not in profiles:
             from harness.config import _unknown
 
             raise UsageError("--budget: " + _unknown("budget profile", option.budget, profiles))
-        limits.update(profiles[option.budget])
-        if "time" in limits:
-            from harness.config import parse_duration
-
-            limits["seconds"] = parse_duration(limits.pop("time"))
-    for name, dest in (("epochs", "epochs"), ("seconds", "time"), ("steps", "steps"), ("images", "images")):
-        value = getattr(option, dest)
-        if value is not None:
-            limits[name] = value
+        limits.update(profile_limits(option.budget, profiles[option.budget]))
+        profile_rank = _RANK.get(origins.get("budget", "command line"), 3)
+    for field, dest, _ in _LIMITS:
+        value = getattr(option, dest, None)
+        if value is None:
+            continue
+        if _RANK.get(origins.get(dest, "command line"), 3) >= profile_rank:
+            limits[field] = value
     if not limits:
         limits["epochs"] = DEFAULT_EPOCHS
     try:
-        return Budget(**limits)  # type: ignore[arg-type]
+        return Budget(**limits)
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"budget profile {option.budget!r}: {exc}") from None
+        raise UsageError(f"budget: {exc}") from None
+
+
+@harness.hookimpl(trylast=True)
+def harness_budget_make(config: Config, combination: Combination) -> Budget:
+    if BUDGET_KEY in config.stash:
+        return config.stash[BUDGET_KEY]
+    return resolve_budget(config)
+
+
+# -------------------------------------------------------------------------------------------------
+# The run loop
+# -------------------------------------------------------------------------------------------------
 
 
 @harness.hookimpl(trylast=True)
 def harness_runloop(session: Session) -> bool:
-    """Train the pending tasks one after the other, in this process."""
-    for task in session.pending_tasks():
-        def forward(event: dict, task=task) -> None:  # type: ignore[no-untyped-def, type-arg]
-            session.hook.harness_combination_progress(session=session, task=task, event=event)
+    """Train the pending tasks: one after the other here (``--workers 1``), or in worker processes."""
+    from harness.engine import executors
 
-        with events.listening(forward):
-            result = session.hook.harness_combination_train(task=task)
-        if result is None:
-            raise UsageError("no plugin implements harness_combination_train (was the engine blocked with -p no:?)")
-        session.record(task, result)
-        if session.should_stop:
-            break
+    workers = int(getattr(session.config.option, "workers", 1) or 1)
+    if workers > 1:
+        executors.run_process_pool(session, workers)
+    else:
+        executors.run_serial(session)
     return True

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.engine import events
@@ -21,7 +21,7 @@ from harness.engine.task import Task
 from harness.specs import Budget
 
 #: Why training stopped, as recorded in ``stop_reason``.
-STOP_REASONS = ("epochs", "time", "steps", "images", "nan")
+STOP_REASONS = ("epochs", "time", "steps", "images", "nan_loss")
 #: Least seconds between two ``batch`` progress events.
 BATCH_EVENT_INTERVAL = 1.0
 
@@ -40,10 +40,11 @@ class BudgetMeter:
     #: The longest single batch, and the one that ended training: the bound on a time budget's overrun.
     max_batch_seconds: float = 0.0
     last_batch_seconds: float = 0.0
+    #: The first batch also traces and compiles the training step.
+    first_batch_seconds: float | None = None
     stop_reason: str | None = None
     epoch_steps: int = 0
     epoch_seconds: float = 0.0
-    _times: list[float] = field(default_factory=list, repr=False)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -71,6 +72,8 @@ class BudgetMeter:
         self.seconds += seconds
         self.epoch_seconds += seconds
         self.last_batch_seconds = seconds
+        if self.first_batch_seconds is None:
+            self.first_batch_seconds = seconds
         self.max_batch_seconds = max(self.max_batch_seconds, seconds)
         reason = self.limit_reached()
         if reason is not None:
@@ -106,6 +109,7 @@ class BudgetMeter:
             "images": self.images,
             "train_seconds": self.seconds,
             "stop_reason": self.stop_reason or "epochs",
+            "first_batch_seconds": self.first_batch_seconds,
             "max_batch_seconds": self.max_batch_seconds,
             "last_batch_seconds": self.last_batch_seconds,
             "time_overrun_seconds": (self.seconds - self.budget.seconds
@@ -160,8 +164,8 @@ def make_budget_callback(task: Task, n_train: int) -> Any:
             reason = self.meter.add_batch(self._lap())
             if loss is not None and not math.isfinite(loss):
                 self.nan_at = {"epoch": self.meter.epochs + 1, "step": self.meter.steps}
-                self.meter.stop_reason = "nan"
-                reason = "nan"
+                self.meter.stop_reason = "nan_loss"
+                reason = "nan_loss"
             if reason is not None:
                 self.model.stop_training = True
             self._batch_event()

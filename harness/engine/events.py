@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 Listener = Callable[[dict[str, Any]], None]
 _listeners: list[Listener] = []
@@ -22,3 +22,8 @@ def listening(listener: Listener) -> Iterator[None]:
         yield
     finally:
         _listeners.remove(listener)
+
+
+def subscribe(listener: Listener) -> None:
+    """Listen for the rest of the process (a worker process forwarding events to its driver)."""
+    _listeners.append(listener)

@@ -1,4 +1,35 @@
-"""The default trainer: one task in, one result record out (a built-in plugin of ``harness_combination_train``)."""
+"""The default trainer: one task in, one result record out (a built-in plugin of ``harness_combination_train``).
+
+Each task starts from a cleared Keras session with every random generator seeded from the task's seed
+(Python, NumPy, TensorFlow, Keras), so its result does not depend on what ran before it, and the same seed
+on the same machine gives the same result on the CPU. After it, everything it built is released.
+
+Which weights are tested: by default those of the epoch with the best validation accuracy (the first such
+epoch on ties), restored before the test evaluation; with ``--keep-last-weights``, those of the last epoch.
+Both are evaluated and recorded (``test_accuracy_best``, ``test_accuracy_last``); ``test_accuracy`` is the
+one chosen, ``weights_tested`` says which, and ``val_accuracy`` is that epoch's.
+
+The record (one JSON line of ``records.jsonl``):
+
+- identity: ``id``, ``dataset``, ``augmentation``, ``model``, ``seed``, ``repeat``, ``split_seed``,
+  ``config`` (everything that determines the result), ``config_hash`` (what ``--resume`` skips),
+  ``combination_hash`` (the same for every seed: what repeat statistics group by), ``plugins`` (plugin and
+  package ``name version`` of each spec), ``record_version``;
+- outcome: ``status`` (``passed``: beats the label-frequency baseline significantly; ``failed``; ``error``),
+  ``error``, ``error_kind`` (``exception``, ``oom``, ``nan_loss``, ``data``, ``usage``, ``worker``),
+  ``traceback``;
+- data: ``dataset_info`` (split sizes and digest, class counts, baseline), ``baseline_accuracy``,
+  ``n_train``, ``n_test``;
+- budget used: ``epochs`` (begun), ``epochs_fraction``, ``steps``, ``images``, ``train_seconds``,
+  ``stop_reason`` (``epochs``, ``time``, ``steps``, ``images``, ``nan_loss``), ``time_overrun_seconds``,
+  ``first_batch_seconds`` (includes tracing), ``last_batch_seconds``, ``max_batch_seconds``,
+  ``wall_seconds``, ``images_per_second``, ``time_to_target`` (``--target-accuracy``);
+- per-epoch ``history``: ``epoch``, ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``seconds``,
+  ``train_seconds_total``, ``steps``, ``partial``;
+- metrics: ``train_accuracy``, ``val_accuracy``, ``test_accuracy``, ``test_accuracy_best``,
+  ``test_accuracy_last``, ``best_epoch``, ``last_epoch``, ``weights_tested``, ``p_value``,
+  ``params_count``, ``precision``; ``started_at``, ``finished_at``.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +48,6 @@ from harness.engine.feed import make_datasets
 from harness.engine.task import Task
 from harness.errors import DataError
 from harness.specs import VALUE_RANGES, DatasetRequest
-
 
 #: Version of the record's layout; bump it when a field changes meaning.
 RECORD_VERSION = 1
@@ -40,7 +70,7 @@ def build_model(task: Task, data: PreparedData) -> Any:
         x = augmentation(x)
     x = _rescaling(keras, task.model.input_range)(x)
     request = harness.ModelRequest(input_shape=shape, num_classes=data.num_classes,
-                                   params=dict(task.model.params), seed=task.seed)
+                                   params=dict(task.model.params), seed=task.seed, cache_dir=task.cache_dir)
     body = task.model.factory(request)
     logits = body(x)
     outputs = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
@@ -101,6 +131,7 @@ def train(task: Task) -> dict[str, Any]:
     """Train and evaluate one task; every failure becomes a record with status ``error`` (never raises,
     except for ``KeyboardInterrupt`` and other exits, which end the run)."""
     configure_process()
+    gradients_before = _custom_gradients()
     started = time.time()
     record: dict[str, Any] = {"record_version": RECORD_VERSION, "id": task.combination_id,
                               "dataset": task.dataset.name, "augmentation": task.augmentation.name,
@@ -117,13 +148,14 @@ def train(task: Task) -> dict[str, Any]:
         record.update(status="error", error=f"{type(exc).__name__}: {exc}", error_kind=error_kind(exc),
                       traceback="".join(traceback.format_exception(exc)))
     finally:
-        release()
+        release(gradients_before)
     record["finished_at"] = time.time()
     return record
 
 
 def error_kind(exc: BaseException) -> str:
-    """``oom``, ``data``, ``usage`` or ``exception``: what kind of failure an exception is."""
+    """``oom``, ``data``, ``usage`` or ``exception``: what kind of failure an exception is (a NaN loss is
+    ``nan_loss``, found by the budget callback)."""
     text = str(exc).lower()
     if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError" or "out of memory" in text \
             or text.startswith("oom "):
@@ -155,21 +187,54 @@ def configure_process() -> None:
             pass
 
 
-def release() -> None:
-    """Free what a task left behind: Keras' global state and graphs, the precision policy, Python garbage."""
+def release(gradients_before: set[str] | None = None) -> None:
+    """Free what a task left behind: Keras' global state and graphs, the precision policy, the gradient
+    functions TensorFlow registered while tracing (see :func:`_custom_gradients`), Python garbage."""
     import gc
 
     import keras
 
-    keras.backend.clear_session(free_memory=True)
+    keras.backend.clear_session(free_memory=False)  # one garbage collection below, after the registry
     keras.mixed_precision.set_global_policy("float32")
+    if gradients_before is not None:
+        _forget_custom_gradients(gradients_before)
     gc.collect()
+
+
+def _gradient_registry() -> dict[str, Any] | None:
+    try:
+        from tensorflow.python.framework import ops
+
+        return ops._gradient_registry._registry  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):  # a TensorFlow without it: nothing to clean
+        return None
+
+
+def _custom_gradients() -> set[str]:
+    """Names of the ``CustomGradient-N`` entries of TensorFlow's global gradient registry.
+
+    Each ``tf.custom_gradient`` traced in a graph (Keras' training step has some) registers a gradient
+    function under a new name, and that function holds the whole traced graph: without cleaning, every
+    task would leave its training and evaluation graphs in memory for the rest of the process (about 5 MB
+    per tiny model, far more for real ones).
+    """
+    registry = _gradient_registry()
+    return {name for name in registry if name.startswith("CustomGradient-")} if registry is not None else set()
+
+
+def _forget_custom_gradients(before: set[str]) -> None:
+    registry = _gradient_registry()
+    if registry is None:
+        return
+    for name in _custom_gradients() - before:
+        registry.pop(name, None)
 
 
 def _train(task: Task) -> dict[str, Any]:
     import keras
 
-    keras.backend.clear_session(free_memory=True)
+    # The previous task released its memory already (see release): only Keras' global state is reset here.
+    keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(task.seed)
     _set_precision(task.precision)
     events.emit({"kind": "prepare", "task": task.id})
@@ -196,14 +261,14 @@ def _train(task: Task) -> dict[str, Any]:
     }
     if callback.nan_at is not None:
         where = callback.nan_at
-        return {**common, "status": "error", "error_kind": "nan", "nan_at": where,
+        return {**common, "status": "error", "error_kind": "nan_loss", "nan_at": where,
                 "error": f"loss became NaN or infinite at epoch {where['epoch']}, step {where['step']}"}
     return {**common, **_test(task, model, callback, feeds, baseline, common["n_test"])}
 
 
 def _prepare(task: Task) -> PreparedData:
     request = DatasetRequest(params=dict(task.dataset.params), data_dir=task.data_dir, cache_dir=task.cache_dir,
-                             seed=task.split_seed, image_size=tuple(task.dataset.image_size),
+                             seed=task.split_seed, image_size=task.dataset.image_size,
                              channels=task.dataset.channels)
     return prepare(task.dataset, request, split_seed=task.split_seed,
                    progress=lambda done, total: events.emit({"kind": "decode", "done": done, "total": total}))

@@ -1,0 +1,117 @@
+"""An inline plugin of tiny models (and models that fail on purpose) for the engine's tests, on small
+synthetic images: 16x16 pixels, 32 training images (4 batches of 8)."""
+
+from __future__ import annotations
+
+import pytest
+
+ENGINE_PLUGIN = '''
+import time
+
+import harness
+
+
+def tiny(request):
+    import keras
+    width = int(request.params.get("width", 4))
+    return keras.Sequential([
+        keras.layers.Conv2D(width, 3, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dropout(0.2),
+        keras.layers.Dense(request.num_classes),
+    ])
+
+
+def slow(request):
+    """tiny, with a forward pass that sleeps: every batch takes at least ``nap`` seconds."""
+    import keras
+    import tensorflow as tf
+
+    nap = float(request.params["nap"])
+
+    class Nap(keras.layers.Layer):
+        def call(self, x):
+            def sleep(a):
+                time.sleep(nap)
+                return a
+            y = tf.numpy_function(sleep, [x], x.dtype, stateful=True)
+            y.set_shape(x.shape)
+            return y
+
+    return keras.Sequential([Nap(), tiny(request)])
+
+
+def broken(request):
+    raise RuntimeError("factory exploded")
+
+
+def nan(request):
+    import keras
+    return keras.Sequential([tiny(request), keras.layers.Lambda(lambda x: x * float("inf"))])
+
+
+def oom(request):
+    import tensorflow as tf
+    raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[4096,4096,4096]")
+
+
+def interrupt(request):
+    raise KeyboardInterrupt
+
+
+def unfreeze(body, params):
+    body.trainable = True
+
+
+@harness.hookimpl
+def harness_models_register(config):
+    return [
+        harness.ModelSpec(name="tiny", factory=tiny, input_range="0-1", params={"learning_rate": 0.01}),
+        harness.ModelSpec(name="tiny_b", factory=tiny, input_range="0-1", params={"learning_rate": 0.01, "width": 6}),
+        harness.ModelSpec(name="tiny_c", factory=tiny, input_range="0-1", params={"learning_rate": 0.01, "width": 3}),
+        harness.ModelSpec(name="slow", factory=slow, input_range="0-1", params={"learning_rate": 0.01, "nap": 0.05}),
+        harness.ModelSpec(name="broken", factory=broken),
+        harness.ModelSpec(name="nan_loss", factory=nan, input_range="0-1"),
+        harness.ModelSpec(name="oom", factory=oom),
+        harness.ModelSpec(name="interrupt", factory=interrupt),
+        harness.ModelSpec(name="needs_big", factory=tiny, min_image_size=64),
+        harness.ModelSpec(name="frozen_only", factory=tiny, input_range="0-1", params={"epochs_frozen": 1}),
+        harness.ModelSpec(name="two_phase", factory=tiny, input_range="0-1", fine_tune=unfreeze,
+                          params={"epochs_frozen": 1, "fine_tune_learning_rate": 0.001}),
+    ]
+'''
+
+#: Small synthetic images: 32 training, 16 validation and 16 test images of 2 classes, 16x16 pixels.
+SMALL = ["--dataset", "synthetic", "--augmentation", "none", "--batch-size", "8",
+         "--set", "synthetic.image_size=[16,16]", "--set", "synthetic.train_per_class=16",
+         "--set", "synthetic.validation_per_class=8", "--set", "synthetic.test_per_class=8"]
+
+
+class EngineTester:
+    """``harness_tester`` with only the built-in plugins and the engine's inline models; the report writer
+    is blocked (it is tested on its own and takes seconds per run)."""
+
+    def __init__(self, tester) -> None:
+        self.tester = tester
+        self.path = tester.path
+        tester.make_plugin(ENGINE_PLUGIN)
+
+    def run(self, *args: str):
+        return self.tester.run("-p", "no:reports", *args)
+
+    def make_config(self, text: str):
+        return self.tester.make_config(text)
+
+    def make_plugin(self, source: str, name: str = "harness_plugins.py"):
+        return self.tester.make_plugin(source, name)
+
+
+@pytest.fixture
+def engine_tester(harness_tester, monkeypatch) -> EngineTester:
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return EngineTester(harness_tester)
+
+
+def models(*names: str) -> list[str]:
+    """``--model NAME`` for each name (run in this order: registration order)."""
+    return [arg for name in names for arg in ("--model", name)]

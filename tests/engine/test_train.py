@@ -1,0 +1,164 @@
+"""The trainer: determinism and isolation, failures as data, which weights are tested, precision, phases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from .conftest import SMALL, models
+
+#: What must be identical between two trainings with the same seed (timings aside).
+SAME = ("val_accuracy", "test_accuracy", "test_accuracy_best", "test_accuracy_last", "train_accuracy", "best_epoch",
+        "steps", "images", "epochs", "config_hash")
+
+
+def outcome(record: dict) -> dict:
+    history = [{k: v for k, v in entry.items() if k not in ("seconds", "train_seconds_total")}
+               for entry in record["history"]]
+    return {**{k: record[k] for k in SAME}, "history": history}
+
+
+def by_model(result) -> dict[str, dict]:
+    return {r["model"]: r for r in result.records}
+
+
+# -------------------------------------------------------------------------------------------------
+# Determinism and isolation
+# -------------------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_result_whatever_ran_before(engine_tester) -> None:
+    budget = ["--epochs", "2", "--seed", "3"]
+    alone = by_model(engine_tester.run("run", *SMALL, *models("tiny"), *budget))
+    first = by_model(engine_tester.run("run", *SMALL, *models("tiny", "tiny_b"), *budget))
+    second_alone = by_model(engine_tester.run("run", *SMALL, *models("tiny_b"), *budget))
+    # The same seed twice: identical accuracies and histories, loss for loss.
+    assert outcome(alone["tiny"]) == outcome(first["tiny"])
+    # tiny_b trained after tiny, and on its own: the same.
+    assert outcome(first["tiny_b"]) == outcome(second_alone["tiny_b"])
+    # ...and the comparison has teeth: the losses are not trivially equal between models.
+    assert first["tiny"]["history"][0]["loss"] != first["tiny_b"]["history"][0]["loss"]
+
+
+def test_repeats_use_consecutive_seeds_on_one_split(engine_tester) -> None:
+    from harness.stats import mean_interval
+
+    result = engine_tester.run("run", *SMALL, *models("tiny"), "--steps", "3", "--seed", "5", "--repeats", "3")
+    records = result.records
+    assert [(r["seed"], r["repeat"], r["split_seed"]) for r in records] == [(5, 0, 5), (6, 1, 5), (7, 2, 5)]
+    assert len({r["dataset_info"]["split_digest"] for r in records}) == 1
+    assert len({r["config_hash"] for r in records}) == 3 and len({r["combination_hash"] for r in records}) == 1
+    assert len({r["history"][0]["loss"] for r in records}) == 3  # different seeds, different training
+    frame = result.results
+    assert list(frame["seed"]) == [5, 6, 7] and list(frame["repeat"]) == [0, 1, 2]
+    assert frame["combination_hash"].nunique() == 1
+    mean, std, low, high = mean_interval([r["val_accuracy"] for r in records])
+    assert low <= mean <= high and not math.isnan(mean)
+
+
+# -------------------------------------------------------------------------------------------------
+# Failures are data
+# -------------------------------------------------------------------------------------------------
+
+
+def test_errors_nan_and_oom_become_rows_and_the_others_run(engine_tester) -> None:
+    result = engine_tester.run("run", *SMALL, *models("tiny", "broken", "nan_loss", "oom", "tiny_c"), "--steps", "2")
+    assert result.ret == 1
+    records = by_model(result)
+    assert [r["model"] for r in result.records] == ["tiny", "tiny_c", "broken", "nan_loss", "oom"]  # registration order
+    broken, nan, oom = records["broken"], records["nan_loss"], records["oom"]
+    assert (broken["status"], broken["error_kind"]) == ("error", "exception")
+    assert broken["error"] == "RuntimeError: factory exploded" and "in broken" in broken["traceback"]
+    assert (nan["status"], nan["error_kind"], nan["stop_reason"]) == ("error", "nan_loss", "nan_loss")
+    assert nan["error"] == "loss became NaN or infinite at epoch 1, step 1" and nan["steps"] == 1
+    assert (oom["status"], oom["error_kind"]) == ("error", "oom")
+    assert "OOM when allocating" in oom["error"]
+    for good in (records["tiny"], records["tiny_c"]):
+        assert good["status"] in ("passed", "failed") and good["error"] is None and good["steps"] == 2
+    frame = result.results.set_index("model")
+    assert frame.loc["nan_loss", "status"] == "error" and frame.loc["nan_loss", "error_kind"] == "nan_loss"
+    assert frame.loc["tiny_c", "status"] in ("passed", "failed")
+
+
+def test_exitfirst_stops_at_the_first_error(engine_tester) -> None:
+    result = engine_tester.run("run", *SMALL, *models("tiny", "broken", "nan_loss"), "--steps", "1", "-x")
+    assert result.ret == 1
+    assert [(r["model"], r["status"]) for r in result.records][1] == ("broken", "error")
+    assert [r["model"] for r in result.records] == ["tiny", "broken"]  # nan_loss never ran
+
+
+def test_ctrl_c_keeps_what_finished_and_exits_2(engine_tester) -> None:
+    # interrupt's factory raises KeyboardInterrupt, as Ctrl-C does; frozen_only comes after it
+    result = engine_tester.run("run", *SMALL, *models("tiny", "interrupt", "frozen_only"), "--steps", "1")
+    assert result.ret == 2
+    assert [r["model"] for r in result.records] == ["tiny"]
+    assert list(result.results["model"]) == ["tiny"]  # results.csv rebuilt on the way out
+
+
+# -------------------------------------------------------------------------------------------------
+# What is trained and tested
+# -------------------------------------------------------------------------------------------------
+
+
+def test_best_and_last_weights_are_both_recorded(engine_tester) -> None:
+    result = engine_tester.run("run", *SMALL, *models("tiny"), "--epochs", "3", "--keep-last-weights",
+                               "--target-accuracy", "0.01")
+    (record,) = result.records
+    assert record["weights_tested"] == "last" and record["test_accuracy"] == record["test_accuracy_last"]
+    assert record["val_accuracy"] == record["history"][-1]["val_accuracy"]
+    assert 1 <= record["best_epoch"] <= 3 and record["last_epoch"] == 3
+    best = max(e["val_accuracy"] for e in record["history"])
+    assert record["history"][record["best_epoch"] - 1]["val_accuracy"] == best
+    assert record["time_to_target"] == {"epoch": 1, "seconds": record["history"][0]["train_seconds_total"]}
+    assert not record["config"]["restore_best"]
+
+
+def test_epochs_frozen_without_fine_tuning_does_not_cut_training(engine_tester) -> None:
+    result = engine_tester.run("run", *SMALL, *models("frozen_only", "two_phase"), "--epochs", "3")
+    records = by_model(result)
+    assert records["frozen_only"]["epochs"] == 3 and records["frozen_only"]["steps"] == 12
+    two = records["two_phase"]
+    assert two["epochs"] == 3 and [e["epoch"] for e in two["history"]] == [1, 2, 3] and two["stop_reason"] == "epochs"
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_and_is_recorded(engine_tester, policy: str) -> None:
+    result = engine_tester.run("run", *SMALL, *models("tiny"), "--steps", "1", "--precision", policy)
+    (record,) = result.records
+    assert record["status"] != "error", record.get("traceback")
+    assert record["precision"] == record["config"]["precision"] == policy
+    assert record["steps"] == 1 and math.isfinite(record["history"][0]["loss"])
+    import keras
+
+    assert keras.mixed_precision.global_policy().name == "float32"  # released after the task
+
+
+def live_graphs() -> int:
+    import gc
+
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    gc.collect()
+    return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
+
+
+def test_records_carry_what_a_report_needs_and_memory_is_released(engine_tester) -> None:
+    from harness.engine.train import _custom_gradients
+
+    gradients, graphs = _custom_gradients(), live_graphs()
+    result = engine_tester.run("run", *SMALL, *models("tiny", "tiny_b"), "--steps", "2")
+    # Nothing of the trained models stays behind: no traced graph, no gradient function registered for one.
+    assert _custom_gradients() == gradients and live_graphs() <= graphs
+    record = result.records[0]
+    for key in ("config", "config_hash", "combination_hash", "plugins", "dataset_info", "baseline_accuracy",
+                "history", "epochs", "steps", "images", "train_seconds", "stop_reason", "test_accuracy",
+                "val_accuracy", "p_value", "n_test", "seed", "repeat", "split_seed", "record_version",
+                "started_at", "finished_at"):
+        assert key in record, key
+    assert record["plugins"]["model"]["plugin"] == "harness_plugins"
+    assert record["plugins"]["augmentation"]["package"].startswith("harness ")
+    info = record["dataset_info"]
+    assert info["sizes"] == {"train": 32, "validation": 16, "test": 16} and info["baseline_accuracy"] == 0.5
+    entry = record["history"][0]
+    assert set(entry) >= {"epoch", "loss", "accuracy", "val_accuracy", "val_loss", "seconds", "steps"}

@@ -1,0 +1,108 @@
+"""The result store: an append-only, crash-safe record, and the files derived from it."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.errors import UsageError
+from harness.store import RECORDS, RESULT_COLUMNS, RESULTS, RunStore, dumps, flatten, latest_run
+
+
+def record(model: str, seed: int = 1, **extra) -> dict:
+    return {"id": f"synthetic-none-{model}", "dataset": "synthetic", "augmentation": "none", "model": model,
+            "seed": seed, "repeat": seed - 1, "split_seed": 1, "status": "passed", "config_hash": f"{model}-{seed}",
+            "combination_hash": model, "epochs": 2, "steps": 8, "images": 64, "train_seconds": 1.5,
+            "test_accuracy": 0.75, "baseline_accuracy": 0.5, "val_accuracy": 0.8, "stop_reason": "epochs",
+            "history": [{"epoch": 1, "loss": 0.7, "val_accuracy": 0.6}, {"epoch": 2, "loss": 0.5, "val_accuracy": 0.8}],
+            "time_to_target": {"epoch": 2, "seconds": 1.2}, "error": None, **extra}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RunStore:
+    return RunStore.create(tmp_path / "reports", {"harness_version": "0.1.0", "argv": ["run"]})
+
+
+def test_records_append_one_line_each(store: RunStore) -> None:
+    store.append(record("a"))
+    store.append(record("b", test_accuracy=np.float32(0.5), steps=np.int64(3)))
+    lines = store.records_path.read_text().splitlines()
+    assert len(lines) == 2 and all(json.loads(line) for line in lines)
+    assert [r["model"] for r in store.records()] == ["a", "b"]
+    assert store.records()[1]["test_accuracy"] == 0.5 and store.records()[1]["steps"] == 3
+    assert store.finished_hashes() == {"a-1", "b-1"}
+
+
+def test_nan_and_infinity_are_stored_as_null() -> None:
+    text = dumps({"loss": float("nan"), "history": [{"val_loss": float("inf")}], "ok": 1.0})
+    assert json.loads(text) == {"loss": None, "history": [{"val_loss": None}], "ok": 1.0}
+
+
+def test_a_torn_last_line_is_ignored_then_cut_off_on_resume(store: RunStore) -> None:
+    store.append(record("a"))
+    with open(store.records_path, "a") as handle:
+        handle.write('{"id": "synthetic-none-b", "status": "pas')  # killed in the middle of a write
+    assert [r["model"] for r in store.records()] == ["a"]
+    assert store.repair() > 0
+    assert (store.run_dir / (RECORDS + ".torn")).read_text().startswith('{"id": "synthetic-none-b"')
+    store.append(record("c"))
+    assert [r["model"] for r in store.records()] == ["a", "c"]
+    assert store.repair() == 0
+
+
+def test_a_corrupt_line_in_the_middle_is_an_error(store: RunStore) -> None:
+    store.append(record("a"))
+    with open(store.records_path, "a") as handle:
+        handle.write("not json\n")
+    store.append(record("b"))
+    with pytest.raises(UsageError, match=r"records.jsonl:2: corrupt record"):
+        store.records()
+
+
+def test_results_csv_is_rebuilt_from_the_record(store: RunStore) -> None:
+    store.append(record("a", seed=1))
+    store.append(record("a", seed=2, test_accuracy=0.7))
+    store.append(record("b", status="error", error="RuntimeError: boom", error_kind="exception", test_accuracy=None))
+    path = store.write_results()
+    first = pd.read_csv(path)
+    assert list(first.columns) == RESULT_COLUMNS
+    assert first.loc[0, "lift_points"] == pytest.approx(25.0)
+    assert first.loc[0, "time_to_target_seconds"] == pytest.approx(1.2)
+    path.unlink()
+    rebuilt = pd.read_csv(RunStore.open(store.run_dir).write_results())
+    pd.testing.assert_frame_equal(first, rebuilt)
+    assert not list(store.run_dir.glob(".results.csv.*"))  # no temporary file left behind
+
+
+def test_flatten_keeps_every_column() -> None:
+    row = flatten(record("a"))
+    assert list(row) == RESULT_COLUMNS
+    assert row["time_to_target_epochs"] == 2 and math.isclose(row["lift_points"], 25.0)
+
+
+def test_a_run_directory_is_held_by_one_process(store: RunStore) -> None:
+    store.lock()
+    other = RunStore.open(store.run_dir)
+    with pytest.raises(UsageError, match="in use by another harness process"):
+        other.lock()
+    store.close()
+    other.lock()
+    other.close()
+
+
+def test_latest_run_and_open(tmp_path: Path) -> None:
+    output = tmp_path / "reports"
+    with pytest.raises(UsageError, match="no run directory"):
+        latest_run(output)
+    first = RunStore.create(output, {"n": 1})
+    (output / "not-a-run").mkdir()
+    assert latest_run(output) == first.run_dir
+    with pytest.raises(UsageError, match="not a harness run directory"):
+        RunStore.open(output / "not-a-run")
+    assert RunStore.open(first.run_dir).metadata() == {"n": 1}
+    assert not (first.run_dir / RESULTS).exists()
