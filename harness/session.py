@@ -58,8 +58,7 @@ class Session:
     def make_tasks(self) -> list[Task]:
         option = self.config.option
         runnable = [c for c in self.combinations if c.skip_reason is None]
-        cache_dir = str(Path(option.cache_dir) if option.cache_dir else default_cache_dir())
-        data_dir = option.data_dir or os.environ.get("HARNESS_DATA_DIR") or None
+        cache_dir, data_dir = self.cache_dir, self.data_dir
         tasks = []
         for combination in runnable:
             budget = self.hook.harness_budget_make(config=self.config, combination=combination)
@@ -114,9 +113,21 @@ class Session:
         store.write_metadata(metadata)
         return store
 
+    @property
+    def data_dir(self) -> str | None:
+        """``--data-dir``, else ``HARNESS_DATA_DIR``, else ``None``."""
+        return self.config.option.data_dir or os.environ.get("HARNESS_DATA_DIR") or None
+
+    @property
+    def cache_dir(self) -> str:
+        option = self.config.option
+        return str(Path(option.cache_dir) if option.cache_dir else default_cache_dir())
+
     def metadata(self) -> dict[str, Any]:
         pm = self.config.pluginmanager
         return {
+            "data_dir": self.data_dir,
+            "cache_dir": self.cache_dir,
             "harness_version": harness.__version__,
             "argv": self.config.args,
             "cwd": str(self.config.cwd),

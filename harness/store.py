@@ -69,6 +69,7 @@ def write_atomic(path: Path, write: Callable[[Any], None], mode: str = "w") -> N
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone who can read the folder
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

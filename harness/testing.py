@@ -44,7 +44,7 @@ class RunResult:
 
         if self.run_dir is None:
             raise AssertionError(f"no run directory was written (exit code {self.ret}):\n{self.stderr}")
-        return pd.read_csv(self.run_dir / RESULTS)
+        return pd.read_csv(self.run_dir / RESULTS, keep_default_na=False, na_values=[""])
 
     @property
     def records(self) -> list[dict[str, Any]]:

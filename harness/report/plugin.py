@@ -7,10 +7,8 @@ imported only when a report is built.
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
@@ -41,15 +39,12 @@ def harness_report_figures(report: Report) -> dict[str, Any]:
 
 def session_report(session: Session) -> Report:
     """The report of the session's run directory, with the session's specs and data locations."""
-    from harness.data.cache import default_cache_dir
     from harness.report.context import Report
 
     assert session.store is not None
-    option = session.config.option
     return Report(
         run_dir=session.store.run_dir, records=session.store.records(), metadata=session.store.metadata(),
-        registry=session.registry, data_dir=option.data_dir or os.environ.get("HARNESS_DATA_DIR") or None,
-        cache_dir=str(Path(option.cache_dir) if option.cache_dir else default_cache_dir()),
+        registry=session.registry, data_dir=session.data_dir, cache_dir=session.cache_dir,
     )
 
 
