@@ -3,17 +3,19 @@
 An entry is keyed by the file list (absolute paths, sizes, modification times, labels), the image size,
 the channels and the decoder version, so it is shared by every combination and every later run, and rebuilt
 when any file changes. Entries are ``<key>.npy`` arrays, memory-mapped when read, with a ``<key>.json``
-beside them (written last: an entry without one is incomplete and rebuilt).
+beside them (written last: an entry without one is incomplete and rebuilt). A ``<key>.lock`` file serializes
+builds of one entry across processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -133,6 +135,23 @@ def _build_entry(
     return np.load(array_path, mmap_mode="r"), ok, skipped
 
 
+@contextlib.contextmanager
+def _building(root: Path, key: str) -> Iterator[None]:
+    """Hold ``<key>.lock`` while building, so parallel workers on a cold cache decode once, not once each."""
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: concurrent builds stay correct, only duplicated
+        yield
+        return
+    with open(root / f"{key}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def decode_files(
     files: Files, size: tuple[int, int], channels: int, cache_dir: str | os.PathLike[str],
     progress: Progress | None = None,
@@ -141,10 +160,13 @@ def decode_files(
     ones, and the skipped files with the reason. Decodes only when the cache has no entry for ``files``."""
     root = Path(cache_dir) / SUBDIR
     key = entry_key(files, size, channels)
-    entry = _read_entry(root / f"{key}.npy", root / f"{key}.json", len(files), size, channels)
+    paths = (root / f"{key}.npy", root / f"{key}.json", len(files), size, channels)
+    entry = _read_entry(*paths)
     if entry is not None:
         return entry
-    return _build_entry(root, key, files, size, channels, progress)
+    with _building(root, key):
+        entry = _read_entry(*paths)  # another process may have built it while this one waited
+        return entry if entry is not None else _build_entry(root, key, files, size, channels, progress)
 
 
 def load_files(
@@ -174,7 +196,7 @@ def info(cache_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Entries and total size of the decoded-image cache (leftovers of interrupted builds included in bytes)."""
     root = Path(cache_dir) / SUBDIR
     entries = []
-    for meta_path in sorted(root.glob("*.json")) if root.is_dir() else []:
+    for meta_path in sorted(root.glob("*.json")) if root.is_dir() else []:  # .lock files are not entries
         array_path = meta_path.with_suffix(".npy")
         try:
             meta = json.loads(meta_path.read_text())

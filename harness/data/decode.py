@@ -21,9 +21,10 @@ def decode_image(path: str, size: tuple[int, int], channels: int) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as image:
-                image.seek(0)  # first frame of an animated GIF
+            with Image.open(path) as opened:
+                opened.seek(0)  # first frame of an animated GIF
                 mode = "L" if channels == 1 else "RGB"
+                image: Image.Image = opened
                 if image.mode in ("RGBA", "LA", "P") and mode == "RGB":
                     image = image.convert("RGBA")
                     background = Image.new("RGBA", image.size, (255, 255, 255, 255))

@@ -87,6 +87,22 @@ def test_damaged_or_incomplete_entry_is_rebuilt(tmp_path, image_files, monkeypat
     assert not [p for p in root.iterdir() if p.name.startswith(".")], "temporary files were left behind"
 
 
+def test_concurrent_builds_decode_once(tmp_path, image_files, monkeypatch) -> None:
+    import threading
+
+    calls = _decode_calls(monkeypatch)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.decode_files(image_files, SIZE, 3, tmp_path / "c")))
+               for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3 and len(calls) == 6
+    for images, ok, _ in results:
+        assert ok.all() and int(images[5, 0, 0, 0]) == 50
+
+
 def test_undecodable_files_are_skipped_and_listed(tmp_path, image_files) -> None:
     bad = tmp_path / "img" / "broken.jpg"
     bad.write_bytes(b"garbage")
