@@ -158,8 +158,11 @@ def _cache(args: argparse.Namespace) -> ExitCode:
     summary = cache.info(cache_dir)
     print(f"decoded-image cache: {summary['path']}")
     for entry in summary["entries"]:
-        print(f"  {entry['key']}  {entry['files']} files at {entry['size']}  {entry['bytes'] / 2**20:.1f} MiB")
-    print(f"total {summary['bytes'] / 2**20:.1f} MiB in {len(summary['entries'])} entries")
+        height, width = entry["size"] or ("?", "?")
+        print(f"  {entry['key']}  {entry['files']} files at {height}x{width}x{entry['channels']}"
+              f"  {entry['bytes'] / 2**20:.1f} MiB  skipped {entry['skipped']}  {entry['root']}")
+    print(f"total {summary['bytes'] / 2**20:.1f} MiB in {len(summary['entries'])} entries "
+          "(move it with --cache-dir or HARNESS_CACHE_DIR; empty it with `harness cache clear`)")
     return ExitCode.OK
 
 

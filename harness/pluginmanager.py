@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -79,9 +81,14 @@ class HarnessPluginManager(pluggy.PluginManager):
                 raise PluginError(f"{origin.describe()} implements unknown hook {name!r}")
 
 
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> Mapping[str, list[str]]:
+    return metadata.packages_distributions()  # a scan of every installed package: done once
+
+
 def _distribution_of(module_name: str) -> tuple[str, str]:
     top = module_name.split(".")[0]
-    for dist_name in metadata.packages_distributions().get(top, []):
+    for dist_name in _packages_distributions().get(top, []):
         try:
             return dist_name, metadata.version(dist_name)
         except metadata.PackageNotFoundError:  # pragma: no cover - broken installs
