@@ -52,24 +52,22 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
-def positive_int(value: Any) -> int:
+def _whole(value: Any, minimum: int, expected: str) -> int:
     try:
         number = int(str(value), 10) if not isinstance(value, int) else value
     except ValueError:
-        raise ValueError(f"invalid value {value!r}: expected a positive whole number") from None
-    if isinstance(number, bool) or number <= 0:
-        raise ValueError(f"invalid value {value!r}: expected a positive whole number")
+        raise ValueError(f"invalid value {value!r}: expected {expected}") from None
+    if isinstance(number, bool) or number < minimum:
+        raise ValueError(f"invalid value {value!r}: expected {expected}")
     return number
+
+
+def positive_int(value: Any) -> int:
+    return _whole(value, 1, "a positive whole number")
 
 
 def nonnegative_int(value: Any) -> int:
-    try:
-        number = int(str(value), 10) if not isinstance(value, int) else value
-    except ValueError:
-        raise ValueError(f"invalid value {value!r}: expected a whole number >= 0") from None
-    if isinstance(number, bool) or number < 0:
-        raise ValueError(f"invalid value {value!r}: expected a whole number >= 0")
-    return number
+    return _whole(value, 0, "a whole number >= 0")
 
 
 def fraction(value: Any) -> float:
