@@ -199,7 +199,6 @@ def _git_commit(cwd: Path) -> str | None:
 
 def runtime_versions() -> dict[str, Any]:
     """TensorFlow and Keras versions and devices; imports TensorFlow (only called when training)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
     from harness.engine.train import configure_process
 
     configure_process()

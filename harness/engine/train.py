@@ -34,7 +34,6 @@ The record (one JSON line of ``records.jsonl``):
 from __future__ import annotations
 
 import math
-import os
 import time
 import traceback
 from typing import Any
@@ -46,6 +45,7 @@ from harness.engine import events
 from harness.engine.budget import make_budget_callback
 from harness.engine.feed import make_datasets
 from harness.engine.task import Task
+from harness.engine.tfimport import ensure_tensorflow
 from harness.errors import DataError
 from harness.specs import VALUE_RANGES, DatasetRequest
 
@@ -177,7 +177,7 @@ def configure_process() -> None:
     if _CONFIGURED:
         return
     _CONFIGURED = True
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    ensure_tensorflow()
     import tensorflow as tf
 
     for gpu in tf.config.list_physical_devices("GPU"):
@@ -231,6 +231,7 @@ def _forget_custom_gradients(before: set[str]) -> None:
 
 
 def _train(task: Task) -> dict[str, Any]:
+    ensure_tensorflow()  # quietly, in a worker process too
     import keras
 
     # The previous task released its memory already (see release): only Keras' global state is reset here.

@@ -70,6 +70,9 @@ def augmentation_figure(report: Report, dataset: str, name: str, images: Any, la
         return None
     spec, params = found
     try:
+        from harness.engine.tfimport import ensure_tensorflow
+
+        ensure_tensorflow()  # before the plugin's factory imports Keras
         layer = spec.factory(dict(params))
         if layer is None:
             return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -46,7 +45,6 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: tuple[str, 
 
 def augmented_versions(layer: Any, image: np.ndarray, count: int, seed: int) -> list[np.ndarray]:
     """``count`` draws of ``layer(image, training=True)`` (pixels as float 0-255, as in training)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
     import keras
 
     keras.utils.set_random_seed(seed)
