@@ -40,9 +40,6 @@ def harness_models_register(config):
                               min_image_size=64, tags={"slow"})]
 '''
 
-SMALL = ["--set", "synthetic.image_size=[16,16]", "--set", "synthetic.train_per_class=16",
-         "--set", "synthetic.validation_per_class=8", "--set", "synthetic.test_per_class=8"]
-
 
 @pytest.fixture
 def tester(harness_tester, monkeypatch):

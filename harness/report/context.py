@@ -10,8 +10,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.report import records as rec
-
 if TYPE_CHECKING:
     from harness.data.prepare import PreparedData
     from harness.registry import Registry
@@ -104,10 +102,6 @@ class Report:
             return None
         params = dict((record["config"].get("augmentation") or {}).get("params") or {})
         return self.registry.augmentations[name], params
-
-    def trained_datasets(self) -> list[str]:
-        """Datasets that some task loaded (it recorded ``dataset_info``)."""
-        return [d for d in rec.datasets(self.records) if self._trained_record(d) is not None]
 
     def augmentations_of(self, dataset: str) -> list[str]:
         return sorted({str(r["augmentation"]) for r in self.records

@@ -28,10 +28,6 @@ def number(value: Any) -> float:
         return math.nan
 
 
-def has_accuracy(record: Mapping[str, Any]) -> bool:
-    return not math.isnan(number(record.get("test_accuracy")))
-
-
 def datasets(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return sorted({str(r.get("dataset")) for r in records if r.get("dataset") is not None})
 
