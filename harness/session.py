@@ -68,7 +68,7 @@ class Session:
                     budget=budget, seed=option.seed + repeat, repeat=repeat, split_seed=option.seed,
                     batch_size=option.batch_size, precision=self.precision,
                     restore_best=not option.keep_last_weights, target_accuracy=option.target_accuracy,
-                    data_dir=data_dir, cache_dir=cache_dir,
+                    data_dir=data_dir, cache_dir=cache_dir, feature_cache=not option.no_feature_cache,
                 ))
         total = len(tasks)
         self.tasks = [_with_position(task, index, total) for index, task in enumerate(tasks)]

@@ -97,6 +97,13 @@ class ModelSpec(_Spec):
     #: ``params["epochs_frozen"]`` epochs; the engine then recompiles with ``params["fine_tune_learning_rate"]``
     #: and trains on within the same budget.
     fine_tune: Callable[[Any, Mapping[str, Any]], None] | None = None
+    #: Optional split for feature caching: ``features(model) -> (extractor, head) | None``. ``extractor`` is
+    #: a frozen, deterministic front part of ``model`` (no trainable weights, nothing random, the same in
+    #: training and inference) and ``head`` the rest, with ``head(extractor(x)) == model(x)`` and the head
+    #: sharing the model's layers. When no augmentation precedes the model, the engine runs the extractor
+    #: once per image and trains the head on the stored features: the same model, trained the same way,
+    #: without recomputing a frozen base every epoch. ``None`` (from the spec or the call): not splittable.
+    features: Callable[[Any], tuple[Any, Any] | None] | None = None
 
     kind = "model"
 

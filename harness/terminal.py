@@ -102,6 +102,8 @@ class TerminalReporter:
         head = f"[{task.index + 1}/{task.total}] {task.id}"
         if kind == "decode" and self.live:
             self._live(f"{head} decoding images {event['done']}/{event['total']}")
+        elif kind == "features" and self.live:
+            self._live(f"{head} computing frozen features {event['done']}/{event['total']}")
         elif kind == "epoch":
             elapsed = time.perf_counter() - self.task_started
             epochs = task.budget.epochs

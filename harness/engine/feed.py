@@ -19,20 +19,22 @@ from harness.data.prepare import PreparedData
 
 
 def _gather(images: np.ndarray, labels: np.ndarray) -> Any:
-    """A ``tf.data`` map function: a batch of row indices to ``(float32 images, int32 labels)``."""
+    """A ``tf.data`` map function: a batch of row indices to ``(float32 images, int32 labels)`` (or float32
+    features, when ``images`` holds a frozen base's outputs)."""
     import tensorflow as tf
 
     shape = (None, *images.shape[1:])
+    dtype = tf.as_dtype(images.dtype)
 
     def take(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         index = np.sort(index)  # sequential reads of the memory map; order within a batch does not matter
         return np.asarray(images[index]), np.asarray(labels[index], dtype=np.int32)
 
     def load(index: Any) -> tuple[Any, Any]:
-        x, y = tf.numpy_function(take, [index], (tf.uint8, tf.int32), stateful=False)
+        x, y = tf.numpy_function(take, [index], (dtype, tf.int32), stateful=False)
         x.set_shape(shape)
         y.set_shape((None,))
-        return tf.cast(x, tf.float32), y
+        return (x if dtype == tf.float32 else tf.cast(x, tf.float32)), y
 
     return load
 

@@ -46,6 +46,9 @@ class Task:
     target_accuracy: float | None = None
     data_dir: str | None = None
     cache_dir: str = ""
+    #: Train a frozen-base model's head on features computed once (see ``ModelSpec.features``). How the
+    #: work is done, not what is computed: not part of :meth:`describe` or the hashes.
+    feature_cache: bool = True
     #: Position in the run, for progress displays.
     index: int = 0
     total: int = 1

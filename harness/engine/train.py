@@ -28,7 +28,9 @@ The record (one JSON line of ``records.jsonl``):
   ``train_seconds_total``, ``steps``, ``partial``;
 - metrics: ``train_accuracy``, ``val_accuracy``, ``test_accuracy``, ``test_accuracy_best``,
   ``test_accuracy_last``, ``best_epoch``, ``last_epoch``, ``weights_tested``, ``p_value``,
-  ``params_count``, ``precision``; ``started_at``, ``finished_at``.
+  ``params_count``, ``precision``; ``started_at``, ``finished_at``;
+- how it was computed: ``feature_cache`` (``used``, ``used for validation and test (...)`` or
+  ``off: <why>``), ``feature_seconds``, ``features_reused`` (see :mod:`harness.engine.features`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from harness import stats
 from harness.data.prepare import PreparedData, prepare
 from harness.engine import events
 from harness.engine.budget import make_budget_callback
+from harness.engine.features import extract, plan_features
 from harness.engine.feed import make_datasets
 from harness.engine.task import Task
 from harness.engine.tfimport import ensure_tensorflow
@@ -76,6 +79,7 @@ def build_model(task: Task, data: PreparedData) -> Any:
     outputs = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
     model = keras.Model(inputs, outputs, name=task.combination_id.replace("-", "__"))
     model.harness_body = body
+    model.harness_augmented = augmentation is not None
     return model
 
 
@@ -108,9 +112,30 @@ def _phases(task: Task) -> list[tuple[int | None, Any]]:
     return [(None, None)]
 
 
-def _fit(task: Task, model: Any, data: PreparedData, feeds: dict[str, Any]) -> Any:
-    """Train within the budget (one or two phases); returns the budget callback with everything it saw."""
+def _validation_by(evaluator: Any, feed: Any) -> Any:
+    """A callback that validates with ``evaluator`` (the head on cached validation features) after each
+    epoch and puts ``val_loss`` and ``val_accuracy`` into the epoch's logs, as ``validation_data`` would."""
+    import keras
+
+    class Validation(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if logs is not None:
+                result = evaluator.evaluate(feed, verbose=0, return_dict=True)
+                logs.update({f"val_{name}": value for name, value in result.items()})
+
+    return Validation()
+
+
+def _fit(task: Task, model: Any, data: PreparedData, feeds: dict[str, Any], setup_seconds: float = 0.0,
+         evaluator: Any = None) -> Any:
+    """Train within the budget (one or two phases); returns the budget callback with everything it saw.
+    ``setup_seconds`` (computing cached training features) counts as training time already used; an
+    ``evaluator`` other than ``model`` (a head on cached features) does the validation."""
     callback = make_budget_callback(task, n_train=len(data.arrays["train"][1]))
+    callback.meter.seconds += setup_seconds
+    validation, callbacks = feeds["validation"], [callback]
+    if evaluator is not None and evaluator is not model:
+        validation, callbacks = None, [_validation_by(evaluator, feeds["validation"]), callback]
     max_epochs = task.budget.epochs or 10**9
     for phase_epochs, fine_tune in _phases(task):
         if fine_tune is not None:
@@ -120,8 +145,8 @@ def _fit(task: Task, model: Any, data: PreparedData, feeds: dict[str, Any]) -> A
         stop = min(max_epochs, start + phase_epochs) if phase_epochs else max_epochs
         if start >= stop or callback.exhausted:
             break
-        model.fit(feeds["train"], validation_data=feeds["validation"], initial_epoch=start, epochs=stop,
-                  callbacks=[callback], verbose=0, shuffle=False)
+        model.fit(feeds["train"], validation_data=validation, initial_epoch=start, epochs=stop,
+                  callbacks=callbacks, verbose=0, shuffle=False)
         if callback.nan_at is not None:
             break
     return callback
@@ -241,11 +266,24 @@ def _train(task: Task) -> dict[str, Any]:
     events.emit({"kind": "prepare", "task": task.id})
     data = _prepare(task)
     baseline = data.info["baseline_accuracy"]
-    feeds = make_datasets(data, task.batch_size, task.seed)
     model = build_model(task, data)
-    compile_model(model, float(task.model.params.get("learning_rate", 1e-3)))
+    learning_rate = float(task.model.params.get("learning_rate", 1e-3))
+    compile_model(model, learning_rate)
+    plan, feature_cache = plan_features(task, model, single_phase=len(_phases(task)) == 1)
+    trainer = evaluator = model
+    feature_seconds: dict[str, float] = {}
+    reused: list[str] = []
+    if plan is not None:
+        data, feature_seconds, reused = extract(plan, data, progress=lambda done, total: events.emit(
+            {"kind": "features", "task": task.id, "done": done, "total": total}))
+        evaluator = plan.head
+        compile_model(evaluator, learning_rate)
+        if plan.trains_head:
+            trainer = evaluator
+    feeds = make_datasets(data, task.batch_size, task.seed)
     events.emit({"kind": "start", "task": task.id, "baseline": baseline})
-    callback = _fit(task, model, data, feeds)
+    callback = _fit(task, trainer, data, feeds, setup_seconds=feature_seconds.get("train", 0.0),
+                    evaluator=evaluator)
     used = callback.meter.used()
     common = {
         "dataset_info": data.info,
@@ -258,13 +296,16 @@ def _train(task: Task) -> dict[str, Any]:
         "time_to_target": callback.time_to_target,
         "params_count": int(model.count_params()),
         "precision": task.precision,
+        "feature_cache": feature_cache,
+        "feature_seconds": sum(feature_seconds.values()) if feature_seconds else None,
+        "features_reused": reused,
         "images_per_second": used["images"] / used["train_seconds"] if used["train_seconds"] else math.nan,
     }
     if callback.nan_at is not None:
         where = callback.nan_at
         return {**common, "status": "error", "error_kind": "nan_loss", "nan_at": where,
                 "error": f"loss became NaN or infinite at epoch {where['epoch']}, step {where['step']}"}
-    return {**common, **_test(task, model, callback, feeds, baseline, common["n_test"])}
+    return {**common, **_test(task, trainer, evaluator, callback, feeds, baseline, common["n_test"])}
 
 
 def _prepare(task: Task) -> PreparedData:
@@ -275,17 +316,19 @@ def _prepare(task: Task) -> PreparedData:
                    progress=lambda done, total: events.emit({"kind": "decode", "done": done, "total": total}))
 
 
-def _test(task: Task, model: Any, callback: Any, feeds: dict[str, Any], baseline: float,
+def _test(task: Task, model: Any, evaluator: Any, callback: Any, feeds: dict[str, Any], baseline: float,
           n_test: int) -> dict[str, Any]:
-    """Test the last weights and those of the best validation epoch; report the ones the task asks for."""
+    """Test the last weights and those of the best validation epoch; report the ones the task asks for.
+    ``model`` is the one trained (whose weights the callback kept), ``evaluator`` what reads the test feed
+    (the same model, or the head on cached features, which shares its layers)."""
     history = callback.history
     last_epoch = len(history)
-    test_last = _evaluate(model, feeds["test"])
+    test_last = _evaluate(evaluator, feeds["test"])
     test_best, best_epoch = test_last, last_epoch
     if callback.best_weights is not None and callback.best_epoch != last_epoch:
         last_weights = model.get_weights()
         model.set_weights(callback.best_weights)
-        test_best = _evaluate(model, feeds["test"])
+        test_best = _evaluate(evaluator, feeds["test"])
         best_epoch = callback.best_epoch
         model.set_weights(last_weights)
     tested_epoch = best_epoch if task.restore_best else last_epoch

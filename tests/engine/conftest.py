@@ -59,6 +59,50 @@ def interrupt(request):
     raise KeyboardInterrupt
 
 
+def frozen(request):
+    """A frozen base (conv + pooling, called in inference mode), then the head: splittable for feature caching."""
+    import keras
+    inputs = keras.Input(request.input_shape)
+    seed = int(request.params.get("base_seed", 0))  # like pretrained weights: the same for every task seed
+    init = keras.initializers.GlorotUniform(seed=seed) if seed >= 0 else "glorot_uniform"
+    base = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer=init),
+                             keras.layers.GlobalAveragePooling2D()], name="base")
+    base.trainable = bool(request.params.get("train_base", False))
+    x = base(inputs, training=False)
+    if request.params.get("dropout"):
+        x = keras.layers.Dropout(request.params["dropout"])(x)
+    return keras.Model(inputs, keras.layers.Dense(request.num_classes)(x))
+
+
+def frozen_split(body):
+    import keras
+    base = body.layers[1]
+    if base.trainable:
+        return None
+    features = keras.Input(base.output.shape[1:])
+    x = features
+    for layer in body.layers[2:]:
+        x = layer(x)
+    return base, keras.Model(features, x)
+
+
+def leaky_split(body):
+    """A wrong split: its front part has trainable weights."""
+    import keras
+    features = keras.Input(body.output.shape[1:])
+    return body, keras.Model(features, features)
+
+
+def flip(params):
+    import keras
+    return keras.layers.RandomFlip("horizontal")
+
+
+@harness.hookimpl
+def harness_augmentations_register(config):
+    return [harness.AugmentationSpec(name="flip", factory=flip)]
+
+
 def unfreeze(body, params):
     body.trainable = True
 
@@ -76,6 +120,10 @@ def harness_models_register(config):
         harness.ModelSpec(name="interrupt", factory=interrupt),
         harness.ModelSpec(name="needs_big", factory=tiny, min_image_size=64),
         harness.ModelSpec(name="frozen_only", factory=tiny, input_range="0-1", params={"epochs_frozen": 1}),
+        harness.ModelSpec(name="frozen", factory=frozen, input_range="0-1", features=frozen_split,
+                          params={"learning_rate": 0.01, "dropout": 0.0, "train_base": False, "base_seed": 0}),
+        harness.ModelSpec(name="leaky", factory=frozen, input_range="0-1", features=leaky_split,
+                          params={"learning_rate": 0.01}),
         harness.ModelSpec(name="two_phase", factory=tiny, input_range="0-1", fine_tune=unfreeze,
                           params={"epochs_frozen": 1, "fine_tune_learning_rate": 0.001}),
     ]

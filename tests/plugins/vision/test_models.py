@@ -109,6 +109,24 @@ def test_mobilenet_v2_loads_a_local_weights_file_and_freezes_its_base(mobilenet_
     assert to_numpy(model(pixels("mobilenet_v2"))).shape == (2, 3)
 
 
+def test_a_frozen_mobilenet_v2_splits_into_cached_features_and_a_head_that_shares_its_weights(mobilenet_weights):
+    model = SPECS["mobilenet_v2"].factory(request("mobilenet_v2", weights=str(mobilenet_weights[0])))
+
+    front, head = SPECS["mobilenet_v2"].features(model)
+
+    assert not front.trainable_weights
+    assert {id(w) for w in head.trainable_weights} == {id(w) for w in model.trainable_weights}
+    images = pixels("mobilenet_v2")
+    features = to_numpy(front(images, training=False))
+    assert features.shape == (2, 1280)  # pooled: what is cached per image
+    np.testing.assert_allclose(to_numpy(head(features, training=False)), to_numpy(model(images, training=False)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_a_mobilenet_v2_trained_from_scratch_is_not_split():
+    assert SPECS["mobilenet_v2"].features(SPECS["mobilenet_v2"].factory(request("mobilenet_v2"))) is None
+
+
 def test_fine_tune_unfreezes_the_top_layers_but_not_batch_norm(mobilenet_weights):
     params = {**SPECS["mobilenet_v2"].params, "weights": str(mobilenet_weights[0]), "fine_tune_layers": 10}
     model = SPECS["mobilenet_v2"].factory(ModelRequest(SHAPE, 3, params, seed=1))

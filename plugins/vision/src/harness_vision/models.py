@@ -53,6 +53,7 @@ def _specs() -> list[ModelSpec]:
             params={"weights": "imagenet", "alpha": 1.0, "dropout": 0.2, "learning_rate": 1e-4,
                     "fine_tune_layers": 54, "fine_tune_learning_rate": 1e-5},
             fine_tune=transfer.fine_tune,
+            features=transfer.features,
         ),
         ModelSpec(
             name="efficientnet_b0",
@@ -65,6 +66,7 @@ def _specs() -> list[ModelSpec]:
             params={"weights": "imagenet", "dropout": 0.2, "learning_rate": 1e-3,
                     "fine_tune_layers": 20, "fine_tune_learning_rate": 1e-5},
             fine_tune=transfer.fine_tune,
+            features=transfer.features,
         ),
     ]
 

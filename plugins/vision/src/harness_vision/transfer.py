@@ -110,6 +110,25 @@ def efficientnet_b0(request: ModelRequest) -> Any:
     return _with_head(base, request, owner, "efficientnet_b0")
 
 
+def features(body: Any) -> tuple[Any, Any] | None:
+    """The split for feature caching (``ModelSpec.features``): the frozen base with its global pooling, and
+    the head (dropout, dense) on the pooled features; ``None`` when the base trains (``weights = "none"``)."""
+    import keras
+
+    base = base_of(body)
+    if base.trainable:
+        return None
+    layers = body.layers
+    position = layers.index(base)
+    pooling = layers[position + 1]
+    front = keras.Sequential([keras.Input(shape=base.input_shape[1:]), base, pooling], name=f"{body.name}_front")
+    pooled = keras.Input(shape=pooling.output.shape[1:], name="pooled")
+    x = pooled
+    for layer in layers[position + 2:]:
+        x = layer(x)
+    return front, keras.Model(pooled, x, name=f"{body.name}_head")
+
+
 def base_of(body: Any) -> Any:
     """The application base inside a model that :func:`_with_head` built (its only nested model)."""
     import keras
