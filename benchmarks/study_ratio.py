@@ -66,7 +66,9 @@ def harness_run(data: Path, cache: Path, output: Path, args: argparse.Namespace)
             raise SystemExit(f"the harness run errored: {record.get('traceback') or record.get('error')}")
     if args.grid:
         for record in records:
-            print(f"    harness {record['augmentation']}-{record['model']}: {record['wall_seconds']:.1f} s in fit "
+            task = record["finished_at"] - record["started_at"]
+            print(f"    harness {record['augmentation']}-{record['model']}: task {task:.1f} s, "
+                  f"{record['wall_seconds']:.1f} s in fit "
                   f"(train {record['train_seconds']:.1f} s), test {record['test_accuracy']:.3f}, features "
                   f"{record.get('feature_cache')}")
     return elapsed, records[0]
