@@ -178,7 +178,7 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
     Option("keep_last_weights", ("--keep-last-weights",), "test the last epoch's weights instead of the best "
            "validation epoch's", None, False, flag=True),
     Option("no_feature_cache", ("--no-feature-cache",), "recompute a frozen pretrained base every epoch instead "
-           "of training the head on features computed once (applies without augmentation)", None, False,
+           "of computing its outputs once per image (README: Frozen bases)", None, False,
            flag=True),
     Option("settings", ("--set",), "set a parameter of a dataset, augmentation or model: NAME.KEY=VALUE "
            "(repeatable)", parse_assignment, [], many=True, metavar="NAME.KEY=VALUE"),
