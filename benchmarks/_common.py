@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -39,6 +40,21 @@ def median(values: list[float]) -> float:
 
 def fmt(values: list[float]) -> str:
     return f"median {median(values):.3f} s (runs: {', '.join(f'{v:.3f}' for v in values)})"
+
+
+def step_times(variants: dict[str, tuple[Any, Any]], steps: int, rounds: int) -> dict[str, list[float]]:
+    """Seconds per training step of each ``(compiled model, repeated feed)``: a 3-step ``fit`` first traces
+    each one, then ``steps``-step ``fit`` calls alternate between them ``rounds`` times (side by side, so the
+    machine's drifting load hits every variant alike)."""
+    for model, feed in variants.values():
+        model.fit(feed, steps_per_epoch=3, epochs=1, verbose=0)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, (model, feed) in variants.items():
+            start = time.perf_counter()
+            model.fit(feed, steps_per_epoch=steps, epochs=1, verbose=0)
+            times[name].append((time.perf_counter() - start) / steps)
+    return times
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,

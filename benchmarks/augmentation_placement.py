@@ -15,10 +15,9 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import find_data, machine, median, subset
+from _common import find_data, machine, median, step_times, subset
 
 
 def augmentation():  # noqa: ANN201 - a keras.Sequential
@@ -67,14 +66,7 @@ def main() -> None:
         mapped = feed.map(lambda x, y: (layers(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
         variants = {"in the model": (model(True), feed), "in the pipeline": (model(False), mapped.prefetch(2))}
         print(f"machine: {machine()}")
-        for built, source in variants.values():
-            built.fit(source, steps_per_epoch=3, epochs=1, verbose=0)  # trace
-        times: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(args.rounds):
-            for name, (built, source) in variants.items():
-                start = time.perf_counter()
-                built.fit(source, steps_per_epoch=args.steps, epochs=1, verbose=0)
-                times[name].append((time.perf_counter() - start) / args.steps)
+        times = step_times(variants, args.steps, args.rounds)
         base = median(times["in the model"])
         for name, values in times.items():
             print(f"augmentation {name:<16} median {median(values) * 1000:6.0f} ms/step "

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import bench_env, find_data, machine, median, subset
+from _common import bench_env, find_data, machine, median, step_times, subset
 
 SIZE, BATCH = (160, 160), 32
 
@@ -88,14 +88,7 @@ def train_step_times(made: dict, names: list[str], steps: int, rounds: int) -> d
         models[name] = keras.Model(inputs, logits)
         models[name].compile(optimizer=keras.optimizers.Adam(), metrics=["accuracy"],
                              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        models[name].fit(feeds[name], steps_per_epoch=3, epochs=1, verbose=0)  # trace
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for _ in range(rounds):
-        for name in names:
-            start = time.perf_counter()
-            models[name].fit(feeds[name], steps_per_epoch=steps, epochs=1, verbose=0)
-            times[name].append((time.perf_counter() - start) / steps)
-    return times
+    return step_times({name: (models[name], feeds[name]) for name in names}, steps, rounds)
 
 
 def memory_child(name: str, train: Path, cache_dir: Path) -> None:

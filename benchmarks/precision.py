@@ -15,10 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
-from _common import find_data, machine, median, subset
+from _common import find_data, machine, median, step_times, subset
 
 
 def main() -> None:
@@ -71,16 +70,10 @@ def main() -> None:
             model = keras.Model(inputs, outputs)
             model.compile(optimizer=keras.optimizers.Adam(), metrics=["accuracy"], jit_compile=bool(xla),
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-            model.fit(feed, steps_per_epoch=3, epochs=1, verbose=0)  # trace / compile
-            models[variant] = model
+            models[variant] = (model, feed)
         keras.mixed_precision.set_global_policy("float32")
 
-        times: dict[str, list[float]] = {v: [] for v in models}
-        for _ in range(args.rounds):
-            for variant, model in models.items():
-                start = time.perf_counter()
-                model.fit(feed, steps_per_epoch=args.steps, epochs=1, verbose=0)
-                times[variant].append((time.perf_counter() - start) / args.steps)
+        times = step_times(models, args.steps, args.rounds)
         base = median(times[next(iter(times))])
         for variant, values in times.items():
             print(f"{variant:<22} median {median(values) * 1000:6.0f} ms/step = {median(values) * 63:5.1f} s/epoch "

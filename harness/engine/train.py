@@ -126,15 +126,15 @@ def _validation_by(evaluator: Any, feed: Any) -> Any:
     return Validation()
 
 
-def _fit(task: Task, model: Any, data: PreparedData, feeds: dict[str, Any], setup_seconds: float = 0.0,
-         evaluator: Any = None) -> Any:
+def _fit(task: Task, model: Any, evaluator: Any, data: PreparedData, feeds: dict[str, Any],
+         setup_seconds: float = 0.0) -> Any:
     """Train within the budget (one or two phases); returns the budget callback with everything it saw.
     ``setup_seconds`` (computing cached training features) counts as training time already used; an
     ``evaluator`` other than ``model`` (a head on cached features) does the validation."""
     callback = make_budget_callback(task, n_train=len(data.arrays["train"][1]))
     callback.meter.seconds += setup_seconds
     validation, callbacks = feeds["validation"], [callback]
-    if evaluator is not None and evaluator is not model:
+    if evaluator is not model:
         validation, callbacks = None, [_validation_by(evaluator, feeds["validation"]), callback]
     max_epochs = task.budget.epochs or 10**9
     for phase_epochs, fine_tune in _phases(task):
@@ -282,8 +282,7 @@ def _train(task: Task) -> dict[str, Any]:
             trainer = evaluator
     feeds = make_datasets(data, task.batch_size, task.seed)
     events.emit({"kind": "start", "task": task.id, "baseline": baseline})
-    callback = _fit(task, trainer, data, feeds, setup_seconds=feature_seconds.get("train", 0.0),
-                    evaluator=evaluator)
+    callback = _fit(task, trainer, evaluator, data, feeds, setup_seconds=feature_seconds.get("train", 0.0))
     used = callback.meter.used()
     common = {
         "dataset_info": data.info,
