@@ -20,7 +20,6 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from harness.engine import events
-from harness.engine.affinity import CoreSharing, available_cores, worker_threads
 from harness.errors import UsageError
 
 if TYPE_CHECKING:
@@ -141,17 +140,15 @@ def run_process_pool(session: Session, workers: int) -> None:
     check_picklable(pending)
     context = multiprocessing.get_context("spawn")
     progress = context.Queue()
-    cores = available_cores()
-    threads = worker_threads(workers, cores)
-    sharing = CoreSharing(cores)
+    threads = max(1, (os.cpu_count() or 1) // workers)
     suspects: list[Task] = []
     try:
         while (pending or suspects) and not session.should_stop:
             if suspects:
-                _run_pool_once(session, [suspects.pop(0)], 1, context, progress, threads, sharing, alone=True)
+                _run_pool_once(session, [suspects.pop(0)], 1, context, progress, threads, alone=True)
                 continue
             recorded = len(session.results)
-            running, pending = _run_pool_once(session, pending, workers, context, progress, threads, sharing)
+            running, pending = _run_pool_once(session, pending, workers, context, progress, threads)
             if pending and not running and len(session.results) == recorded:
                 raise UsageError("--workers: the worker processes stopped before training anything (see the "
                                  "messages above); try --workers 1")
@@ -162,9 +159,8 @@ def run_process_pool(session: Session, workers: int) -> None:
 
 
 def _run_pool_once(session: Session, tasks: list[Task], workers: int, context: Any, progress: Any,
-                   threads: int, sharing: CoreSharing, alone: bool = False) -> tuple[list[Task], list[Task]]:
-    """One pool's life. If it breaks: the tasks that were training (suspects) and those not started.
-    After each look at the workers, ``sharing`` re-divides the cores among those training."""
+                   threads: int, alone: bool = False) -> tuple[list[Task], list[Task]]:
+    """One pool's life. If it breaks: the tasks that were training (suspects) and those not started."""
     running: dict[int, str] = {}  # worker pid -> id of the task it trains
     by_id = {task.id: task for task in tasks}
     suspects: list[Task] = []
@@ -195,7 +191,6 @@ def _run_pool_once(session: Session, tasks: list[Task], workers: int, context: A
                 if running.get(pid) == task.id:
                     del running[pid]
                 session.record(task, result)
-            sharing.update(running)
             if session.should_stop:
                 # Start nothing new (-x); what is already training finishes and is recorded.
                 for future in not_done:
