@@ -73,6 +73,9 @@ def _worker_init(progress: Any, local_modules: list[tuple[str, str]], threads: i
         sys.modules[name] = module
         spec.loader.exec_module(module)
     if threads:
+        from harness.engine.tfimport import ensure_tensorflow
+
+        ensure_tensorflow()  # quietly: no start-up notices from each worker
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -84,6 +87,10 @@ def _worker_init(progress: Any, local_modules: list[tuple[str, str]], threads: i
 def _put_event(event: dict[str, Any]) -> None:
     if _QUEUE is not None:
         _QUEUE.put((os.getpid(), event))
+
+
+def _warm_up() -> None:
+    """Nothing: submitted to start a worker (and its initializer) before it has a task."""
 
 
 def _train_in_worker(task: Task) -> tuple[int, dict[str, Any]]:
@@ -125,8 +132,21 @@ def check_default_trainer(session: Session) -> None:
                          f"{', '.join(others)} replace harness_combination_train; use --workers 1")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the system has one), else the CPU count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def run_process_pool(session: Session, workers: int) -> None:
     """Train the pending tasks in ``workers`` spawned processes; record each result here as it arrives.
+
+    Each worker has cores/N TensorFlow threads, N being the number of workers training at once. A
+    TensorFlow process cannot change its thread count, so the **last task** of a run (when a worker is free
+    and nothing else is waiting) goes to a fresh process with a thread per core: it finishes on the whole
+    machine instead of on one worker's share while the other cores have nothing left to do.
 
     When a worker dies (killed, out of memory, a crash in native code), the pool breaks and takes down
     the other workers with it. The tasks that were training then are suspects: each is run again alone
@@ -140,15 +160,15 @@ def run_process_pool(session: Session, workers: int) -> None:
     check_picklable(pending)
     context = multiprocessing.get_context("spawn")
     progress = context.Queue()
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool = _Pools(session, context, progress)
     suspects: list[Task] = []
     try:
         while (pending or suspects) and not session.should_stop:
             if suspects:
-                _run_pool_once(session, [suspects.pop(0)], 1, context, progress, threads, alone=True)
+                pool.run_once([suspects.pop(0)], 1, alone=True)
                 continue
             recorded = len(session.results)
-            running, pending = _run_pool_once(session, pending, workers, context, progress, threads)
+            running, pending = pool.run_once(pending, workers)
             if pending and not running and len(session.results) == recorded:
                 raise UsageError("--workers: the worker processes stopped before training anything (see the "
                                  "messages above); try --workers 1")
@@ -158,51 +178,96 @@ def run_process_pool(session: Session, workers: int) -> None:
         progress.join_thread()
 
 
-def _run_pool_once(session: Session, tasks: list[Task], workers: int, context: Any, progress: Any,
-                   threads: int, alone: bool = False) -> tuple[list[Task], list[Task]]:
-    """One pool's life. If it breaks: the tasks that were training (suspects) and those not started."""
-    running: dict[int, str] = {}  # worker pid -> id of the task it trains
-    by_id = {task.id: task for task in tasks}
-    suspects: list[Task] = []
-    leftover: list[Task] = []
-    executor = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context,
-                                   initializer=_worker_init,
-                                   initargs=(progress, local_plugin_modules(session), threads))
-    try:
-        futures: dict[Future[Any], Task] = {executor.submit(_train_in_worker, task): task for task in tasks}
-        not_done = set(futures)
-        while not_done:
-            done, not_done = wait(not_done, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            _drain(session, progress, running, by_id)
-            for future in done:
-                task = futures[future]
-                if future.cancelled():
-                    continue
-                try:
-                    pid, result = future.result()
-                except BrokenProcessPool:
-                    if alone:
-                        session.record(task, _lost_record(task, "the worker process training it died"))
-                    elif task.id in running.values():
-                        suspects.append(task)
-                    else:
-                        leftover.append(task)
-                    continue
-                if running.get(pid) == task.id:
-                    del running[pid]
-                session.record(task, result)
-            if session.should_stop:
-                # Start nothing new (-x); what is already training finishes and is recorded.
-                for future in not_done:
-                    future.cancel()
-                not_done = {f for f in not_done if not f.cancelled()}
-                leftover = []
-    except BaseException:  # Ctrl-C or a bug here: stop the workers now rather than after their tasks
-        _terminate(executor)
-        executor.shutdown(wait=False, cancel_futures=True)
-        raise
-    executor.shutdown(wait=True, cancel_futures=True)
-    return suspects, leftover
+class _Pools:
+    """Starts worker pools for one run: their initializer, the progress queue, the thread counts."""
+
+    def __init__(self, session: Session, context: Any, progress: Any) -> None:
+        self.session = session
+        self.context = context
+        self.progress = progress
+        self.cores = usable_cores()
+        self.modules = local_plugin_modules(session)
+
+    def executor(self, workers: int, threads: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=self.context, initializer=_worker_init,
+                                   initargs=(self.progress, self.modules, threads))
+
+    def run_once(self, tasks: list[Task], workers: int, alone: bool = False) -> tuple[list[Task], list[Task]]:
+        """One pool's life. If it breaks: the tasks that were training (suspects) and those not started.
+        Tasks are handed out as workers free up; the last one goes to a finisher (see run_process_pool)."""
+        session = self.session
+        size = min(workers, len(tasks))
+        threads = max(1, self.cores // size)
+        running: dict[int, str] = {}  # worker pid -> id of the task it trains
+        by_id = {task.id: task for task in tasks}
+        waiting = list(tasks)
+        suspects: list[Task] = []
+        leftover: list[Task] = []
+        executor = self.executor(size, threads)
+        executors = [executor]
+        finisher = None
+        if size > 1 and len(tasks) > size and self.cores > threads:
+            finisher = self.executor(1, self.cores)
+            finisher.submit(_warm_up)  # it imports TensorFlow now, while the others train
+            executors.append(finisher)
+        futures: dict[Future[Any], tuple[Task, ProcessPoolExecutor]] = {}
+        broken = False
+
+        def hand_out() -> None:
+            nonlocal finisher
+            in_pool = sum(1 for f, (_, e) in futures.items() if e is executor and not f.done())
+            while waiting and not broken and in_pool < size:
+                task = waiting.pop(0)
+                target = executor
+                if not waiting and finisher is not None:
+                    target, finisher = finisher, None  # the last task: every core's threads
+                else:
+                    in_pool += 1
+                futures[target.submit(_train_in_worker, task)] = (task, target)
+
+        try:
+            hand_out()
+            not_done = set(futures)
+            while not_done:
+                done, not_done = wait(not_done, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                _drain(session, self.progress, running, by_id)
+                for future in done:
+                    task, owner = futures[future]
+                    if future.cancelled():
+                        continue
+                    try:
+                        pid, result = future.result()
+                    except BrokenProcessPool:
+                        if alone or owner is not executor:  # alone in its pool: it killed its worker
+                            session.record(task, _lost_record(task, "the worker process training it died"))
+                        elif task.id in running.values():
+                            suspects.append(task)
+                        else:
+                            leftover.append(task)
+                        if owner is executor:
+                            broken = True
+                        continue
+                    if running.get(pid) == task.id:
+                        del running[pid]
+                    session.record(task, result)
+                if session.should_stop:
+                    # Start nothing new (-x); what is already training finishes and is recorded.
+                    waiting.clear()
+                    for future in not_done:
+                        future.cancel()
+                    not_done = {f for f in not_done if not f.cancelled()}
+                    leftover = []
+                before = set(futures)
+                hand_out()
+                not_done |= set(futures) - before
+        except BaseException:  # Ctrl-C or a bug here: stop the workers now rather than after their tasks
+            for pool in executors:
+                _terminate(pool)
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        for pool in executors:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return suspects, leftover + waiting
 
 
 def _terminate(executor: ProcessPoolExecutor) -> None:

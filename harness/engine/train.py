@@ -28,7 +28,8 @@ The record (one JSON line of ``records.jsonl``):
   ``train_seconds_total``, ``steps``, ``partial``;
 - metrics: ``train_accuracy``, ``val_accuracy``, ``test_accuracy``, ``test_accuracy_best``,
   ``test_accuracy_last``, ``best_epoch``, ``last_epoch``, ``weights_tested``, ``p_value``,
-  ``params_count``, ``precision``; ``started_at``, ``finished_at``;
+  ``params_count``, ``precision``, ``threads`` (TensorFlow's intra-op threads in the process that trained
+  it); ``started_at``, ``finished_at``;
 - how it was computed: ``feature_cache`` (``used``, ``used for validation and test (...)`` or
   ``off: <why>``), ``feature_seconds``, ``features_reused`` (see :mod:`harness.engine.features`).
 """
@@ -295,6 +296,7 @@ def _train(task: Task) -> dict[str, Any]:
         "time_to_target": callback.time_to_target,
         "params_count": int(model.count_params()),
         "precision": task.precision,
+        "threads": _intra_op_threads(),
         "feature_cache": feature_cache,
         "feature_seconds": sum(feature_seconds.values()) if feature_seconds else None,
         "features_reused": reused,
@@ -305,6 +307,14 @@ def _train(task: Task) -> dict[str, Any]:
         return {**common, "status": "error", "error_kind": "nan_loss", "nan_at": where,
                 "error": f"loss became NaN or infinite at epoch {where['epoch']}, step {where['step']}"}
     return {**common, **_test(task, trainer, evaluator, callback, feeds, baseline, common["n_test"])}
+
+
+def _intra_op_threads() -> int:
+    import tensorflow as tf
+
+    from harness.engine.executors import usable_cores
+
+    return int(tf.config.threading.get_intra_op_parallelism_threads()) or usable_cores()
 
 
 def _prepare(task: Task) -> PreparedData:

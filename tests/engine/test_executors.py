@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from harness.engine.executors import usable_cores
+
 from .conftest import ENGINE_PLUGIN, SMALL, models
 from .test_train import outcome
 
@@ -20,6 +22,17 @@ def test_two_workers_train_like_the_serial_loop(engine_tester) -> None:
     assert outcome(records["tiny"]) == outcome(serial.records[0])  # same seed, another process: same result
     assert sorted(pooled.results["model"]) == ["broken", "tiny"]
     assert "epoch 1" in pooled.stdout or "[steps]" in pooled.stdout  # progress came back from the workers
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="needs two cores")
+def test_the_last_task_of_a_run_gets_a_thread_per_core(engine_tester) -> None:
+    result = engine_tester.run("run", *SMALL, *models("tiny", "tiny_b", "tiny_c"), "--steps", "2", "--workers", "2")
+    assert [r["status"] for r in result.records if r["status"] == "error"] == [], result.stderr
+    threads = {r["model"]: r["threads"] for r in result.records}
+    cores = usable_cores()
+    assert threads == {"tiny": cores // 2, "tiny_b": cores // 2, "tiny_c": cores}
+    single = engine_tester.run("run", *SMALL, *models("tiny"), "--steps", "2", "--workers", "2")
+    assert single.records[0]["threads"] == cores  # one task: one worker, the whole machine
 
 
 def test_workers_need_picklable_factories(engine_tester) -> None:
