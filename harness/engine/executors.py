@@ -214,16 +214,21 @@ class _Pools:
         broken = False
 
         def hand_out() -> None:
-            nonlocal finisher
+            nonlocal finisher, broken
             in_pool = sum(1 for f, (_, e) in futures.items() if e is executor and not f.done())
             while waiting and not broken and in_pool < size:
-                task = waiting.pop(0)
+                task = waiting[0]
                 target = executor
-                if not waiting and finisher is not None:
+                if len(waiting) == 1 and finisher is not None:
                     target, finisher = finisher, None  # the last task: every core's threads
-                else:
-                    in_pool += 1
-                futures[target.submit(_train_in_worker, task)] = (task, target)
+                try:
+                    future = target.submit(_train_in_worker, task)
+                except BrokenProcessPool:  # its process died before this task (a finisher: in its start-up)
+                    broken = broken or target is executor
+                    continue
+                waiting.pop(0)
+                in_pool += target is executor
+                futures[future] = (task, target)
 
         try:
             hand_out()
