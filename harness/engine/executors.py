@@ -213,8 +213,10 @@ class _Pools:
         futures: dict[Future[Any], tuple[Task, ProcessPoolExecutor]] = {}
         broken = False
 
-        def hand_out() -> None:
+        def hand_out() -> set[Future[Any]]:
+            """Submit waiting tasks while the pool has free workers; returns the new futures."""
             nonlocal finisher, broken
+            submitted: set[Future[Any]] = set()
             in_pool = sum(1 for f, (_, e) in futures.items() if e is executor and not f.done())
             while waiting and not broken and in_pool < size:
                 task = waiting[0]
@@ -224,15 +226,17 @@ class _Pools:
                 try:
                     future = target.submit(_train_in_worker, task)
                 except BrokenProcessPool:  # its process died before this task (a finisher: in its start-up)
-                    broken = broken or target is executor
+                    if target is executor:
+                        broken = True
                     continue
                 waiting.pop(0)
                 in_pool += target is executor
                 futures[future] = (task, target)
+                submitted.add(future)
+            return submitted
 
         try:
-            hand_out()
-            not_done = set(futures)
+            not_done = hand_out()
             while not_done:
                 done, not_done = wait(not_done, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 _drain(session, self.progress, running, by_id)
@@ -262,9 +266,7 @@ class _Pools:
                         future.cancel()
                     not_done = {f for f in not_done if not f.cancelled()}
                     leftover = []
-                before = set(futures)
-                hand_out()
-                not_done |= set(futures) - before
+                not_done |= hand_out()
         except BaseException:  # Ctrl-C or a bug here: stop the workers now rather than after their tasks
             for pool in executors:
                 _terminate(pool)
