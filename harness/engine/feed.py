@@ -39,17 +39,29 @@ def _gather(images: np.ndarray, labels: np.ndarray) -> Any:
     return load
 
 
+#: Batches gathered at once, and batches kept ready ahead of the model. Gathering a batch of 32 images at
+#: 160x160 takes about 2 ms, so two calls in parallel feed tens of thousands of images per second.
+PARALLEL_GATHERS = 2
+PREFETCH_BATCHES = 2
+
+
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int) -> Any:
-    """Batches of ``images``/``labels`` (rows gathered per batch), shuffled every epoch when ``shuffle``."""
+    """Batches of ``images``/``labels`` (rows gathered per batch), shuffled every epoch when ``shuffle``.
+
+    ``tf.data``'s autotuning is off, with fixed parallelism and prefetching instead: with it on, on a 2-core
+    machine, one epoch in three to two ran at half speed, the whole epoch (training steps of the study's
+    model 1 at 127 against 63 ms in mixed bfloat16, 255 against 126 ms in float32; evaluations likewise).
+    Measured in ``benchmarks/feed_autotune.py``; ``docs/benchmarks.md`` section 10."""
     import tensorflow as tf
 
     n = len(labels)
     ds = tf.data.Dataset.range(n)
     if shuffle:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(_gather(images, labels), num_parallel_calls=tf.data.AUTOTUNE,
-                                  deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).map(_gather(images, labels), num_parallel_calls=PARALLEL_GATHERS, deterministic=True)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 def make_datasets(data: PreparedData, batch_size: int, seed: int) -> dict[str, Any]:
