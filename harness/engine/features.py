@@ -85,7 +85,7 @@ def plan_features(task: Task, model: Any, single_phase: bool) -> tuple[FeaturePl
         return None, f"off: the model's frozen part has trainable weights ({names})"
     import keras
 
-    images = keras.Input(shape=model.input_shape[1:], name="image")
+    images = keras.Input(shape=model.input_shape[1:], dtype=model.inputs[0].dtype, name="image")
     extractor = keras.Model(images, front(model.get_layer("harness_rescale")(images)),
                             name=f"{model.name}__features")
     features = keras.Input(shape=extractor.output_shape[1:], name="features")

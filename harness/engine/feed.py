@@ -19,8 +19,12 @@ from harness.data.prepare import PreparedData
 
 
 def _gather(images: np.ndarray, labels: np.ndarray) -> Any:
-    """A ``tf.data`` map function: a batch of row indices to ``(float32 images, int32 labels)`` (or float32
-    features, when ``images`` holds a frozen base's outputs)."""
+    """A ``tf.data`` map function: a batch of row indices to ``(images, int32 labels)``.
+
+    ``uint8`` images stay ``uint8``: the model's first layer casts them straight to its compute dtype (see
+    :func:`harness.engine.train.build_model`), a quarter of the bytes through the pipeline and one cast
+    instead of two under mixed precision. Float32 arrays (a frozen base's features) pass as they are; any
+    other dtype becomes float32."""
     import tensorflow as tf
 
     shape = (None, *images.shape[1:])
@@ -34,7 +38,7 @@ def _gather(images: np.ndarray, labels: np.ndarray) -> Any:
         x, y = tf.numpy_function(take, [index], (dtype, tf.int32), stateful=False)
         x.set_shape(shape)
         y.set_shape((None,))
-        return (x if dtype == tf.float32 else tf.cast(x, tf.float32)), y
+        return (x if dtype in (tf.uint8, tf.float32) else tf.cast(x, tf.float32)), y
 
     return load
 

@@ -62,16 +62,30 @@ def _rescaling(keras: Any, input_range: str) -> Any:
     return keras.layers.Rescaling(scale=(high - low) / 255.0, offset=low, name="harness_rescale")
 
 
+def _to_float32(keras: Any) -> Any:
+    """A layer that casts its input to float32 (what an augmentation was always given)."""
+
+    class ToFloat32(keras.layers.Layer):  # type: ignore[misc]
+        def call(self, inputs: Any) -> Any:
+            return keras.ops.cast(inputs, "float32")
+
+    return ToFloat32(name="harness_pixels", dtype="float32")
+
+
 def build_model(task: Task, data: PreparedData) -> Any:
-    """Input -> augmentation (training only) -> rescaling to the model's range -> the model -> float32 logits."""
+    """Input -> augmentation (training only) -> rescaling to the model's range -> the model -> float32 logits.
+
+    The input is ``uint8``, as the feed delivers it (:mod:`harness.engine.feed`): the rescaling layer casts it
+    straight to the compute dtype, or, behind an augmentation, a cast to float32 comes first so that the
+    augmentation sees the same float32 pixels as it always has."""
     import keras
 
     shape = data.image_shape
-    inputs = keras.Input(shape=shape, name="image")
+    inputs = keras.Input(shape=shape, dtype="uint8", name="image")
     x = inputs
     augmentation = task.augmentation.factory(dict(task.augmentation.params))
     if augmentation is not None:
-        x = augmentation(x)
+        x = augmentation(_to_float32(keras)(x))
     x = _rescaling(keras, task.model.input_range)(x)
     request = harness.ModelRequest(input_shape=shape, num_classes=data.num_classes,
                                    params=dict(task.model.params), seed=task.seed, cache_dir=task.cache_dir)

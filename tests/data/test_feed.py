@@ -20,13 +20,22 @@ def _rows(ds) -> list[list[int]]:
     return [[int(v) for v in x[:, 0, 0, 0].numpy()] for x, _ in ds]
 
 
-def test_evaluation_batches_are_in_order_float32() -> None:
+def test_evaluation_batches_are_in_order_and_stay_uint8() -> None:
     images, labels = _arrays(10)
     ds = make_dataset(images, labels, 4, shuffle=False, seed=1)
     assert _rows(ds) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     x, y = next(iter(ds))
-    assert x.dtype == tf.float32 and y.dtype == tf.int32
+    assert x.dtype == tf.uint8 and y.dtype == tf.int32  # the model casts (one cast, in its compute dtype)
     assert x.shape[1:] == (4, 4, 3) and ds.element_spec[0].shape.as_list() == [None, 4, 4, 3]
+
+
+@pytest.mark.parametrize(("dtype", "expected"), [("float32", "float32"), ("float64", "float32"),
+                                                 ("uint16", "float32")])
+def test_other_arrays_come_out_float32(dtype: str, expected: str) -> None:
+    images, labels = _arrays(6)
+    x, _ = next(iter(make_dataset(images.astype(dtype), labels, 4, shuffle=False, seed=1)))
+    assert x.dtype == tf.as_dtype(expected)
+    assert [int(v) for v in x[:, 0, 0, 0].numpy()] == [0, 1, 2, 3]
 
 
 def test_training_batches_cover_every_row_once_and_reshuffle_each_epoch() -> None:

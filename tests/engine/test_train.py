@@ -162,3 +162,49 @@ def test_records_carry_what_a_report_needs_and_memory_is_released(engine_tester)
     assert info["sizes"] == {"train": 32, "validation": 16, "test": 16} and info["baseline_accuracy"] == 0.5
     entry = record["history"][0]
     assert set(entry) >= {"epoch", "loss", "accuracy", "val_accuracy", "val_loss", "seconds", "steps"}
+
+
+# -------------------------------------------------------------------------------------------------
+# The model the engine builds
+# -------------------------------------------------------------------------------------------------
+
+
+def test_the_model_takes_uint8_and_an_augmentation_still_sees_float32() -> None:
+    """The feed delivers uint8 batches; the model casts them once (in its compute dtype), and an
+    augmentation is given float32 pixels, as when the feed cast them."""
+    import dataclasses
+
+    import keras
+    import numpy as np
+
+    from harness.data.prepare import PreparedData
+    from harness.engine.train import build_model
+    from harness.specs import AugmentationSpec, ModelSpec
+    from tests.engine.test_task import make_task
+
+    seen: dict[str, str] = {}
+
+    class Probe(keras.layers.Layer):
+        def call(self, x):
+            seen[self.name] = keras.backend.standardize_dtype(x.dtype)
+            return x
+
+    def body(request):
+        return keras.Sequential([Probe(name="body_probe"), keras.layers.Flatten(),
+                                 keras.layers.Dense(request.num_classes)])
+
+    images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    labels = np.array([0, 1, 0, 1])
+    data = PreparedData("tiny", ("a", "b"), {split: (images, labels) for split in ("train", "validation", "test")})
+    model_spec = ModelSpec(name="probe", factory=body, input_range="-1-1", plugin="t", package="t 1")
+    for augmentation in (None, Probe):
+        spec = AugmentationSpec(name="probe", factory=lambda params, layer=augmentation: layer and layer(
+            name="augmentation_probe"), plugin="t", package="t 1")
+        task = dataclasses.replace(make_task(), model=model_spec, augmentation=spec, precision="float32")
+        keras.backend.clear_session()
+        model = build_model(task, data)
+        assert keras.backend.standardize_dtype(model.inputs[0].dtype) == "uint8"
+        assert seen.pop("body_probe") == "float32"
+        assert seen.pop("augmentation_probe", None) == (None if augmentation is None else "float32")
+        expected = model.harness_body(images.astype(np.float32) / 127.5 - 1.0)
+        np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-5)
