@@ -214,4 +214,7 @@ def main(argv: list[str] | None = None, *, cwd: Path | None = None,
 
 
 def console_main() -> NoReturn:
+    from harness.shutdown import freeze_heap_at_exit
+
+    freeze_heap_at_exit()
     sys.exit(main())

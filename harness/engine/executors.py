@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.engine import events
 from harness.errors import UsageError
+from harness.shutdown import freeze_heap_at_exit
 
 if TYPE_CHECKING:
     from harness.engine.task import Task
@@ -63,6 +64,7 @@ def _worker_init(progress: Any, local_modules: list[tuple[str, str]], threads: i
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it stops the workers itself
+    freeze_heap_at_exit()  # the pool's shutdown waits for the workers to exit: make that quick
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for name, path in local_modules:
         if name in sys.modules:
