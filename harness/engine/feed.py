@@ -43,26 +43,34 @@ def _gather(images: np.ndarray, labels: np.ndarray) -> Any:
     return load
 
 
-#: Batches gathered at once, and batches kept ready ahead of the model. Gathering a batch of 32 images at
-#: 160x160 takes about 2 ms, so two calls in parallel feed tens of thousands of images per second.
-PARALLEL_GATHERS = 2
+#: Batches kept ready ahead of the model.
 PREFETCH_BATCHES = 2
+
+
+def parallel_gathers() -> int:
+    """Batches gathered at once: 2 on a small machine, up to 8 on a large one (half its cores). Gathering
+    a batch of 32 images at 160x160 takes about 2 ms, so two calls in parallel already feed tens of
+    thousands of images per second; more is for fast GPUs."""
+    from harness.engine.executors import usable_cores
+
+    return max(2, min(8, usable_cores() // 2))
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int) -> Any:
     """Batches of ``images``/``labels`` (rows gathered per batch), shuffled every epoch when ``shuffle``.
 
     ``tf.data``'s autotuning is off, with fixed parallelism and prefetching instead: with it on, on a 2-core
-    machine, one epoch in three to two ran at half speed, the whole epoch (training steps of the study's
-    model 1 at 127 against 63 ms in mixed bfloat16, 255 against 126 ms in float32; evaluations likewise).
-    Measured in ``benchmarks/feed_autotune.py``; ``docs/benchmarks.md`` section 10."""
+    machine, long stretches of training ran at half speed (the study's model 1 at 127 against 63 ms per step
+    in mixed bfloat16, 255 against 126 ms in float32, in one ``fit`` call in three to two; evaluations
+    likewise). Measured in ``benchmarks/feed_autotune.py``; ``docs/benchmarks.md`` section 10."""
     import tensorflow as tf
 
     n = len(labels)
     ds = tf.data.Dataset.range(n)
     if shuffle:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(_gather(images, labels), num_parallel_calls=PARALLEL_GATHERS, deterministic=True)
+    ds = ds.batch(batch_size).map(_gather(images, labels), num_parallel_calls=parallel_gathers(),
+                                  deterministic=True)
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.prefetch(PREFETCH_BATCHES).with_options(options)
