@@ -3,6 +3,14 @@
 Plugins implement hooks with the :data:`harness.hookimpl` marker and register through the ``harness``
 entry-point group (or ``-p MODULE`` or a ``harness_plugins.py`` in the working directory). The built-in
 parts of harness are plugins of this same contract.
+
+Order: harness's own plugins register first (by module name: ``core``, ``engine``, ``synthetic``,
+``terminal``, ``reports``; ``core`` and ``engine`` cannot be blocked), then the entry points of installed
+packages sorted by name, then ``-p`` modules, then ``harness_plugins.py``. pluggy calls a hook's
+implementations last registered first, unless ``tryfirst``/``trylast`` say otherwise; ``wrapper=True``
+implementations wrap all the others and see their list of results. For a hook that stops at the first
+non-``None`` result, the local file is asked first and harness's own plugins last. Every implementation is
+checked against these specs when the plugins are loaded (an unknown hook name is an error).
 """
 
 from __future__ import annotations

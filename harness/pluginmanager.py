@@ -1,20 +1,32 @@
-"""Finding and loading plugins: the ``harness`` entry points, ``-p`` modules and ``harness_plugins.py``."""
+"""Finding and loading plugins: harness's own, the ``harness`` entry points, ``-p`` modules and
+``harness_plugins.py``.
+
+The order of registration is fixed (see :func:`load_plugins`): harness's own plugins by module name, then the
+entry points of installed packages sorted by name, then ``-p`` modules (the configuration file's ``plugins``,
+then the command line's, in order), then the working directory's ``harness_plugins.py``. pluggy calls the
+implementations of a hook in the reverse order (last registered first), so a local plugin is asked before an
+installed one, and both before harness's own; ``tryfirst``/``trylast`` and wrappers change that as pluggy
+documents.
+"""
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 import pluggy
+from pluggy import HookImpl
 
 from harness import hookspec
 from harness.errors import PluginError, UsageError
@@ -22,6 +34,17 @@ from harness.errors import PluginError, UsageError
 ENTRY_POINT_GROUP = "harness"
 LOCAL_PLUGIN_FILE = "harness_plugins.py"
 AUTOLOAD_ENV = "HARNESS_DISABLE_PLUGIN_AUTOLOAD"
+#: harness's own plugins, registered first and in this order, by module name: not through entry points, so
+#: that an install whose metadata is stale still has every one of them.
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("core", "harness.builtin.core"),
+    ("engine", "harness.engine.train"),
+    ("synthetic", "harness.builtin.synthetic"),
+    ("terminal", "harness.terminal"),
+    ("reports", "harness.report.plugin"),
+)
+#: Built-ins that ``-p no:NAME`` may not block: without them ``harness run`` cannot work.
+ESSENTIAL: tuple[str, ...] = ("core", "engine")
 
 
 @dataclass(frozen=True)
@@ -55,6 +78,8 @@ class HarnessPluginManager(pluggy.PluginManager):
         super().__init__("harness")
         self.add_hookspecs(hookspec)
         self.origins: dict[str, PluginOrigin] = {}
+        # Typed for plugin authors: ``config.hook.harness_...`` (pluggy builds the callers at run time).
+        self.hook: pluggy.HookRelay
 
     def register_plugin(self, plugin: Any, origin: PluginOrigin) -> None:
         if self.is_blocked(origin.name) or self.has_plugin(origin.name):
@@ -71,14 +96,71 @@ class HarnessPluginManager(pluggy.PluginManager):
         name = self.get_name(plugin) or repr(plugin)
         return self.origins.get(name, PluginOrigin(name=name, how="object", where=name))
 
-    def check_contract(self) -> None:
-        """Refuse hook implementations that match no hook spec (a typo in a hook name)."""
-        for name, caller in self.hook.__dict__.items():
-            if not name.startswith("harness_") or caller.spec is not None:
-                continue
-            for impl in caller.get_hookimpls():
-                origin = self.origin_of(impl.plugin)
-                raise PluginError(f"{origin.describe()} implements unknown hook {name!r}")
+    def check_pending(self) -> None:
+        """pluggy's check that every implementation matches a hook spec, as a one-line :class:`PluginError`
+        naming the plugin and the hook (a misspelt hook name gets a suggestion)."""
+        try:
+            super().check_pending()
+        except pluggy.PluginValidationError as exc:
+            origin = self.origin_of(exc.plugin)
+            found = re.search(r"unknown hook '([^']+)'", str(exc))
+            if found is None:  # pragma: no cover - pluggy's message changed
+                raise PluginError(f"{origin.describe()} breaks the hook contract: {exc}") from None
+            name = found[1]
+            specs = [n for n, caller in vars(self.hook).items() if not n.startswith("_") and caller.has_spec()]
+            close = difflib.get_close_matches(name, specs, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise PluginError(f"{origin.describe()} implements unknown hook {name!r}{hint}") from None
+
+    def call_attributed(self, caller: pluggy.HookCaller, **kwargs: Any) -> list[tuple[PluginOrigin, Any]]:
+        """Call a hook through pluggy (wrappers, ordering and tracing included) and return each result with
+        the plugin that contributed it, in pluggy's call order.
+
+        pluggy returns a hook's results as one list; which implementation returned which is seen as it
+        happens: while the call runs, a profile function notes the value each implementation's function
+        returns. A result that a ``wrapper=True`` implementation added is credited to that wrapper. A
+        failure propagates with a note naming the plugin (see :meth:`culprit`).
+        """
+        impls = {_code_of(impl.function): impl for impl in caller.get_hookimpls()}
+        returned: dict[int, tuple[HookImpl, Any]] = {}
+
+        def profile(frame: FrameType, event: str, arg: Any) -> None:
+            if event == "return" and arg is not None and frame.f_code in impls:
+                returned[id(arg)] = (impls[frame.f_code], arg)  # the value is kept alive: its id stays its own
+
+        previous = sys.getprofile()
+        sys.setprofile(profile)
+        try:
+            results = caller(**kwargs)
+        except Exception as exc:
+            culprit = self.culprit(caller, exc)
+            if culprit is not None and hasattr(exc, "add_note"):
+                exc.add_note(f"raised by {culprit.describe()} in {caller.name}")
+            raise
+        finally:
+            sys.setprofile(previous)
+        wrappers = [impl for impl, _ in returned.values() if impl.wrapper or impl.hookwrapper]
+        attributed = []
+        for result in results:
+            impl = returned[id(result)][0] if id(result) in returned else (wrappers[0] if wrappers else None)
+            origin = self.origin_of(impl.plugin) if impl is not None else PluginOrigin("?", "wrapper", "?")
+            attributed.append((origin, result))
+        return attributed
+
+    def culprit(self, caller: pluggy.HookCaller, exc: BaseException) -> PluginOrigin | None:
+        """The plugin whose implementation of ``caller`` an exception came out of (the innermost on its
+        traceback), or ``None``."""
+        impls = {_code_of(impl.function): impl for impl in caller.get_hookimpls()}
+        found = None
+        tb = exc.__traceback__
+        while tb is not None:
+            found = impls.get(tb.tb_frame.f_code, found)
+            tb = tb.tb_next
+        return self.origin_of(found.plugin) if found is not None else None
+
+
+def _code_of(function: Any) -> Any:
+    return getattr(getattr(function, "__func__", function), "__code__", None)
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,12 +178,22 @@ def _distribution_of(module_name: str) -> tuple[str, str]:
     return "", ""
 
 
-def _load_entry_points(pm: HarnessPluginManager, *, builtin_only: bool) -> None:
+def _load_builtins(pm: HarnessPluginManager) -> None:
+    import harness
+
+    for name, module_name in BUILTIN_PLUGINS:
+        if not pm.is_blocked(name):
+            origin = PluginOrigin(name=name, how="built-in", where=module_name, distribution="harness",
+                                  version=harness.__version__)
+            pm.register_plugin(importlib.import_module(module_name), origin)
+
+
+def _load_entry_points(pm: HarnessPluginManager) -> None:
+    """Third-party plugins: the ``harness`` entry points of installed packages, sorted by name. harness's
+    own entry points, if an older install still declares some, are left out: its built-ins load by name."""
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
-            continue
         dist = getattr(ep, "dist", None)
-        if builtin_only and (dist is None or dist.metadata["Name"] != "harness"):
+        if pm.is_blocked(ep.name) or pm.has_plugin(ep.name) or (dist is not None and dist.name == "harness"):
             continue
         origin = PluginOrigin(
             name=ep.name,
@@ -112,7 +204,7 @@ def _load_entry_points(pm: HarnessPluginManager, *, builtin_only: bool) -> None:
         )
         try:
             plugin = ep.load()
-        except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's fault
+        except Exception as exc:  # any import failure is the plugin's fault
             raise PluginError(f"{origin.describe()} failed to import: {type(exc).__name__}: {exc}") from None
         pm.register_plugin(plugin, origin)
 
@@ -122,7 +214,7 @@ def _import_module_plugin(pm: HarnessPluginManager, module_name: str) -> None:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UsageError(f"-p {module_name}: cannot import module: {exc}") from None
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # the module's own failure
         raise PluginError(f"-p {module_name}: module failed to import: {type(exc).__name__}: {exc}") from None
     dist, version = _distribution_of(module_name)
     pm.register_plugin(
@@ -139,7 +231,7 @@ def _load_local_file(pm: HarnessPluginManager, path: Path) -> None:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # the module's own failure
         del sys.modules[module_name]
         raise PluginError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from None
     pm.register_plugin(module, origin)
@@ -166,28 +258,36 @@ def load_plugins(
     autoload: bool | None = None,
     extra: list[tuple[Any, str]] | None = None,
 ) -> HarnessPluginManager:
-    """Build the plugin manager: blocked names first, then entry points, ``-p`` modules, the local file.
+    """Build the plugin manager. Blocked names (``-p no:NAME``) first, then, in this order of registration:
 
-    With ``autoload`` false (or ``HARNESS_DISABLE_PLUGIN_AUTOLOAD`` set), only the built-in entry points of
-    the ``harness`` distribution load; third-party plugins then need ``-p``.
+    1. harness's own plugins (:data:`BUILTIN_PLUGINS`), by module name; the essential ones cannot be blocked;
+    2. ``extra``: ready plugin objects with a name (the testing kit uses it);
+    3. the ``harness`` entry points of installed packages, sorted by name, unless ``autoload`` is false
+       (or ``HARNESS_DISABLE_PLUGIN_AUTOLOAD`` is set): third-party plugins then need ``-p``;
+    4. ``-p`` modules, in the order given;
+    5. ``harness_plugins.py`` of the working directory.
 
-    ``extra`` registers ready plugin objects with a name (the testing kit uses it).
+    pluggy calls a hook's implementations last registered first (5 to 1), ``tryfirst``/``trylast`` aside.
+    Every implementation is then checked against the hook specs (pluggy's ``check_pending``).
     """
     pm = HarnessPluginManager()
     load, block = parse_plugin_args(plugin_args or [])
     for name in block:
+        if name in ESSENTIAL:
+            raise UsageError(f"-p no:{name}: {name!r} is essential to harness and cannot be blocked "
+                             f"(essential: {', '.join(ESSENTIAL)})")
         pm.set_blocked(name)
+    _load_builtins(pm)
     for plugin, name in extra or []:
         pm.register_plugin(plugin, PluginOrigin(name=name, how="object", where=name))
     if autoload is None:
         autoload = not os.environ.get(AUTOLOAD_ENV)
-    # The built-in plugins are entry points of harness itself; they load even when autoloading of
-    # third-party plugins is turned off (as pytest keeps its own plugins under PYTEST_DISABLE_PLUGIN_AUTOLOAD).
-    _load_entry_points(pm, builtin_only=not autoload)
+    if autoload:
+        _load_entry_points(pm)
     for module_name in load:
         _import_module_plugin(pm, module_name)
     local = (cwd or Path.cwd()) / LOCAL_PLUGIN_FILE
     if local.is_file() and not pm.is_blocked("harness_plugins"):
         _load_local_file(pm, local)
-    pm.check_contract()
+    pm.check_pending()
     return pm

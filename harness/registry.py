@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -12,6 +11,7 @@ from harness.specs import AugmentationSpec, DatasetSpec, ModelSpec
 
 if TYPE_CHECKING:
     from harness.config import Config
+    from harness.pluginmanager import PluginOrigin
 
 S = TypeVar("S", DatasetSpec, AugmentationSpec, ModelSpec)
 
@@ -35,30 +35,23 @@ class Registry:
         return getattr(self, kind)  # type: ignore[no-any-return]
 
 
-def _call_each(pm: Any, hook_name: str, **kwargs: Any) -> Iterable[tuple[Any, Any]]:
-    """Call every implementation of a hook, yielding ``(plugin, result)`` so results keep their origin."""
-    caller = getattr(pm.hook, hook_name)
-    for impl in caller.get_hookimpls():  # registration order: built-ins first
-        args = {name: kwargs[name] for name in impl.argnames}
-        origin = pm.origin_of(impl.plugin)
-        try:
-            result = impl.function(**args)
-        except UsageError:
-            raise
-        except Exception as exc:
-            raise PluginError(f"{origin.describe()} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
-        if result is not None:
-            yield impl.plugin, result
+def contributions(config: Config, hook_name: str) -> list[tuple[PluginOrigin, Any]]:
+    """Each plugin's contribution to a registration hook, with its origin, in the plugins' order of
+    registration (harness's own first): the reverse of pluggy's call order. A hook that raises is a bug in
+    its plugin: the exception propagates (an internal error, with its traceback and the plugin named)."""
+    pm = config.pluginmanager
+    return list(reversed(pm.call_attributed(getattr(pm.hook, hook_name), config=config)))
 
 
 def collect_specs(config: Config, kind: str) -> dict[str, Any]:
     hook_name, spec_type = KINDS[kind]
-    pm = config.pluginmanager
     specs: dict[str, Any] = {}
-    for plugin, result in _call_each(pm, hook_name, config=config):
-        origin = pm.origin_of(plugin)
+    for origin, result in contributions(config, hook_name):
         if isinstance(result, spec_type):
             result = [result]
+        if not isinstance(result, (list, tuple)):
+            raise PluginError(f"{origin.describe()}: {hook_name} returned {result!r}, expected a list of "
+                              f"{spec_type.__name__} objects")
         for spec in result:
             if not isinstance(spec, spec_type):
                 raise PluginError(
@@ -116,7 +109,10 @@ def add_configured(config: Config, registry: Registry) -> None:
 
 def collect_presets(config: Config) -> dict[str, dict[str, Any]]:
     presets: dict[str, dict[str, Any]] = {}
-    for _plugin, result in _call_each(config.pluginmanager, "harness_presets_register", config=config):
+    for origin, result in contributions(config, "harness_presets_register"):
+        if not isinstance(result, dict):
+            raise PluginError(f"{origin.describe()}: harness_presets_register returned {result!r}, expected a "
+                              "dict of presets by name")
         presets.update(result)
     presets.update(config.table("presets"))
     return presets

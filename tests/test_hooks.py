@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tests.conftest import TINY_MODEL_PLUGIN
@@ -89,3 +91,57 @@ def harness_combination_result(session, task, result):
     assert len(lines) == 2
     assert lines[0].startswith("RESULT synthetic-none-tiny[seed=1]") and lines[0].endswith("epochs=2")
     assert lines[1].startswith("RESULT synthetic-none-tiny[seed=2]") and lines[1].endswith("epochs=4")
+
+
+def test_a_wrapper_of_a_registration_hook_wraps_every_plugin(tester, tmp_path, monkeypatch) -> None:
+    """pluggy's wrappers work: one sees every plugin's specs, drops one and adds its own, credited to it."""
+    tester.make_plugin(TINY_MODEL_PLUGIN.replace('name="tiny"', 'name="drop_me"') + '''
+@harness.hookimpl
+def harness_augmentations_register(config):
+    return [harness.AugmentationSpec(name="kept", factory=lambda p: None)]
+''')
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "harnessplug_wrap.py").write_text('''
+import harness
+from harness.builtin.synthetic import load
+
+@harness.hookimpl(wrapper=True)
+def harness_models_register(config):
+    contributions = yield
+    kept = [[spec for spec in specs if spec.name != "drop_me"] for specs in contributions]
+    return kept + [[harness.ModelSpec(name="added", factory=load, description="by the wrapper")]]
+''')
+    monkeypatch.syspath_prepend(str(site))
+    result = tester.run("-p", "harnessplug_wrap", "list")
+    assert result.ret == 0, result.stderr
+    assert "drop_me" not in result.stdout and "kept" in result.stdout
+    assert "  added  by the wrapper  (harnessplug_wrap)" in result.stdout
+
+
+def test_a_registration_hook_that_raises_is_an_internal_error_naming_the_plugin(tester) -> None:
+    tester.make_plugin('''
+import harness
+
+@harness.hookimpl
+def harness_models_register(config):
+    raise RuntimeError("no models today")
+''')
+    result = tester.run("list", "models")
+    assert result.ret == 3
+    assert "Traceback" in result.stderr and "RuntimeError: no models today" in result.stderr
+    if sys.version_info >= (3, 11):  # exception notes
+        assert "raised by plugin 'harness_plugins' (local file" in result.stderr
+
+
+def test_a_registration_hook_returning_a_string_is_named_as_such(tester) -> None:
+    tester.make_plugin('''
+import harness
+
+@harness.hookimpl
+def harness_models_register(config):
+    return "tiny"
+''')
+    result = tester.run("list", "models")
+    assert result.ret == 4
+    assert "harness_models_register returned 'tiny', expected a list of ModelSpec objects" in result.stderr

@@ -148,3 +148,80 @@ def test_hook_returning_wrong_type(harness_tester) -> None:
     result = harness_tester.run("list")
     assert result.ret == 4
     assert "expected ModelSpec objects" in result.stderr
+
+
+def test_misspelt_hook_is_one_line_naming_plugin_hook_and_the_likely_one(harness_tester) -> None:
+    harness_tester.make_plugin('''
+        import harness
+        @harness.hookimpl
+        def harness_model_register(config):
+            return []
+    ''')
+    result = harness_tester.run("list")
+    assert result.ret == 4
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1 and "Traceback" not in message
+    assert "harness_plugins.py" in message
+    assert "unknown hook 'harness_model_register' (did you mean 'harness_models_register'?)" in message
+
+
+@pytest.mark.parametrize("name", ["core", "engine"])
+def test_blocking_an_essential_builtin_is_a_one_line_usage_error(harness_tester, name: str) -> None:
+    result = harness_tester.run("-p", f"no:{name}", "run", "--collect-only")
+    assert result.ret == 4
+    assert result.stderr.strip() == (f"harness: error: -p no:{name}: {name!r} is essential to harness and cannot "
+                                     "be blocked (essential: core, engine)")
+
+
+def test_non_essential_builtins_can_be_blocked(harness_tester) -> None:
+    result = harness_tester.run("-p", "no:terminal", "-p", "no:reports", "-p", "no:synthetic", "list", "plugins")
+    assert result.ret == 0, result.stderr
+    listed = {line.split()[0] for line in result.stdout.splitlines()}
+    assert {"core", "engine"} <= listed and not {"terminal", "reports", "synthetic"} & listed
+
+
+def test_builtins_load_by_module_name_without_any_entry_point(harness_tester, monkeypatch) -> None:
+    """A stale install (metadata without harness's entry points) still has every built-in."""
+    from importlib import metadata
+
+    from harness.pluginmanager import BUILTIN_PLUGINS
+
+    monkeypatch.setattr(metadata, "entry_points", lambda **_: metadata.EntryPoints(()))
+    result = harness_tester.run("list", "plugins")
+    assert result.ret == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    for name, module in BUILTIN_PLUGINS:
+        assert "built-in" in lines[name] and module in lines[name] and "harness" in lines[name]
+
+
+def test_plugins_register_builtins_first_and_are_called_last_registered_first(harness_tester, site: Path) -> None:
+    """Order: built-ins, entry points (by name), -p modules, harness_plugins.py; pluggy calls them in reverse."""
+    answer = '''
+import harness
+@harness.hookimpl
+def harness_budget_make(config, combination):
+    return harness.Budget(steps={steps})
+@harness.hookimpl
+def harness_models_register(config):
+    from harness.builtin.synthetic import load
+    return [harness.ModelSpec(name="m_{name}", factory=load)]
+'''
+    make_distribution(site, "harness-zz", "1.0", {"zz": "harnessplug_zz"},
+                      {"harnessplug_zz": answer.format(steps=1, name="zz")})
+    make_distribution(site, "harness-aa", "1.0", {"aa": "harnessplug_aa"},
+                      {"harnessplug_aa": answer.format(steps=2, name="aa")})
+    (site / "harnessplug_p.py").write_text(answer.format(steps=3, name="p"))
+    harness_tester.make_plugin(answer.format(steps=4, name="local"))
+    from harness.cli import make_config
+
+    config = make_config(["-p", "harnessplug_p", "run"], harness_tester.path)
+    pm = config.pluginmanager
+    ours = ["core", "engine", "synthetic", "terminal", "reports", "aa", "zz", "harnessplug_p", "harness_plugins"]
+    assert [name for name in pm.origins if name in ours] == ours
+    assert list(pm.origins)[:5] == ours[:5] and list(pm.origins)[-1] == "harness_plugins"
+    called = [impl.plugin_name for impl in reversed(config.hook.harness_budget_make.get_hookimpls())]
+    assert called == ["harness_plugins", "harnessplug_p", "zz", "aa", "core"]  # core's is trylast anyway
+    assert config.hook.harness_budget_make(config=config, combination=None).steps == 4  # firstresult: local
+    models = harness_tester.run("-p", "harnessplug_p", "list", "models").stdout  # registry: registration order
+    positions = [models.index(f"m_{name}") for name in ("aa", "zz", "p", "local")]
+    assert positions == sorted(positions)

@@ -11,12 +11,15 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.report import formatting, html, markdown
 from harness.report import records as rec
 from harness.report.context import Report
 from harness.store import write_atomic
+
+if TYPE_CHECKING:
+    from harness.pluginmanager import HarnessPluginManager
 
 HTML_NAME = "report.html"
 MARKDOWN_NAME = "report.md"
@@ -45,21 +48,29 @@ def safe_name(name: str) -> str:
     return _SAFE.sub("_", str(name)).strip("._") or "unnamed"
 
 
-def collect(pm: Any, hook_name: str, report: Report) -> dict[str, Any]:
-    """Call each implementation of a report hook in turn (the built-ins first); a plugin that fails or
-    returns a name already taken costs its own contribution and leaves a note, not the report."""
-    caller = getattr(pm.hook, hook_name)
+def collect(pm: HarnessPluginManager, hook_name: str, report: Report) -> dict[str, Any]:
+    """Call a report hook through pluggy and merge its results by name, in pluggy's call order (the built-in
+    report plugin, ``tryfirst``, first). A plugin that fails costs its own contribution and leaves a note, not
+    the report: the hook is called again without it (pluggy stops a call at the first failure). A result
+    that is not a dict, or a name already taken, costs that result and leaves a note."""
+    failed: list[Any] = []
+    notes = list(report.notes)
+    while True:
+        report.notes[:] = notes  # what an aborted call noted is noted again by the next
+        caller = pm.subset_hook_caller(hook_name, remove_plugins=failed) if failed else getattr(pm.hook, hook_name)
+        try:
+            results = pm.call_attributed(caller, report=report)
+            break
+        except Exception as exc:
+            culprit = pm.culprit(caller, exc)
+            if culprit is None:
+                raise
+            report.note(f"{culprit.describe()} failed in {hook_name}: {type(exc).__name__}: {exc}")
+            notes = list(report.notes)
+            failed.append(pm.get_plugin(culprit.name))
     found: dict[str, Any] = {}
     owners: dict[str, str] = {}
-    for impl in reversed(caller.get_hookimpls()):
-        origin = pm.origin_of(impl.plugin)
-        try:
-            result = impl.function(**{name: report for name in impl.argnames})
-        except Exception as exc:  # noqa: BLE001 - one plugin's failure must not cost the whole report
-            report.note(f"{origin.describe()} failed in {hook_name}: {type(exc).__name__}: {exc}")
-            continue
-        if result is None:
-            continue
+    for origin, result in results:
         if not isinstance(result, Mapping):
             report.note(f"{origin.describe()}: {hook_name} returned {type(result).__name__}, expected a dict by name")
             continue
@@ -211,7 +222,7 @@ def _write_figures(report: Report, found: dict[str, Any], written: WrittenReport
     return parts
 
 
-def write_report(report: Report, pm: Any) -> WrittenReport:
+def write_report(report: Report, pm: HarnessPluginManager) -> WrittenReport:
     """Collect the tables and figures from every plugin and write them with the Markdown and HTML pages."""
     from harness.report.tables import combinations_table
 

@@ -133,3 +133,24 @@ def test_the_data_directory_of_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
     assert data_dir_of_run({"argv": ["run"]}) is None
     monkeypatch.setenv("HARNESS_DATA_DIR", "/env")
     assert data_dir_of_run({"argv": ["run"]}) == "/env"
+
+
+class RenamingWrapper:
+    """A third party's wrapper of a report hook: it sees every plugin's tables and renames one."""
+
+    @harness.hookimpl(wrapper=True)
+    def harness_report_tables(self, report):
+        contributions = yield
+        for tables in contributions:
+            if "combinations" in tables:
+                tables["grid"] = tables.pop("combinations")
+        return contributions
+
+
+def test_a_wrapper_of_a_report_hook_wraps_every_plugin(run_dir_factory, records) -> None:
+    pm = load_plugins(autoload=False, extra=[(RenamingWrapper(), "renamer"), (ExtraPlugin(), "extra")])
+    written = write_report(_report(run_dir_factory(records)), pm)
+    assert "grid" in written.tables and "speed" in written.tables
+    assert list(pd.read_csv(written.tables["grid"]).columns) == tables.COMBINATION_COLUMNS  # the built-in's, renamed
+    assert "combinations" not in written.tables  # the extra plugin's table of that name too was renamed, so:
+    assert any("'grid' from plugin 'extra' (object extra) ignored" in note for note in written.notes)
