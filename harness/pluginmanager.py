@@ -78,8 +78,6 @@ class HarnessPluginManager(pluggy.PluginManager):
         super().__init__("harness")
         self.add_hookspecs(hookspec)
         self.origins: dict[str, PluginOrigin] = {}
-        # Typed for plugin authors: ``config.hook.harness_...`` (pluggy builds the callers at run time).
-        self.hook: pluggy.HookRelay
 
     def register_plugin(self, plugin: Any, origin: PluginOrigin) -> None:
         if self.is_blocked(origin.name) or self.has_plugin(origin.name):

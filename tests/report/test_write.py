@@ -141,9 +141,9 @@ class RenamingWrapper:
     @harness.hookimpl(wrapper=True)
     def harness_report_tables(self, report):
         contributions = yield
-        for tables in contributions:
-            if "combinations" in tables:
-                tables["grid"] = tables.pop("combinations")
+        for found in contributions:
+            if "combinations" in found:
+                found["grid"] = found.pop("combinations")
         return contributions
 
 
