@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,34 +143,69 @@ def _info(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: Arrays,
 _MEMO: dict[str, PreparedData] = {}
 
 
-def prepare(spec: DatasetSpec, request: DatasetRequest, *, split_seed: int, progress: Any = None) -> PreparedData:
-    """Build the dataset's splits, decoded once per image size (in memory and in the on-disk cache)."""
-    factory = f"{getattr(spec.factory, '__module__', '')}.{getattr(spec.factory, '__qualname__', spec.factory)}"
-    memo_key = _digest([spec.name, factory, dict(spec.params), list(spec.image_size), spec.channels, split_seed,
-                        request.data_dir])
-    if memo_key in _MEMO:
-        return _MEMO[memo_key]
+def _files_digest(files: dict[str, list[tuple[str, int]]]) -> str:
+    return _digest({k: [list(item) for item in v] for k, v in files.items()})
+
+
+def _arrays_digest(arrays: Arrays) -> str:
+    return _digest({k: hashlib.sha256(np.ascontiguousarray(v[1]).tobytes()).hexdigest() for k, v in arrays.items()})
+
+
+def _source(spec: DatasetSpec, request: DatasetRequest) -> ImageFiles | ImageArrays:
     source = spec.factory(request)
-    if isinstance(source, ImageFiles):
-        files = _split_files(source, split_seed)
-        split_digest = _digest({k: [list(item) for item in v] for k, v in files.items()})
-        arrays, skipped = cache.load_files(files, spec.image_size, spec.channels, request.cache_dir,
-                                           progress=progress)
-    elif isinstance(source, ImageArrays):
-        arrays = _split_arrays(source, split_seed)
-        split_digest = _digest({k: hashlib.sha256(np.ascontiguousarray(v[1]).tobytes()).hexdigest()
-                                for k, v in arrays.items()})
-        skipped = []
-    else:
+    if not isinstance(source, (ImageFiles, ImageArrays)):
         raise DataError(
             f"dataset {spec.name!r} (plugin {spec.plugin!r}): factory returned {type(source).__name__}, "
             "expected ImageFiles or ImageArrays"
         )
-    _check(spec, source, arrays)
-    data = PreparedData(spec.name, tuple(source.class_names), arrays,
-                        _info(spec, source, arrays, split_digest, skipped, split_seed))
-    _MEMO[memo_key] = data
+    return source
+
+
+def split_digest(spec: DatasetSpec, request: DatasetRequest, *, split_seed: int) -> str:
+    """The digest of the dataset's splits (file paths and labels, or the labels of in-memory arrays) that
+    :func:`prepare` records, computed without decoding anything: what a run's driver sends with its tasks so
+    that a machine whose files differ refuses to train on them."""
+    source = _source(spec, request)
+    if isinstance(source, ImageFiles):
+        return _files_digest(_split_files(source, split_seed))
+    return _arrays_digest(_split_arrays(source, split_seed))
+
+
+def prepare(spec: DatasetSpec, request: DatasetRequest, *, split_seed: int, progress: Any = None,
+            expected_digest: str | None = None) -> PreparedData:
+    """Build the dataset's splits, decoded once per image size (in memory and in the on-disk cache).
+
+    With ``expected_digest`` (:func:`split_digest` computed where the run started), a dataset whose splits
+    here give another digest is a :class:`DataError`: this machine has other files than the run's."""
+    factory = f"{getattr(spec.factory, '__module__', '')}.{getattr(spec.factory, '__qualname__', spec.factory)}"
+    memo_key = _digest([spec.name, factory, dict(spec.params), list(spec.image_size), spec.channels, split_seed,
+                        request.data_dir])
+    data = _MEMO.get(memo_key)
+    if data is None:
+        data = _MEMO[memo_key] = _prepare(spec, request, split_seed, progress)
+    if expected_digest is not None and data.info["split_digest"] != expected_digest:
+        raise DataError(
+            f"dataset {spec.name!r}: the files on {socket.gethostname()} ({data.info['root'] or 'in memory'}) "
+            f"give split digest {data.info['split_digest']}, the run expects {expected_digest}: this machine "
+            "has other data than the machine that started the run (check --data-dir on every node)"
+        )
     return data
+
+
+def _prepare(spec: DatasetSpec, request: DatasetRequest, split_seed: int, progress: Any) -> PreparedData:
+    source = _source(spec, request)
+    if isinstance(source, ImageFiles):
+        files = _split_files(source, split_seed)
+        digest = _files_digest(files)
+        arrays, skipped = cache.load_files(files, spec.image_size, spec.channels, request.cache_dir,
+                                           progress=progress)
+    else:
+        arrays = _split_arrays(source, split_seed)
+        digest = _arrays_digest(arrays)
+        skipped = []
+    _check(spec, source, arrays)
+    return PreparedData(spec.name, tuple(source.class_names), arrays,
+                        _info(spec, source, arrays, digest, skipped, split_seed))
 
 
 def clear_memo() -> None:

@@ -49,6 +49,10 @@ class Task:
     #: Train a frozen-base model's head on features computed once (see ``ModelSpec.features``). How the
     #: work is done, not what is computed: not part of :meth:`describe` or the hashes.
     feature_cache: bool = True
+    #: The dataset's split digest where the run started (``harness.data.prepare.split_digest``), sent by
+    #: executors that train on other machines: a machine whose files give another digest fails the task.
+    #: Where the data is read, not what is computed: not part of :meth:`describe` or the hashes.
+    data_digest: str | None = None
     #: Position in the run, for progress displays.
     index: int = 0
     total: int = 1

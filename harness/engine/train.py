@@ -335,7 +335,7 @@ def _prepare(task: Task) -> PreparedData:
     request = DatasetRequest(params=dict(task.dataset.params), data_dir=task.data_dir, cache_dir=task.cache_dir,
                              seed=task.split_seed, image_size=task.dataset.image_size,
                              channels=task.dataset.channels)
-    return prepare(task.dataset, request, split_seed=task.split_seed,
+    return prepare(task.dataset, request, split_seed=task.split_seed, expected_digest=task.data_digest,
                    progress=lambda done, total: events.emit({"kind": "decode", "done": done, "total": total}))
 
 
