@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import harness
+from harness import resume
 from harness.config import (
     RUN_OPTION_BY_DEST,
     Config,
-    ConfigFile,
     Option,
     add_run_options,
     find_config_file,
@@ -26,25 +26,26 @@ LIST_KINDS = ("datasets", "augmentations", "models", "presets", "plugins")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`UsageError` (exit code 4) instead of exiting with 2."""
+    """argparse that raises :class:`UsageError` (exit code 4) instead of exiting with 2, and takes options
+    only as spelled in full (as pytest does): the pre-parser and the parser then agree on every argument."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _plugin_args(argv: list[str], file: ConfigFile) -> list[str]:
-    """``-p`` values from the command line (scanned before parsing) and ``plugins`` from the file."""
-    values = list(file.values.get("plugins", []))
-    it = iter(argv)
-    for arg in it:
-        if arg == "-p":
-            value = next(it, None)
-            if value is None:
-                raise UsageError("-p needs a value: a module to load or no:NAME to block a plugin")
-            values.append(value)
-        elif arg.startswith("-p") and not arg.startswith("--"):
-            values.append(arg[2:])
-    return values
+def _preparse(argv: list[str]) -> argparse.Namespace:
+    """What is needed before the plugins load, parsed by a small parser of its own: the ``-p`` values (before
+    or after the command), the command, and ``--resume`` with ``--output`` (to find the run to resume)."""
+    parser = _Parser(prog="harness", add_help=False)
+    parser.add_argument("-p", dest="plugins", action="append", default=[])
+    parser.add_argument("command", nargs="?")
+    parser.add_argument("--resume", nargs="?", const="latest", default=None)
+    parser.add_argument("--output", default=None)
+    return parser.parse_known_args(argv)[0]
 
 
 def build_parser(pm: HarnessPluginManager | None) -> tuple[argparse.ArgumentParser, dict[str, Option[Any]]]:
@@ -98,13 +99,30 @@ def _plugin_options(run: argparse.ArgumentParser, pm: HarnessPluginManager) -> d
 
 
 def make_config(argv: list[str], cwd: Path, extra_plugins: list[tuple[Any, str]] | None = None) -> Config:
+    """Load the plugins and parse the command line into a :class:`Config`. With ``run --resume``, the run's
+    stored command line is resolved first (its working directory, plugins and options; see
+    :mod:`harness.resume`)."""
+    early = _preparse(argv)
+    plugin_args: list[str] = early.plugins
+    stored = None
+    if early.command == "run" and early.resume is not None:
+        output = early.output or find_config_file(cwd).values.get("output") or "reports"
+        stored = resume.stored_run(early.resume, str(output), cwd)
+        stored_plugins = _preparse(stored.argv).plugins
+        resume.check_plugins(early.plugins, stored_plugins, stored)
+        plugin_args = [*stored_plugins, *(p for p in early.plugins if p not in stored_plugins)]
+        cwd = stored.cwd
     file = find_config_file(cwd)
-    pm = load_plugins(_plugin_args(argv, file), cwd=cwd, extra=extra_plugins)
+    pm = load_plugins([*file.values.get("plugins", []), *plugin_args], cwd=cwd, extra=extra_plugins)
     parser, extra = build_parser(pm)
     namespace = parser.parse_args(argv)
     if namespace.command is None:
         parser.print_help()
         raise SystemExit(int(ExitCode.USAGE_ERROR))
+    if stored is not None:
+        options = {**RUN_OPTION_BY_DEST, **extra}
+        namespace = resume.merge(parser, namespace, stored, defaults={d: o.default for d, o in options.items()},
+                                 flags={d: o.flags[0] if o.flags else d for d, o in options.items()})
     config = Config(namespace, pm, file, cwd, list(argv))
     if namespace.command in ("run", "list"):
         from harness.registry import collect_presets
@@ -177,7 +195,7 @@ def dispatch(config: Config) -> ExitCode:
     if command == "cache":
         return _cache(config.option)
     if command == "report":
-        from harness.report import rebuild
+        from harness.report.rebuild import rebuild
 
         return rebuild(config, Path(config.option.run_dir))
     if command == "compare":
@@ -204,7 +222,7 @@ def main(argv: list[str] | None = None, *, cwd: Path | None = None,
         return int(ExitCode.INTERRUPTED)
     except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) else int(ExitCode.USAGE_ERROR)
-    except Exception:  # noqa: BLE001 - internal errors keep their traceback
+    except Exception:  # internal errors keep their traceback
         traceback.print_exc()
         sys.stderr.write("harness: internal error (exit code 3)\n")
         return int(ExitCode.INTERNAL_ERROR)

@@ -12,9 +12,14 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from harness.pluginmanager import HarnessPluginManager
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -307,7 +312,7 @@ class Config:
     def __init__(
         self,
         option: argparse.Namespace,
-        pluginmanager: Any,
+        pluginmanager: HarnessPluginManager,
         file: ConfigFile,
         cwd: Path,
         args: list[str],
@@ -322,7 +327,8 @@ class Config:
         self.presets: dict[str, dict[str, Any]] = {}
 
     @property
-    def hook(self) -> Any:
+    def hook(self) -> pluggy.HookRelay:
+        """Call a hook on every plugin: ``config.hook.harness_NAME(arg=...)``."""
         return self.pluginmanager.hook
 
     def table(self, name: str) -> dict[str, Any]:

@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 
     from harness.config import Config
     from harness.engine.task import Task
+    from harness.report.context import Report
     from harness.session import Session
     from harness.specs import AugmentationSpec, Budget, Combination, DatasetSpec, ModelSpec
+    from harness.terminal import TerminalReporter
 
 hookspec = pluggy.HookspecMarker("harness")
 
@@ -127,7 +129,7 @@ def harness_runloop(session: Session) -> bool | None:
 
     The built-in implementation trains the tasks one after the other in this process. Implement it to
     run them elsewhere (worker processes, several GPUs, a cluster); call
-    ``session.record(result)`` in this process for each finished task, which is what stores it.
+    ``session.record(task, result)`` in this process for each finished task, which is what stores it.
     """
 
 
@@ -143,7 +145,13 @@ def harness_combination_train(task: Task) -> dict[str, Any] | None:
 
 @hookspec
 def harness_combination_progress(session: Session, task: Task, event: dict[str, Any]) -> None:
-    """Receive progress while a task trains (``event["kind"]`` is ``start``, ``epoch`` or ``batch``)."""
+    """Receive progress while a task trains, in this process (also for tasks that train in workers).
+
+    ``event["kind"]`` is, in order: ``prepare`` (loading the data), ``decode`` (decoding images into the
+    cache, with ``done`` and ``total``), ``features`` (computing a frozen base's outputs, with ``done`` and
+    ``total``), ``start`` (training begins; ``baseline``), then ``batch`` and ``epoch`` as training goes.
+    ``decode`` and ``features`` come only when there is such work to do.
+    """
 
 
 @hookspec
@@ -157,7 +165,7 @@ def harness_combination_result(session: Session, task: Task, result: dict[str, A
 
 
 @hookspec
-def harness_report_tables(report: Any) -> dict[str, pandas.DataFrame] | None:
+def harness_report_tables(report: Report) -> dict[str, pandas.DataFrame] | None:
     """Return tables to add to a run's report, by name (written as CSV, Markdown and in the HTML page).
 
     ``report`` (:class:`harness.report.context.Report`) gives the records (``report.records``), the
@@ -168,23 +176,29 @@ def harness_report_tables(report: Any) -> dict[str, pandas.DataFrame] | None:
 
 
 @hookspec
-def harness_report_figures(report: Any) -> dict[str, Any] | None:
+def harness_report_figures(report: Report) -> dict[str, Any] | None:
     """Return matplotlib figures to add to a run's report, by file stem (written as PNG)."""
 
 
 @hookspec
-def harness_terminal_summary(session: Session, terminal: Any) -> None:
+def harness_terminal_summary(session: Session, terminal: TerminalReporter) -> None:
     """Add a section to the terminal summary at the end of ``harness run``."""
 
 
 @hookspec
 def harness_session_start(session: Session) -> None:
-    """Called once the run directory exists, before collection."""
+    """Called once the run directory exists (``session.run_dir``; reopened with ``--resume``), before collection.
+
+    With ``--collect-only`` no directory is made: ``session.run_dir`` is ``None``. A run that selects nothing
+    (or stops on an error before any task) removes the directory it made, after ``harness_session_finish``.
+    """
 
 
 @hookspec
 def harness_session_finish(session: Session, exitstatus: int) -> None:
-    """Called at the end of a run that started, whatever the way out (an interruption too).
+    """Called at the end of a run whose ``harness_session_start`` completed, whatever the way out.
 
+    ``exitstatus`` is the :class:`~harness.ExitCode` the process returns: 0 all passed, 1 some failed or
+    errored, 2 interrupted, 3 internal error, 4 usage error (e.g. a bad ``--set``), 5 nothing selected.
     The built-in report plugin writes the run's report here, then the terminal reporter prints the summary.
     """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from harness.engine.task import Task
 from harness.errors import ExitCode, UsageError
 from harness.registry import Registry, build_registry
 from harness.specs import Combination
-from harness.store import RunStore, latest_run
+from harness.store import RunStore
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -38,6 +39,10 @@ class Session:
         self.started = time.time()
         self.precision = "float32"
         self.exitstatus: ExitCode = ExitCode.OK
+        #: Whether this session made its run directory (``False`` with ``--resume``).
+        self.created = False
+        #: TensorFlow and Keras versions and devices, known once there is something to train.
+        self.runtime: dict[str, Any] = {}
 
     @property
     def run_dir(self) -> Path | None:
@@ -84,24 +89,48 @@ class Session:
         option = self.config.option
         if option.resume:
             self.store = self._reopen(option.resume)
-        else:
-            output = Path(option.output)
-            if not output.is_absolute():
-                output = self.config.cwd / output
-            try:
-                self.store = RunStore.create(output, self.metadata())
-            except OSError as exc:
-                raise UsageError(f"--output {option.output}: cannot create the run directory: {exc}") from None
-            self.store.lock()
+            return self.store
+        output = Path(option.output)
+        if not output.is_absolute():
+            output = self.config.cwd / output
+        try:
+            self.store = RunStore.create(output, self.metadata())
+        except OSError as exc:
+            raise UsageError(f"--output {option.output}: cannot create the run directory: {exc}") from None
+        self.store.lock()
+        self.created = True
+        return self.store
+
+    def describe_run(self) -> None:
+        """Complete a new run's metadata once the selection, tasks, precision and runtime are known, and
+        record the skipped combinations that the record does not have yet."""
+        assert self.store is not None
+        if self.created:
+            self.store.write_metadata(self.metadata())
         recorded_skips = {r.get("id") for r in self.store.records() if r.get("status") == "skipped"}
         for combination in self.combinations:
             if combination.skip_reason is not None and combination.id not in recorded_skips:
                 self.store.append(skip_record(combination, self.config.option.seed))
-        return self.store
+
+    def close_store(self) -> None:
+        """Write ``results.csv`` and release the run directory; a directory this run created that received
+        nothing (no combination selected, or an error before any task) is removed."""
+        store = self.store
+        if store is None:
+            return
+        if self.created and not self.tasks and not store.records():
+            store.close()
+            shutil.rmtree(store.run_dir, ignore_errors=True)
+            self.store = None
+            return
+        try:
+            store.write_results()
+        finally:
+            store.close()
 
     def _reopen(self, resume: str) -> RunStore:
-        run_dir = resolve_resume_dir(self.config, resume)
-        store = RunStore.open(run_dir)
+        """``resume`` is the run directory, resolved with its stored command line (:mod:`harness.resume`)."""
+        store = RunStore.open(Path(resume))
         store.lock()
         store.repair()
         self.already_done = store.finished_hashes()
@@ -142,11 +171,12 @@ class Session:
             "plugins": {name: origin.package for name, origin in sorted(pm.origins.items())},
             "precision": self.precision,
             "selection": [c.id for c in self.combinations],
-            **runtime_versions(),
+            **self.runtime,
         }
 
     def record(self, task: Task, result: dict[str, Any]) -> None:
-        """Store one finished task (the one place results are written) and tell the plugins."""
+        """Store one finished task (the one place results are written) and tell the plugins; executors call
+        it in this process for each task they finish."""
         assert self.store is not None
         self.store.append(result)
         self.results.append(result)
@@ -161,15 +191,6 @@ class Session:
         if all(s == "passed" for s in statuses):
             return ExitCode.OK
         return ExitCode.FAILED
-
-
-def resolve_resume_dir(config: Config, resume: str) -> Path:
-    """``--resume`` alone: the latest run under ``--output``; ``--resume RUN_DIR``: that one."""
-    if resume == "latest":
-        output = Path(config.option.output)
-        return latest_run(output if output.is_absolute() else config.cwd / output)
-    run_dir = Path(resume)
-    return run_dir if run_dir.is_absolute() else config.cwd / run_dir
 
 
 def _budget_of(tasks: list[Task]) -> dict[str, Any] | None:

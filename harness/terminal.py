@@ -153,10 +153,11 @@ class TerminalReporter:
         self._end_live()
         if self.config.option.collect_only:
             return
-        if session.store is None:
-            if exitstatus == ExitCode.NO_COMBINATIONS:
-                self.write_line("no combinations selected")
+        if exitstatus == ExitCode.NO_COMBINATIONS and not session.combinations:
+            self.write_line("no combinations selected")
             return
+        if session.store is None or (exitstatus == ExitCode.USAGE_ERROR and not session.tasks):
+            return  # stopped before anything ran: the error says why
         session.hook.harness_terminal_summary(session=session, terminal=self)
         records = latest_records(session.store.records())
         interrupted = exitstatus == ExitCode.INTERRUPTED

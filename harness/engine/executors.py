@@ -110,7 +110,7 @@ def local_plugin_modules(session: Session) -> list[tuple[str, str]]:
     for name, origin in sorted(pm.origins.items()):
         module = pm.get_plugin(name)
         path = getattr(module, "__file__", None)
-        if origin.how == "local file" and path and getattr(module, "__name__", None) in sys.modules:
+        if module is not None and origin.how == "local file" and path and module.__name__ in sys.modules:
             found.append((module.__name__, path))
     return found
 
