@@ -78,6 +78,10 @@ class HarnessPluginManager(pluggy.PluginManager):
         super().__init__("harness")
         self.add_hookspecs(hookspec)
         self.origins: dict[str, PluginOrigin] = {}
+        #: What :func:`load_plugins` built this manager from (a worker process rebuilds it from the same):
+        #: the ``-p`` values (the configuration file's, then the command line's) and the autoload setting.
+        self.plugin_args: tuple[str, ...] = ()
+        self.autoload = True
 
     def register_plugin(self, plugin: Any, origin: PluginOrigin) -> None:
         if self.is_blocked(origin.name) or self.has_plugin(origin.name):
@@ -269,6 +273,7 @@ def load_plugins(
     Every implementation is then checked against the hook specs (pluggy's ``check_pending``).
     """
     pm = HarnessPluginManager()
+    pm.plugin_args = tuple(plugin_args or ())
     load, block = parse_plugin_args(plugin_args or [])
     for name in block:
         if name in ESSENTIAL:
@@ -280,6 +285,7 @@ def load_plugins(
         pm.register_plugin(plugin, PluginOrigin(name=name, how="object", where=name))
     if autoload is None:
         autoload = not os.environ.get(AUTOLOAD_ENV)
+    pm.autoload = autoload
     if autoload:
         _load_entry_points(pm)
     for module_name in load:

@@ -225,3 +225,14 @@ def harness_models_register(config):
     models = harness_tester.run("-p", "harnessplug_p", "list", "models").stdout  # registry: registration order
     positions = [models.index(f"m_{name}") for name in ("aa", "zz", "p", "local")]
     assert positions == sorted(positions)
+
+
+def test_the_manager_keeps_what_it_was_built_from(harness_tester, site: Path, monkeypatch) -> None:
+    """A worker process rebuilds the run's plugins from these (the file's -p values first)."""
+    from harness.cli import make_config
+
+    (site / "harnessplug_mod.py").write_text(DATASET_PLUGIN.format(name="fromp", module="mod"))
+    harness_tester.make_config('plugins = ["harnessplug_mod"]\n')
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pm = make_config(["-p", "no:terminal", "run"], harness_tester.path).pluginmanager
+    assert pm.plugin_args == ("harnessplug_mod", "no:terminal") and pm.autoload is False
