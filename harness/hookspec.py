@@ -172,6 +172,9 @@ def harness_report_tables(report: Report) -> dict[str, pandas.DataFrame] | None:
     run's metadata (``report.metadata``), the run directory (``report.run_dir``), ``report.note(text)``
     to leave a note in the report, ``report.load_dataset(name)`` and ``report.augmentation(name, dataset)``. A
     table may carry ``attrs["caption"]``. Called by ``harness run`` at the end and by ``harness report``.
+
+    The first plugin to use a name keeps it (the built-in report plugin is ``tryfirst``). A plugin that raises
+    loses its contribution and the report says so in a note; the other plugins' tables are kept.
     """
 
 

@@ -123,12 +123,13 @@ class HarnessPluginManager(pluggy.PluginManager):
         returns. A result that a ``wrapper=True`` implementation added is credited to that wrapper. A
         failure propagates with a note naming the plugin (see :meth:`culprit`).
         """
-        impls = {_code_of(impl.function): impl for impl in caller.get_hookimpls()}
+        impls = _by_code(caller)
         returned: dict[int, tuple[HookImpl, Any]] = {}
 
         def profile(frame: FrameType, event: str, arg: Any) -> None:
             if event == "return" and arg is not None and frame.f_code in impls:
-                returned[id(arg)] = (impls[frame.f_code], arg)  # the value is kept alive: its id stays its own
+                # the value is kept alive with its implementation, so that its id stays its own
+                returned[id(arg)] = (_running(impls[frame.f_code], frame), arg)
 
         previous = sys.getprofile()
         sys.setprofile(profile)
@@ -152,17 +153,34 @@ class HarnessPluginManager(pluggy.PluginManager):
     def culprit(self, caller: pluggy.HookCaller, exc: BaseException) -> PluginOrigin | None:
         """The plugin whose implementation of ``caller`` an exception came out of (the innermost on its
         traceback), or ``None``."""
-        impls = {_code_of(impl.function): impl for impl in caller.get_hookimpls()}
+        impls = _by_code(caller)
         found = None
         tb = exc.__traceback__
         while tb is not None:
-            found = impls.get(tb.tb_frame.f_code, found)
+            if tb.tb_frame.f_code in impls:
+                found = _running(impls[tb.tb_frame.f_code], tb.tb_frame)
             tb = tb.tb_next
         return self.origin_of(found.plugin) if found is not None else None
 
 
-def _code_of(function: Any) -> Any:
-    return getattr(getattr(function, "__func__", function), "__code__", None)
+def _by_code(caller: pluggy.HookCaller) -> dict[Any, list[HookImpl]]:
+    """A hook's implementations by the code object their function runs (several for one class's method)."""
+    impls: dict[Any, list[HookImpl]] = {}
+    for impl in caller.get_hookimpls():
+        function = getattr(impl.function, "__func__", impl.function)
+        impls.setdefault(getattr(function, "__code__", None), []).append(impl)
+    return impls
+
+
+def _running(candidates: list[HookImpl], frame: FrameType) -> HookImpl:
+    """Which of the implementations that share a function (methods of one class, registered as several
+    plugins) the frame runs: the one bound to the frame's ``self``."""
+    if len(candidates) > 1 and frame.f_code.co_argcount:
+        bound = frame.f_locals.get(frame.f_code.co_varnames[0])
+        for impl in candidates:
+            if getattr(impl.function, "__self__", None) is bound:
+                return impl
+    return candidates[-1]
 
 
 @functools.lru_cache(maxsize=1)

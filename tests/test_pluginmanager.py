@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import harness
+
 DATASET_PLUGIN = '''
 import harness
 from harness.builtin.synthetic import load
@@ -236,3 +238,28 @@ def test_the_manager_keeps_what_it_was_built_from(harness_tester, site: Path, mo
     monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
     pm = make_config(["-p", "no:terminal", "run"], harness_tester.path).pluginmanager
     assert pm.plugin_args == ("harnessplug_mod", "no:terminal") and pm.autoload is False
+
+
+class _Shelf:
+    """One plugin class registered twice: the same method, two plugins."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @harness.hookimpl
+    def harness_datasets_register(self, config):
+        from harness.builtin.synthetic import load
+
+        return [harness.DatasetSpec(name=self.name, factory=load)]
+
+
+def test_each_spec_is_credited_to_the_plugin_that_returned_it(harness_tester) -> None:
+    from harness.cli import make_config
+    from harness.registry import collect_specs
+
+    config = make_config(["list"], harness_tester.path, extra_plugins=[(_Shelf("one"), "shelf-1"),
+                                                                       (_Shelf("two"), "shelf-2")])
+    specs = collect_specs(config, "datasets")
+    assert (specs["one"].plugin, specs["two"].plugin, specs["synthetic"].plugin) == ("shelf-1", "shelf-2",
+                                                                                       "synthetic")
+    assert specs["synthetic"].package == f"harness {harness.__version__}"
