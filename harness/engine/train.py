@@ -26,8 +26,8 @@ The record (one JSON line of ``records.jsonl``):
   ``wall_seconds``, ``images_per_second``, ``time_to_target`` (``--target-accuracy``);
 - per-epoch ``history``: ``epoch``, ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``seconds``,
   ``train_seconds_total``, ``steps``, ``partial``;
-- metrics: ``train_accuracy``, ``val_accuracy``, ``test_accuracy``, ``test_accuracy_best``,
-  ``test_accuracy_last``, ``best_epoch``, ``last_epoch``, ``weights_tested``, ``p_value``,
+- metrics: ``train_accuracy``, ``val_accuracy``, ``test_accuracy`` (``n_correct / n_test``), ``n_correct``,
+  ``test_accuracy_best``, ``test_accuracy_last``, ``best_epoch``, ``last_epoch``, ``weights_tested``, ``p_value``,
   ``params_count``, ``precision``, ``threads`` (TensorFlow's intra-op threads in the process that trained
   it); ``started_at``, ``finished_at``;
 - how it was computed: ``feature_cache`` (``used``, ``used for validation and test (...)`` or
@@ -355,6 +355,8 @@ def _test(task: Task, model: Any, evaluator: Any, callback: Any, feeds: dict[str
         best_epoch = callback.best_epoch
         model.set_weights(last_weights)
     tested_epoch = best_epoch if task.restore_best else last_epoch
+    # Keras's float32 accuracy, back to the count of correct answers: clean ratios (0.56, not 0.5600000024)
+    test_best, test_last = (stats.ratio(stats.correct_count(a, n_test), n_test) for a in (test_best, test_last))
     test_accuracy = test_best if task.restore_best else test_last
     val_accuracy = history[tested_epoch - 1]["val_accuracy"] if history else math.nan
     passed = stats.beats_baseline(test_accuracy, n_test, baseline)
@@ -364,6 +366,7 @@ def _test(task: Task, model: Any, evaluator: Any, callback: Any, feeds: dict[str
         "train_accuracy": history[-1]["accuracy"] if history else math.nan,
         "val_accuracy": val_accuracy,
         "test_accuracy": test_accuracy,
+        "n_correct": stats.correct_count(test_accuracy, n_test),
         "test_accuracy_best": test_best,
         "test_accuracy_last": test_last,
         "best_epoch": best_epoch,

@@ -6,6 +6,7 @@ in every figure; the label-frequency baseline is a dashed grey line wherever acc
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,15 +37,38 @@ def baseline_label(baseline: float) -> str:
     return f"baseline {100 * baseline:.1f}% (always the majority class)"
 
 
+#: Model colours: tab10's ten, then Dark2's eight when a report has more than ten models.
+FIRST_COLOURS, MORE_COLOURS = 10, 8
+
+
+def _colours() -> list[Any]:
+    from matplotlib import colormaps
+
+    return [colormaps["tab10"](i) for i in range(FIRST_COLOURS)] + [colormaps["Dark2"](i) for i in range(MORE_COLOURS)]
+
+
+def colour_index(model: str, size: int = FIRST_COLOURS) -> int:
+    """Where a model's colour starts among the first ``size``: a stable hash of its name, the same in every
+    run and every figure."""
+    return int(hashlib.sha1(model.encode("utf-8")).hexdigest(), 16) % size
+
+
 class Palette:
-    """A colour per model and a marker per augmentation, stable across figures of one report."""
+    """A colour per model and a marker per augmentation, stable across figures and runs: a model's colour
+    comes from its name (:func:`colour_index`); when two models of one report hash to the same colour, the
+    later one by name takes the next free colour."""
 
     def __init__(self, models: Iterable[str], augmentations: Iterable[str]) -> None:
-        from matplotlib import colormaps
-
         models, augmentations = sorted(set(models)), sorted(set(augmentations))
-        cmap = colormaps["tab10" if len(models) <= 10 else "tab20"]
-        self.colors = {m: cmap(i % cmap.N) for i, m in enumerate(models)}
+        colours = _colours()
+        taken: set[int] = set()
+        self.colors: dict[str, Any] = {}
+        for model in models:
+            index = colour_index(model)
+            while index in taken and len(taken) < len(colours):
+                index = (index + 1) % len(colours)
+            taken.add(index)
+            self.colors[model] = colours[index]
         self.markers = {a: MARKERS[i % len(MARKERS)] for i, a in enumerate(augmentations)}
 
     def legend_handles(self, baseline: float | None, drawn: Any = None) -> list[Any]:
@@ -53,7 +77,7 @@ class Palette:
 
         models = set(drawn["model"].astype(str)) if drawn is not None else set(self.colors)
         augmentations = set(drawn["augmentation"].astype(str)) if drawn is not None else set(self.markers)
-        handles = [Line2D([], [], color=c, marker="o", linestyle="", label=f"model: {m}")
+        handles = [Line2D([], [], color=c, marker="o", linestyle="", markersize=8, label=f"model: {m}")
                    for m, c in self.colors.items() if m in models]
         handles += [Line2D([], [], color="0.3", marker=k, linestyle="", markerfacecolor="none",
                            label=f"augmentation: {a}") for a, k in self.markers.items() if a in augmentations]
@@ -169,10 +193,11 @@ def test_accuracy_chart(combinations: Any, dataset: str) -> Any:
     left = min(lows + ([100 * baseline] if not math.isnan(baseline) else [])) if lows else 0.0
     ax.set_xlim(max(0.0, left - 5.0), 101.0)
     ax.set_xlabel("test accuracy (%), with 95% confidence interval")
-    ax.set_ylabel("augmentation / model")
+    ax.set_ylabel("augmentation / model: lift over the baseline, status")
     ax.grid(True, axis="x", alpha=0.3)
-    method = "t interval across seeds" if rows["seeds"].max() > 1 else "Wilson interval on the test set"
-    ax.set_title(f"Test accuracy per combination: {dataset}\n({method}; labels: lift over the baseline, status)")
+    method = ("Wilson interval on the test set, seeds pooled" if rows["seeds"].max() > 1
+              else "Wilson interval on the test set")
+    ax.set_title(f"Test accuracy per combination: {dataset}\n({method})")
     figure.legend(handles=palette.legend_handles(baseline, drawn), loc="outside lower center", ncols=3, fontsize=9)
     return figure
 
@@ -229,16 +254,37 @@ def grid_heatmap(pivot: Any, dataset: str, baseline: float, statuses: Any = None
 # -------------------------------------------------------------------------------------------------
 
 
+def _overlaps(rows: Any) -> list[tuple[float, float, int]]:
+    """Groups of points drawn on top of one another: the same test accuracy and training times within 3%
+    of each other; (seconds, accuracy in %, how many) for each group of two or more."""
+    groups: list[list[tuple[float, float]]] = []
+    for seconds, accuracy in sorted(zip(rows["train_seconds"].tolist(), rows["test_accuracy"].tolist())):
+        point = (float(seconds), 100.0 * float(accuracy))
+        for group in groups:
+            x, y = group[0]
+            if abs(point[1] - y) < 1e-9 and abs(point[0] - x) <= 0.03 * max(abs(x), 1e-9):
+                group.append(point)
+                break
+        else:
+            groups.append([point])
+    return [(g[0][0], g[0][1], len(g)) for g in groups if len(g) > 1]
+
+
 def accuracy_vs_time(results: Any, dataset: str) -> Any:
-    """Test accuracy against training time, one point per combination and seed."""
+    """Test accuracy against training time, one point per combination and seed. Markers are hollow, so
+    points on top of one another stay visible, and each such group is labelled with its size (``x3``)."""
     palette = palette_for(results[results["dataset"] == dataset])
     rows = results[(results["dataset"] == dataset) & results["test_accuracy"].notna()]
     baseline = rec.number(rows["baseline_accuracy"].iloc[0]) if len(rows) else math.nan
     figure = new_figure(9.5, 5.0)
     ax = figure.subplots()
     for row in rows.itertuples(index=False):
-        ax.plot([row.train_seconds], [100 * row.test_accuracy], linestyle="", markersize=9, alpha=0.85,
-                marker=palette.markers[str(row.augmentation)], color=palette.colors[str(row.model)])
+        ax.plot([row.train_seconds], [100 * row.test_accuracy], linestyle="", markersize=10, markeredgewidth=2,
+                marker=palette.markers[str(row.augmentation)], color=palette.colors[str(row.model)],
+                markerfacecolor="none", zorder=3)
+    for x, y, count in _overlaps(rows):
+        ax.annotate(f"x{count}", (x, y), xytext=(8, 6), textcoords="offset points", fontsize=9,
+                    color="0.2")
     _draw_baseline(ax, baseline)
     seconds = [s for s in rows["train_seconds"].tolist() if s and not math.isnan(s)]
     if seconds and max(seconds) / max(min(seconds), 1e-9) > 20:
@@ -246,7 +292,8 @@ def accuracy_vs_time(results: Any, dataset: str) -> Any:
     ax.set_xlabel("training time (s, validation excluded)")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(True, alpha=0.3)
-    ax.set_title(f"Test accuracy against training time: {dataset}")
+    ax.set_title(f"Test accuracy against training time: {dataset}\n(one hollow marker per seed; xN: N points "
+                 f"on top of one another)")
     figure.legend(handles=palette.legend_handles(baseline, rows), loc="outside right upper", fontsize=9)
     return figure
 

@@ -67,7 +67,7 @@ def formatter_for(column: str) -> Callable[[Any], str]:
         return accuracy
     if name.endswith("points"):
         return points
-    if name.startswith("p_value"):
+    if name.startswith("p_value") or name == "p_holm":
         return p_value
     if name.endswith("seconds"):
         return seconds

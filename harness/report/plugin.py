@@ -72,4 +72,8 @@ def harness_terminal_summary(session: Session, terminal: Any) -> None:
     written = session.config.stash[WRITTEN]
     for note in written.notes:
         terminal.write_line(f"note: {note}")
+    for warning in written.warnings:
+        terminal.write_line(f"warning: {warning}")
+    if written.verdict:
+        terminal.write_line(f"statistics: {written.verdict}")
     terminal.write_line(f"report: {written.html}")

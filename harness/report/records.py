@@ -28,6 +28,19 @@ def number(value: Any) -> float:
         return math.nan
 
 
+def test_counts(record: Mapping[str, Any]) -> tuple[int, int]:
+    """``(n_test, n_correct)`` of a record: its counts, or for a record written before ``n_correct`` was
+    recorded, the count behind its accuracy; ``(0, 0)`` without a test set."""
+    from harness import stats
+
+    n_test = number(record.get("n_test"))
+    accuracy = number(record.get("test_accuracy"))
+    if math.isnan(n_test) or n_test <= 0 or math.isnan(accuracy):
+        return 0, 0
+    correct = record.get("n_correct")
+    return int(n_test), int(correct) if correct is not None else stats.correct_count(accuracy, int(n_test))
+
+
 def datasets(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return sorted({str(r.get("dataset")) for r in records if r.get("dataset") is not None})
 

@@ -13,17 +13,24 @@ from harness.report import records as rec
 SEED_COLUMNS = [
     "id", "dataset", "augmentation", "model", "seed", "status", "params", "budget", "epochs", "steps", "images",
     "train_seconds", "stop_reason", "train_accuracy", "val_accuracy", "test_accuracy", "baseline_accuracy",
-    "lift_points", "ci_low", "ci_high", "ci_method", "p_value", "n_test", "images_per_second",
+    "lift_points", "ci_low", "ci_high", "ci_method", "p_value", "n_correct", "n_test", "images_per_second",
     "time_to_target_seconds", "time_to_target_epochs", "error",
 ]
 
 #: Columns of the per-combination table ``combinations`` (seeds aggregated).
 COMBINATION_COLUMNS = [
     "id", "dataset", "augmentation", "model", "status", "seeds", "seeds_passed", "params", "budget", "epochs",
-    "train_seconds", "train_accuracy", "val_accuracy", "test_accuracy", "test_std", "baseline_accuracy",
-    "lift_points", "ci_low", "ci_high", "ci_method", "p_value", "images_per_second", "time_to_target_seconds",
-    "error",
+    "train_seconds", "train_accuracy", "val_accuracy", "test_accuracy", "test_std", "test_min", "test_max",
+    "baseline_accuracy", "lift_points", "ci_low", "ci_high", "ci_method", "p_value", "p_holm", "n_test",
+    "min_detectable_lift_points", "images_per_second", "time_to_target_seconds", "error",
 ]
+
+#: Name prefix of the leaderboard tables, which the pages show first.
+LEADERBOARD = "leaderboard-"
+
+#: Columns of each dataset's ``leaderboard-DATASET``: what a reader looks at first.
+LEADERBOARD_COLUMNS = ["combination", "test_accuracy", "95% interval", "lift_points", "p_holm", "train_seconds",
+                       "status"]
 
 LABEL_COLUMNS = ["dataset", "split", "class", "count", "share_percent", "majority"]
 SPLITS = ("train", "validation", "test")
@@ -35,9 +42,9 @@ def _lift(test: float, baseline: float) -> float:
 
 def seed_row(record: dict[str, Any]) -> dict[str, Any]:
     """One row of ``per_seed``: one task (a combination trained with one seed)."""
-    test = rec.number(record.get("test_accuracy"))
+    n_test, n_correct = rec.test_counts(record)
+    test = stats.ratio(n_correct, n_test) if n_test else rec.number(record.get("test_accuracy"))
     baseline = rec.number(record.get("baseline_accuracy"))
-    n_test = int(rec.number(record.get("n_test"))) if record.get("n_test") is not None else 0
     low, high = stats.wilson_interval(test, n_test) if n_test else (math.nan, math.nan)
     target = record.get("time_to_target") or {}
     return {
@@ -50,7 +57,8 @@ def seed_row(record: dict[str, Any]) -> dict[str, Any]:
         "val_accuracy": rec.number(record.get("val_accuracy")), "test_accuracy": test,
         "baseline_accuracy": baseline, "lift_points": _lift(test, baseline), "ci_low": low, "ci_high": high,
         "ci_method": f"Wilson, {n_test} test images" if n_test else "",
-        "p_value": rec.number(record.get("p_value")), "n_test": n_test or None,
+        "p_value": rec.number(record.get("p_value")), "n_correct": n_correct if n_test else None,
+        "n_test": n_test or None,
         "images_per_second": rec.number(record.get("images_per_second")),
         "time_to_target_seconds": rec.number(target.get("seconds")),
         "time_to_target_epochs": target.get("epoch"), "error": record.get("error"),
@@ -71,23 +79,35 @@ def _mean(values: list[float]) -> float:
     return sum(clean) / len(clean) if clean else math.nan
 
 
+def _pooled(trained: list[dict[str, Any]], baseline: float) -> dict[str, Any]:
+    """The combination's test: the seeds' correct answers pooled over their test sets. The seeds share the
+    same test images, so the mean accuracy is tested as one classifier's on those ``n`` images (exact
+    binomial test, Wilson interval): for the test images this is conservative (averaging seeds can only
+    narrow the spread of each image's score), and the interval and the p-value come from the same counts.
+    The seed-to-seed spread is reported beside it (``test_std``, ``test_min``, ``test_max``)."""
+    n = min(int(r["n_test"]) for r in trained)
+    accuracy = sum(r["n_correct"] for r in trained) / sum(int(r["n_test"]) for r in trained)
+    low, high = stats.wilson_interval(accuracy, n)
+    seeds = f", pooled over {len(trained)} seeds" if len(trained) > 1 else ""
+    return {"test_accuracy": accuracy, "ci_low": low, "ci_high": high, "n_test": n,
+            "ci_method": f"Wilson, {n} test images{seeds}",
+            "p_value": stats.binomial_sf(int(math.floor(accuracy * n + 1e-9)), n, baseline)
+            if not math.isnan(baseline) else math.nan,
+            "min_detectable_lift_points": stats.min_detectable_lift(n, baseline)}
+
+
 def _combination_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     first = rows[0]
     trained = [r for r in rows if not math.isnan(r["test_accuracy"])]
-    tests = [r["test_accuracy"] for r in trained]
+    counted = [r for r in trained if r["n_test"]]
     baseline = _mean([r["baseline_accuracy"] for r in rows])
-    if len(trained) >= 2:
-        mean, std, low, high = stats.mean_interval(tests)
-        low, high = max(0.0, low), min(1.0, high)  # an accuracy stays within 0..1
-        method = f"t, {len(trained)} seeds"
-    elif trained:
-        mean, std, low, high = trained[0]["test_accuracy"], math.nan, trained[0]["ci_low"], trained[0]["ci_high"]
-        method = trained[0]["ci_method"]
-    else:
-        mean = std = low = high = math.nan
-        method = ""
-    # Every seed must beat the baseline (an intersection-union test): the combination's p is the largest.
-    p_values = [r["p_value"] for r in trained]
+    tests = [r["test_accuracy"] for r in trained]
+    if counted and len(counted) == len(trained):
+        pooled = _pooled(counted, baseline)
+    else:  # records without a test-set size: the mean, untested
+        pooled = {"test_accuracy": _mean(tests), "ci_low": math.nan, "ci_high": math.nan, "n_test": None,
+                  "ci_method": "", "p_value": math.nan, "min_detectable_lift_points": math.nan}
+    _, std, _, _ = stats.mean_interval(tests)
     errors = sorted({str(r["error"]) for r in rows if r.get("error")})
     return {
         "id": first["id"], "dataset": first["dataset"], "augmentation": first["augmentation"],
@@ -98,17 +118,28 @@ def _combination_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "train_seconds": _mean([r["train_seconds"] for r in trained]),
         "train_accuracy": _mean([r["train_accuracy"] for r in trained]),
         "val_accuracy": _mean([r["val_accuracy"] for r in trained]),
-        "test_accuracy": mean, "test_std": std, "baseline_accuracy": baseline,
-        "lift_points": _lift(mean, baseline), "ci_low": low, "ci_high": high, "ci_method": method,
-        "p_value": max(p_values) if p_values and not any(math.isnan(p) for p in p_values) else math.nan,
+        **pooled, "test_std": std, "test_min": min(tests) if len(tests) > 1 else math.nan,
+        "test_max": max(tests) if len(tests) > 1 else math.nan, "baseline_accuracy": baseline,
+        "lift_points": _lift(pooled["test_accuracy"], baseline), "p_holm": math.nan,
         "images_per_second": _mean([r["images_per_second"] for r in trained]),
         "time_to_target_seconds": _mean([r["time_to_target_seconds"] for r in trained]),
         "error": "; ".join(errors) or None,
     }
 
 
+def _run_status(row: Any) -> str:
+    """The combination's status from the run's family of tests: ``passed`` when its Holm-adjusted p is
+    below alpha and its accuracy above the baseline; an error or a skip stays what it is."""
+    if row["status"] not in ("passed", "failed") or math.isnan(row["p_holm"]):
+        return str(row["status"])
+    passed = row["p_holm"] < stats.ALPHA and row["test_accuracy"] > row["baseline_accuracy"]
+    return "passed" if passed else "failed"
+
+
 def combinations_table(records: list[dict[str, Any]]) -> Any:
-    """``combinations``: one row per combination, seeds aggregated; per dataset, best test accuracy first."""
+    """``combinations``: one row per combination, seeds pooled; per dataset, best test accuracy first.
+    ``p_holm`` is Holm's adjustment of ``p_value`` across every combination of the run, and the status
+    comes from it."""
     import pandas as pd
 
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -116,9 +147,37 @@ def combinations_table(records: list[dict[str, Any]]) -> Any:
         row = seed_row(record)
         grouped[str(row["id"])].append(row)
     frame = pd.DataFrame([_combination_row(rows) for rows in grouped.values()], columns=COMBINATION_COLUMNS)
+    frame["p_holm"] = stats.holm([float(p) for p in frame["p_value"]])
+    if len(frame):
+        frame["status"] = frame.apply(_run_status, axis=1)
     frame = frame.sort_values(["dataset", "test_accuracy", "id"], ascending=[True, False, True],
                               kind="stable", na_position="last")
     return frame.reset_index(drop=True)
+
+
+def _interval(row: Any) -> str:
+    if math.isnan(row["ci_low"]):
+        return ""
+    return f"{row['ci_low']:.3f}-{row['ci_high']:.3f}"
+
+
+def leaderboard(combinations: Any, dataset: str) -> Any:
+    """``leaderboard-DATASET``: the combinations of ``dataset``, best first, in the few columns that answer
+    the question (accuracy with its interval, lift, Holm-adjusted p, training time, status)."""
+    import pandas as pd
+
+    rows = combinations[combinations["dataset"] == dataset]
+    frame = pd.DataFrame({
+        "combination": [f"{a} / {m}" for a, m in zip(rows["augmentation"], rows["model"])],
+        "test_accuracy": rows["test_accuracy"].tolist(),
+        "95% interval": [_interval(r) for _, r in rows.iterrows()],
+        "lift_points": rows["lift_points"].tolist(), "p_holm": rows["p_holm"].tolist(),
+        "train_seconds": rows["train_seconds"].tolist(), "status": rows["status"].tolist(),
+    }, columns=LEADERBOARD_COLUMNS)
+    if (rows["seeds"] > 1).any():
+        frame.insert(2, "seed spread", [f"{lo:.3f}-{hi:.3f}" if not math.isnan(lo) else ""
+                                        for lo, hi in zip(rows["test_min"], rows["test_max"])])
+    return frame
 
 
 def pivot_table(combinations: Any, dataset: str) -> Any:
@@ -169,14 +228,26 @@ def labels_table(records: list[dict[str, Any]]) -> Any:
 
 
 CAPTIONS = {
-    "combinations": "One row per combination, best test accuracy first within each dataset. With several seeds "
-                    "the accuracies are means, the 95% interval is Student's t across seeds and p is the largest "
-                    "of the seeds' p-values (every seed must beat the baseline); with one seed the interval is "
-                    "the Wilson interval on the test set. p: one-sided exact binomial test of beating the "
-                    "label-frequency baseline. lift_points: test minus baseline accuracy, in percentage points.",
-    "per_seed": "One row per combination and seed; interval: Wilson 95% on the test set.",
+    "combinations": "One row per combination, best test accuracy first within each dataset. test_accuracy: the "
+                    "seeds' correct answers over their test images (n_correct / n_test, pooled over seeds); "
+                    "ci_low-ci_high: its 95% Wilson interval on the n_test distinct test images; p_value: "
+                    "one-sided exact binomial test of beating the label-frequency baseline on those counts; "
+                    "p_holm: p_value after Holm's correction across every combination of the run, which decides "
+                    "the status (passed: p_holm < 0.05). test_std, test_min, test_max: the spread across seeds. "
+                    "lift_points: test minus baseline accuracy, in percentage points. "
+                    "min_detectable_lift_points: the lift this test set detects 80% of the time at p < 0.05.",
+    "per_seed": "One row per combination and seed, as recorded when it was trained: interval: Wilson 95% on "
+                "the test set; status and p_value: that seed's own test, before any correction for the run's "
+                "other combinations.",
     "labels": "Images per class in each split; the majority class of the training split is the baseline's guess.",
 }
+
+
+def _leaderboard_caption(dataset: str, baseline: float, seeds: bool) -> str:
+    spread = " seed spread: lowest-highest test accuracy across seeds." if seeds else ""
+    return (f"{dataset}: best first. Label-frequency baseline {baseline:.3f}; lift in points over it; "
+            f"interval: 95% Wilson on the test images; p_holm: one-sided exact binomial test of beating the "
+            f"baseline, Holm-corrected across the run's combinations (passed: below 0.05).{spread}")
 
 
 def _pivot_caption(dataset: str, baseline: float) -> str:
@@ -185,9 +256,17 @@ def _pivot_caption(dataset: str, baseline: float) -> str:
 
 
 def builtin_tables(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every built-in table by name: ``combinations``, ``per_seed``, ``pivot-DATASET`` and ``labels``."""
+    """Every built-in table by name: ``leaderboard-DATASET``, ``combinations``, ``per_seed``,
+    ``pivot-DATASET`` and ``labels``."""
     combinations = combinations_table(records)
-    tables: dict[str, Any] = {"combinations": combinations, "per_seed": per_seed_table(records)}
+    tables: dict[str, Any] = {}
+    for dataset in rec.datasets(records):
+        if combinations.loc[combinations["dataset"] == dataset, "test_accuracy"].notna().any():
+            board = leaderboard(combinations, dataset)
+            board.attrs["caption"] = _leaderboard_caption(dataset, rec.baseline(records, dataset),
+                                                          "seed spread" in board.columns)
+            tables[f"{LEADERBOARD}{dataset}"] = board
+    tables.update(combinations=combinations, per_seed=per_seed_table(records))
     for dataset in rec.datasets(records):
         if combinations.loc[combinations["dataset"] == dataset, "test_accuracy"].notna().any():
             pivot = pivot_table(combinations, dataset)
@@ -200,3 +279,53 @@ def builtin_tables(records: list[dict[str, Any]]) -> dict[str, Any]:
         if name in CAPTIONS:
             frame.attrs["caption"] = CAPTIONS[name]
     return tables
+
+
+def verdict_counts(combinations: Any) -> str:
+    """The run's verdict on its combinations after Holm's correction, e.g. ``3 of 4 combinations beat the
+    baseline (Holm-corrected across the run's 4 tests, p < 0.05)``; empty when nothing was tested."""
+    tested = combinations[combinations["p_holm"].notna()]
+    if tested.empty:
+        return ""
+    passed = int((tested["status"] == "passed").sum())
+    m = len(tested)
+    return (f"{passed} of {m} combination{'s' if m != 1 else ''} beat the baseline (one-sided exact binomial "
+            f"test, Holm-corrected across the run's {m} test{'s' if m != 1 else ''}, p < {stats.ALPHA:g})")
+
+
+def _needed_test_size(baseline: float, alpha: float) -> int | None:
+    """The smallest test set, among doublings of 50, whose minimum detectable lift is useful."""
+    n = 50
+    while n <= 100_000:
+        if stats.min_detectable_lift(n, baseline, alpha) <= stats.USEFUL_LIFT_POINTS:
+            return n
+        n *= 2
+    return None
+
+
+def test_size_warnings(combinations: Any) -> list[str]:
+    """One warning per dataset whose test set is too small to tell a combination from the baseline at a
+    useful lift (:data:`harness.stats.USEFUL_LIFT_POINTS`), with the run's Holm correction taken into
+    account: the first combination of a family of ``m`` tests must reach p < alpha / m."""
+    tested = combinations[combinations["p_value"].notna() & combinations["n_test"].notna()]
+    m = len(tested)
+    warnings = []
+    for dataset in sorted(tested["dataset"].unique()):
+        rows = tested[tested["dataset"] == dataset]
+        n, baseline = int(rows["n_test"].min()), float(rows["baseline_accuracy"].iloc[0])
+        alpha = stats.ALPHA / m
+        lift = stats.min_detectable_lift(n, baseline, alpha)
+        if lift <= stats.USEFUL_LIFT_POINTS:
+            continue
+        family = f", Holm-corrected for {m} combinations" if m > 1 else ""
+        if math.isinf(lift):
+            what = (f"no accuracy, not even 100%, can beat the baseline {baseline:.3f} significantly "
+                    f"(p < {stats.ALPHA:g}{family})")
+        else:
+            what = (f"only a lift of {lift:.0f} points or more over the baseline {baseline:.3f} is detected "
+                    f"(80% of the time at p < {stats.ALPHA:g}{family})")
+        needed = _needed_test_size(baseline, alpha)
+        advice = (f"; about {needed} test images would detect {stats.USEFUL_LIFT_POINTS:g} points" if needed
+                  else "")
+        warnings.append(f"{dataset}: the test set has only {n} images: {what}{advice}")
+    return warnings

@@ -35,6 +35,10 @@ class WrittenReport:
     tables: dict[str, Path] = field(default_factory=dict)
     figures: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: What a reader must know before trusting the numbers (a test set too small), also in the terminal.
+    warnings: list[str] = field(default_factory=list)
+    #: The run's verdict after Holm's correction (see :func:`harness.report.tables.verdict_counts`).
+    verdict: str = ""
 
 
 def write_file(path: Path, write: Any, mode: str = "w") -> None:
@@ -143,10 +147,16 @@ def render_png(figure: Any) -> bytes:
 
 def summary_lines(report: Report, combinations: Any) -> list[str]:
     """What a reader takes away: counts, then per dataset the baseline and the best combination."""
+    from harness.report.tables import verdict_counts
+
     records = rec.latest_per_task(report.records)
     counts = {s: sum(r.get("status") == s for r in records) for s in rec.STATUSES}
     words = {s: f"{n} {'errors' if s == 'error' and n > 1 else s}" for s, n in counts.items() if n}
-    lines = [", ".join(words.values()) + f" ({len(records)} tasks)"]
+    lines = [", ".join(words.values()) + f" ({len(records)} task{'s' if len(records) != 1 else ''}, each tested "
+             f"on its own)"]
+    verdict = verdict_counts(combinations)
+    if verdict:
+        lines.append(verdict)
     selected = report.metadata.get("selection") or []
     missing = sorted(set(selected) - {str(r.get("id")) for r in records})
     if missing:
@@ -166,7 +176,8 @@ def summary_lines(report: Report, combinations: Any) -> list[str]:
         lines.append(
             f"{dataset}: best {best['id']} with test accuracy {best['test_accuracy']:.3f} "
             f"({best['lift_points']:+.1f} points over the baseline {baseline:.3f} of always guessing "
-            f"'{info.get('majority_class', '?')}'{interval}, p={best['p_value']:.2g}: {best['status']})"
+            f"'{info.get('majority_class', '?')}'{interval}, p={best['p_value']:.2g}, "
+            f"Holm-adjusted {best['p_holm']:.2g}: {best['status']})"
         )
     return lines
 
@@ -176,23 +187,28 @@ def summary_lines(report: Report, combinations: Any) -> list[str]:
 # -------------------------------------------------------------------------------------------------
 
 
-def _markdown_page(report: Report, summary: list[str], tables: list[tuple[str, str, str]],
-                   figures: list[tuple[str, str]]) -> str:
+def _markdown_page(report: Report, summary: list[str], warnings: list[str], leaderboards: list[tuple[str, str, str]],
+                   tables: list[tuple[str, str, str]], figures: list[tuple[str, str]]) -> str:
+    """The answer first (summary, warnings, one narrow leaderboard per dataset), then the figures, the full
+    tables and the run's facts."""
     meta = report.metadata
-    parts = [f"# harness report: {report.run_id}\n",
-             f"- command: `harness {' '.join(meta.get('argv') or [])}`",
-             f"- harness {meta.get('harness_version', '?')}, TensorFlow {meta.get('tensorflow', '?')}, "
-             f"Keras {meta.get('keras', '?')}, devices: {', '.join(meta.get('devices') or ['?'])}, "
-             f"precision {meta.get('precision', '?')}",
-             "", "## Summary\n", *(f"- {line}" for line in summary), ""]
+    parts = [f"# harness report: {report.run_id}\n", "## Summary\n", *(f"- {line}" for line in summary), ""]
+    if warnings:
+        parts += [*(f"- **warning**: {w}" for w in warnings), ""]
     if report.notes:
         parts += ["### Notes\n", *(f"- {n}" for n in report.notes), ""]
-    parts.append("## Tables\n")
-    for name, caption, text in tables:
-        parts += [f"### {name}\n", *([caption, ""] if caption else []), text]
+    for name, caption, text in leaderboards:
+        parts += [f"### {name}\n", text, *([caption, ""] if caption else [])]
     parts.append("## Figures\n")
     for stem, caption in figures:
         parts += [f"### {stem}\n", f"![{caption or stem}]({FIGURES_DIR}/{stem}.png)\n"]
+    parts.append("## Tables\n")
+    for name, caption, text in tables:
+        parts += [f"### {name}\n", *([caption, ""] if caption else []), text]
+    parts += ["## Run\n", f"- command: `harness {' '.join(meta.get('argv') or [])}`",
+              f"- harness {meta.get('harness_version', '?')}, TensorFlow {meta.get('tensorflow', '?')}, "
+              f"Keras {meta.get('keras', '?')}, devices: {', '.join(meta.get('devices') or ['?'])}, "
+              f"precision {meta.get('precision', '?')}", ""]
     return "\n".join(parts)
 
 
@@ -224,17 +240,26 @@ def _write_figures(report: Report, found: dict[str, Any], written: WrittenReport
 
 def write_report(report: Report, pm: HarnessPluginManager) -> WrittenReport:
     """Collect the tables and figures from every plugin and write them with the Markdown and HTML pages."""
-    from harness.report.tables import combinations_table
+    from harness.report.tables import LEADERBOARD, combinations_table, test_size_warnings, verdict_counts
 
     written = WrittenReport(html=report.run_dir / HTML_NAME, markdown=report.run_dir / MARKDOWN_NAME)
     tables = _write_tables(report, collect(pm, "harness_report_tables", report), written)
     figures = _write_figures(report, collect(pm, "harness_report_figures", report), written)
-    summary = summary_lines(report, combinations_table(report.records))
+    combinations = combinations_table(report.records)
+    summary = summary_lines(report, combinations)
+    written.warnings = test_size_warnings(combinations)
+    written.verdict = verdict_counts(combinations)
+    boards = [t for t in tables if t[0].startswith(LEADERBOARD)]
+    rest = [t for t in tables if not t[0].startswith(LEADERBOARD)]
     page = html.page(title=f"harness report: {report.run_id}", run_id=report.run_id, metadata=report.metadata,
-                     summary=summary, tables=[(name, caption, body) for name, caption, _, body in tables],
+                     summary=summary, warnings=written.warnings,
+                     leaderboards=[(name, caption, body.replace('class="sortable"', 'class="sortable leaderboard"'))
+                                   for name, caption, _, body in boards],
+                     tables=[(name, caption, body) for name, caption, _, body in rest],
                      figures=figures, notes=report.notes)
     write_file(written.html, lambda handle: handle.write(page))
-    text = _markdown_page(report, summary, [(name, caption, md) for name, caption, md, _ in tables],
+    text = _markdown_page(report, summary, written.warnings, [(name, caption, md) for name, caption, md, _ in boards],
+                          [(name, caption, md) for name, caption, md, _ in rest],
                           [(stem, caption) for stem, caption, _ in figures])
     write_file(written.markdown, lambda handle: handle.write(text))
     written.notes = list(report.notes)

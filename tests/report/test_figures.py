@@ -86,6 +86,32 @@ def test_accuracy_against_time(records: list[dict]) -> None:
     assert ax.get_xlabel().startswith("training time (s")
 
 
+def test_points_on_top_of_one_another_stay_visible() -> None:
+    """Two seeds with the same accuracy and nearly the same time: hollow markers, and an `x2` label."""
+    records = [make_record("none", "cnn", seed=1, test=0.8, seconds=10.0),
+               make_record("none", "cnn", seed=2, test=0.8, seconds=10.2),
+               make_record("flip", "cnn", seed=1, test=0.8, seconds=30.0)]
+    ax = figures.accuracy_vs_time(tables.per_seed_table(records), "pets").axes[0]
+    markers = [line for line in ax.get_lines() if line.get_linestyle() == "None"]
+    assert len(markers) == 3 and all(line.get_markerfacecolor() == "none" for line in markers)
+    assert [(t.get_text(), t.xy) for t in ax.texts] == [("x2", (10.0, 80.0))]
+
+
+def test_a_model_keeps_its_colour_across_runs_and_figures() -> None:
+    """The colour comes from the model's name, not from its rank among the run's models."""
+    alone = figures.Palette(["small_cnn"], ["none"]).colors["small_cnn"]
+    among = figures.Palette(["aaa_first", "small_cnn", "zzz_last", "mobilenet_v2"], ["none", "flip"])
+    assert among.colors["small_cnn"] == alone
+    assert len(set(among.colors.values())) == 4  # two names hashing alike still get different colours
+    records = [make_record("none", "zeta", test=0.7), make_record("none", "alpha", test=0.9)]
+    combinations = tables.combinations_table(records)
+    chart = figures.test_accuracy_chart(combinations, "pets").axes[0]
+    scatter = figures.accuracy_vs_time(tables.per_seed_table(records), "pets").axes[0]
+    expected = figures.Palette(["zeta"], []).colors["zeta"]
+    assert any(line.get_color() == expected for line in chart.get_lines())
+    assert any(line.get_color() == expected for line in scatter.get_lines())
+
+
 def test_label_frequencies_show_shares_and_counts() -> None:
     figure = figures.label_frequencies(make_record()["dataset_info"])
     ax = figure.axes[0]

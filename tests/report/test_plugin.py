@@ -68,7 +68,7 @@ def test_the_run_writes_its_report(runs) -> None:
         "accuracy_vs_time-synthetic.png", "augment-synthetic-mirror.png", "curves-synthetic.png",
         "grid-synthetic.png", "labels-synthetic.png", "samples-synthetic.png", "test_accuracy-synthetic.png"]
     assert sorted(p.name for p in (run_dir / "tables").glob("*.csv")) == [
-        "combinations.csv", "labels.csv", "per_seed.csv", "pivot-synthetic.csv"]
+        "combinations.csv", "labels.csv", "leaderboard-synthetic.csv", "per_seed.csv", "pivot-synthetic.csv"]
     page = (run_dir / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 7
     assert "note:" not in result.stdout, result.stdout

@@ -64,7 +64,7 @@ class BrokenPlugin:
 def test_files_of_the_report(run_dir_factory, records) -> None:
     run_dir = run_dir_factory(records)
     written = write_report(_report(run_dir), load_plugins(autoload=False))
-    assert sorted(written.tables) == ["combinations", "labels", "per_seed", "pivot-pets"]
+    assert sorted(written.tables) == ["combinations", "labels", "leaderboard-pets", "per_seed", "pivot-pets"]
     assert sorted(written.figures) == ["accuracy_vs_time-pets", "curves-pets", "grid-pets", "labels-pets",
                                        "test_accuracy-pets"]
     for path in written.figures.values():
@@ -86,6 +86,30 @@ def test_the_html_page_is_self_contained(run_dir_factory, records) -> None:
         assert f'id="table-{name}"' in page
     assert '<td class="passed">passed</td>' in page and '<td class="error">error</td>' in page
     assert "pets: best pets-flip-cnn with test accuracy 0.900 (+30.0 points over the baseline 0.600" in page
+
+
+def test_the_page_leads_with_the_answer(run_dir_factory, records) -> None:
+    """Summary, warnings and the leaderboard first, then the figures, then every table (collapsed and
+    sortable), the run's facts last; the Markdown page in the same order."""
+    written = write_report(_report(run_dir_factory(records)), load_plugins(autoload=False))
+    page = written.html.read_text()
+    order = [page.index(marker) for marker in ('id="summary"', 'class="warnings"', 'id="table-leaderboard-pets"',
+                                               'id="figures"', 'id="tables"', 'id="table-combinations"', 'id="run"')]
+    assert order == sorted(order)
+    board = page[page.index('id="table-leaderboard-pets"'):page.index('id="figures"')]
+    header = re.findall(r"<th>(.*?)</th>", board)
+    assert header == ["combination", "test_accuracy", "95% interval", "lift_points", "p_holm", "train_seconds",
+                      "status"]
+    assert board.index("flip / cnn") < board.index("none / cnn")
+    assert '<details id="table-combinations"><summary>combinations</summary>' in page
+    assert page.count('<table class="sortable') == len(written.tables) and "<script>" in page
+    assert "the test set has only 50 images" in page
+    md = written.markdown.read_text()
+    order = [md.index(marker) for marker in ("## Summary", "**warning**", "### leaderboard-pets", "## Figures",
+                                             "## Tables", "### combinations", "## Run")]
+    assert order == sorted(order)
+    board_md = md[md.index("### leaderboard-pets"):md.index("## Figures")]
+    assert max(len(line) for line in board_md.splitlines() if line.startswith("|")) < 110  # narrow
 
 
 def test_plugins_add_tables_and_figures_through_the_hooks(run_dir_factory, records) -> None:
@@ -113,7 +137,9 @@ def test_harness_report_rebuilds_results_and_report(run_dir_factory, records, tm
     run_dir = run_dir_factory(records)
     assert main(["report", str(run_dir)], cwd=tmp_path) == 0
     out = capsys.readouterr().out
-    assert f"report: {run_dir / 'report.html'}" in out and "4 tables, 5 figures" in out
+    assert f"report: {run_dir / 'report.html'}" in out and "5 tables, 5 figures" in out
+    assert "warning: pets: the test set has only 50 images" in out
+    assert "statistics: 2 of 2 combinations beat the baseline" in out
     assert len(pd.read_csv(run_dir / "results.csv")) == 4
     assert (run_dir / "tables" / "combinations.csv").is_file()
 
