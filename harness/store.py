@@ -28,7 +28,7 @@ LOCK = ".lock"
 RESULT_COLUMNS = [
     "dataset", "augmentation", "model", "seed", "status", "epochs", "steps", "images", "train_seconds",
     "train_accuracy", "val_accuracy", "test_accuracy", "baseline_accuracy", "lift_points", "p_value",
-    "n_test", "best_epoch", "weights_tested", "test_accuracy_last", "stop_reason", "images_per_second",
+    "n_correct", "n_test", "best_epoch", "weights_tested", "test_accuracy_last", "stop_reason", "images_per_second",
     "precision", "params_count", "time_to_target_seconds", "time_to_target_epochs", "config_hash", "error",
     "repeat", "split_seed", "combination_hash", "epochs_fraction", "wall_seconds", "time_overrun_seconds",
     "error_kind",
@@ -118,16 +118,27 @@ class RunStore:
         The operating system releases it when the process ends, however it ends."""
         import fcntl
 
-        handle = open(self.run_dir / LOCK, "a")  # noqa: SIM115 - held open while the run lasts
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        path = self.run_dir / LOCK
+        while True:
+            handle = open(path, "a")  # noqa: SIM115 - held open while the run lasts
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise UsageError(f"{self.run_dir}: in use by another harness process") from None
+            try:
+                if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                    break  # still the file at the path: a run that ended did not remove it under us
+            except FileNotFoundError:
+                pass
             handle.close()
-            raise UsageError(f"{self.run_dir}: in use by another harness process") from None
         self._lock = handle
 
     def close(self) -> None:
+        """Release the run directory and remove its ``.lock`` (while still holding it, so that no other
+        process is between taking it and its removal)."""
         if self._lock is not None:
+            (self.run_dir / LOCK).unlink(missing_ok=True)
             self._lock.close()
             self._lock = None
 
@@ -193,12 +204,36 @@ class RunStore:
         return path
 
 
+#: Accuracies Keras measures in float32 (0.5600000023841858): written as the float32 they are (0.56).
+FLOAT32_COLUMNS = ("train_accuracy", "val_accuracy")
+
+
+def _float32(value: Any) -> Any:
+    import numpy as np
+
+    return float(str(np.float32(value))) if isinstance(value, float) and math.isfinite(value) else value
+
+
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """One ``results.csv`` row from a record."""
+    """One ``results.csv`` row from a record: test accuracies as counts' ratios (``n_correct / n_test``),
+    clean numbers throughout."""
+    from harness import stats
+
     row = {column: record.get(column) for column in RESULT_COLUMNS}
-    test, baseline = record.get("test_accuracy"), record.get("baseline_accuracy")
+    n_test = record.get("n_test")
+    if isinstance(n_test, int) and n_test > 0:
+        for column in ("test_accuracy", "test_accuracy_last"):
+            value = row[column]
+            if isinstance(value, float):
+                row[column] = stats.ratio(stats.correct_count(value, n_test), n_test)
+        test = row["test_accuracy"]
+        if row["n_correct"] is None and isinstance(test, float):
+            row["n_correct"] = stats.correct_count(test, n_test)
+    for column in FLOAT32_COLUMNS:
+        row[column] = _float32(row[column])
+    test, baseline = row["test_accuracy"], record.get("baseline_accuracy")
     if test is not None and baseline is not None:
-        row["lift_points"] = 100.0 * (test - baseline)
+        row["lift_points"] = round(100.0 * (test - baseline), 10)
     target = record.get("time_to_target") or {}
     row["time_to_target_seconds"] = target.get("seconds")
     row["time_to_target_epochs"] = target.get("epoch")

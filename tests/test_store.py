@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -93,6 +95,31 @@ def test_a_run_directory_is_held_by_one_process(store: RunStore) -> None:
     store.close()
     other.lock()
     other.close()
+
+
+def test_no_lock_file_is_left_behind(store: RunStore) -> None:
+    store.lock()
+    assert (store.run_dir / ".lock").is_file()
+    store.close()
+    assert not (store.run_dir / ".lock").exists()
+    store.lock()  # and the directory can be held again
+    store.close()
+    assert sorted(p.name for p in store.run_dir.iterdir() if p.name.startswith(".")) == []
+
+
+def test_results_csv_has_clean_numbers(store: RunStore) -> None:
+    """Keras's float32 accuracies: the test accuracy from the count of correct answers, the others as the
+    float32 they are; the CSV shows 0.56, not 0.5600000023841858."""
+    row = record("a")
+    row.update(test_accuracy=0.5600000023841858, test_accuracy_last=0.5400000214576721, n_test=50,
+               baseline_accuracy=0.5, train_accuracy=0.6312500238418579, val_accuracy=0.59375)
+    store.append(row)
+    text = store.write_results().read_text()
+    assert "0.5600000023841858" not in text and "0.6312500238418579" not in text
+    written = next(csv.DictReader(io.StringIO(text)))
+    assert written["test_accuracy"] == "0.56" and written["test_accuracy_last"] == "0.54"
+    assert written["n_correct"] == "28" and written["n_test"] == "50"
+    assert written["train_accuracy"] == "0.63125" and written["lift_points"] == "6.0"
 
 
 def test_latest_run_and_open(tmp_path: Path) -> None:

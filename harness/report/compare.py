@@ -1,5 +1,10 @@
-"""``harness compare RUN_A RUN_B``: the two runs side by side per combination and seed, the change in test
-accuracy in points, whether it is significant, and ``--fail-on-drop POINTS`` for continuous integration."""
+"""``harness compare RUN_A RUN_B``: the two runs side by side per combination, the change in test accuracy
+in points, whether it is significant, and ``--fail-on-drop POINTS`` for continuous integration.
+
+A combination trained with the same seeds in both runs is compared seed by seed. Otherwise (other seeds,
+another number of repeats) its seeds are pooled on each side: the correct answers of all its seeds over
+their test images, that is the mean accuracy across seeds, counted on the ``n`` distinct test images (the
+seeds share them), and the two pooled accuracies go through the same two-proportion z-test."""
 
 from __future__ import annotations
 
@@ -17,8 +22,9 @@ from harness.stats import ALPHA
 if TYPE_CHECKING:
     from harness.config import Config
 
-COLUMNS = ["id", "seed", "status_a", "status_b", "test_accuracy_a", "test_accuracy_b", "n_test_a", "n_test_b",
-           "change_points", "ci_low_points", "ci_high_points", "p_value", "significant", "verdict"]
+#: ``seed`` is the seed, or for seeds pooled ``"1,2 vs 3"`` (A's seeds vs B's).
+COLUMNS = ["id", "seed", "pooled", "status_a", "status_b", "test_accuracy_a", "test_accuracy_b", "n_test_a",
+           "n_test_b", "change_points", "ci_low_points", "ci_high_points", "p_value", "significant", "verdict"]
 
 
 def _key(record: Mapping[str, Any]) -> tuple[str, Any]:
@@ -48,7 +54,7 @@ def compare_row(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dic
     nb = int(rec.number((b or {}).get("n_test"))) if (b or {}).get("n_test") else 0
     low, high = newcombe_interval(pa, na, pb, nb)
     p = two_proportion_p(pa, na, pb, nb)
-    row = {"id": first.get("id"), "seed": first.get("seed"),
+    row = {"id": first.get("id"), "seed": first.get("seed"), "pooled": bool(first.get("pooled")),
            "status_a": a.get("status") if a else None, "status_b": b.get("status") if b else None,
            "test_accuracy_a": pa, "test_accuracy_b": pb, "n_test_a": na or None, "n_test_b": nb or None,
            "change_points": 100.0 * (pb - pa), "ci_low_points": 100.0 * low, "ci_high_points": 100.0 * high,
@@ -57,14 +63,51 @@ def compare_row(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dic
     return row
 
 
+def _pooled(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """One combination's seeds as one record: the seeds' correct answers over their test images (the mean
+    accuracy across seeds), on the ``n`` distinct test images they share."""
+    first = records[0]
+    tested = [rec.test_counts(r) for r in records if rec.test_counts(r)[0]]
+    pooled: dict[str, Any] = {"id": first.get("id"), "pooled": True,
+                              "status": rec.combination_status(str(r.get("status")) for r in records)}
+    if tested and len(tested) == len(records):
+        pooled["n_test"] = min(n for n, _ in tested)
+        pooled["test_accuracy"] = sum(c for _, c in tested) / sum(n for n, _ in tested)
+    return pooled
+
+
+def _seeds(records: list[dict[str, Any]]) -> str:
+    return ",".join(str(s) for s in sorted({r.get("seed") for r in records}, key=str))
+
+
 def compare_frame(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]) -> Any:
-    """Both runs side by side, matched by combination id and seed (A's order, then what only B has)."""
+    """Both runs side by side (A's order, then what only B has): per combination and seed where the
+    combination has the same seeds in both runs, else one row per combination with its seeds pooled."""
     import pandas as pd
 
-    by_a = {_key(r): r for r in rec.latest_per_task(records_a)}
-    by_b = {_key(r): r for r in rec.latest_per_task(records_b)}
-    keys = list(by_a) + [k for k in by_b if k not in by_a]
-    return pd.DataFrame([compare_row(by_a.get(k), by_b.get(k)) for k in keys], columns=COLUMNS)
+    def by_combination(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for record in rec.latest_per_task(records):
+            grouped.setdefault(str(record.get("id")), []).append(record)
+        return grouped
+
+    in_a, in_b = by_combination(records_a), by_combination(records_b)
+    rows = []
+    for combination in list(in_a) + [c for c in in_b if c not in in_a]:
+        a, b = in_a.get(combination, []), in_b.get(combination, [])
+        if not a or not b or _seeds(a) == _seeds(b):
+            seeds_a, seeds_b = {_key(r): r for r in a}, {_key(r): r for r in b}
+            keys = list(seeds_a) + [k for k in seeds_b if k not in seeds_a]
+            rows += [compare_row(seeds_a.get(k), seeds_b.get(k)) for k in keys]
+        else:
+            row = compare_row(_pooled(a), _pooled(b))
+            row["seed"] = f"{_seeds(a)} vs {_seeds(b)}"
+            rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _name(row: Any) -> str:
+    return f"{row.id}[seeds {row.seed}, pooled]" if row.pooled else f"{row.id}[seed={row.seed}]"
 
 
 def drops(frame: Any, points: float) -> list[str]:
@@ -72,7 +115,7 @@ def drops(frame: Any, points: float) -> list[str]:
     because the combination errored in B."""
     reasons = []
     for row in frame.itertuples(index=False):
-        name = f"{row.id}[seed={row.seed}]"
+        name = _name(row)
         if not math.isnan(row.change_points) and row.change_points < -points:
             reasons.append(f"{name} dropped {-row.change_points:.1f} points "
                            f"({row.test_accuracy_a:.3f} -> {row.test_accuracy_b:.3f})")
@@ -95,11 +138,12 @@ def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def differences(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]) -> list[str]:
-    """Settings and test splits that differ between matched tasks (the change may come from them)."""
-    by_b = {_key(r): r for r in records_b}
+    """Settings and test splits that differ between the runs' tasks of a combination (the change may come
+    from them); the seed aside."""
+    by_b = {str(r.get("id")): r for r in records_b if r.get("config")}
     found: dict[str, None] = {}
     for a in records_a:
-        b = by_b.get(_key(a))
+        b = by_b.get(str(a.get("id")))
         if b is None:
             continue
         config_a = dict(_flatten(a.get("config") or {}))
@@ -139,6 +183,15 @@ def text_table(frame: Any) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]) + "\n"
 
 
+def _test_used(frame: Any) -> str:
+    """How the rows were matched and tested, for the line under the table."""
+    pooled = int(frame["pooled"].sum())
+    matched = (f"{pooled} combination{'s' if pooled != 1 else ''} with other seeds in A and B: seeds pooled "
+               f"(mean accuracy across seeds on the distinct test images); the others matched seed by seed"
+               if pooled else "matched by combination and seed")
+    return f"test: {matched}; two-proportion z-test, two-sided, p<{ALPHA:g}; interval: Newcombe 95%"
+
+
 def _summary(frame: Any) -> str:
     compared = frame[frame["change_points"].notna()]
     counts = {v: int((compared["verdict"] == v).sum()) for v in ("better", "worse", "same (within noise)")}
@@ -147,7 +200,7 @@ def _summary(frame: Any) -> str:
     if len(compared):
         worst = compared.loc[compared["change_points"].idxmin()]
         if worst["change_points"] < 0:
-            text += f"; largest drop {worst['change_points']:+.1f} points ({worst['id']}[seed={worst['seed']}])"
+            text += f"; largest drop {worst['change_points']:+.1f} points ({_name(worst)})"
     return text
 
 
@@ -164,6 +217,7 @@ def compare_runs(run_a: Path, run_b: Path, fail_on_drop: float | None, out: IO[s
         out.write("nothing to compare: neither run has a finished task\n")
         return ExitCode.NO_COMBINATIONS
     out.write(text_table(frame))
+    out.write(_test_used(frame) + "\n")
     for difference in differences(records_a, records_b):
         out.write(f"note: {difference}\n")
     out.write(_summary(frame) + "\n")
@@ -173,7 +227,7 @@ def compare_runs(run_a: Path, run_b: Path, fail_on_drop: float | None, out: IO[s
         out.writelines(f"  {reason}\n" for reason in reasons)
         return ExitCode.FAILED
     if not frame["change_points"].notna().any():
-        out.write("nothing in common: no combination and seed has a test accuracy in both runs\n")
+        out.write("nothing in common: no combination has a test accuracy in both runs\n")
         return ExitCode.NO_COMBINATIONS
     if fail_on_drop is not None:
         out.write(f"OK: no combination got worse by more than {fail_on_drop:g} points\n")

@@ -35,6 +35,7 @@ def test_a_drop_beyond_the_threshold_fails(run_dir_factory, tmp_path, capsys) ->
     assert "FAILED: 1 combination(s) got worse by more than 2 points" in out
     assert "pets-flip-cnn[seed=1] dropped 10.0 points (0.850 -> 0.750)" in out
     assert "worse" in out and "largest drop -10.0 points" in out
+    assert "test: matched by combination and seed; two-proportion z-test" in out
 
 
 def test_no_drop_beyond_the_threshold_passes(run_dir_factory, tmp_path, capsys) -> None:
@@ -71,12 +72,30 @@ def test_significance_and_interval_of_the_change() -> None:
     assert small["ci_low_points"] < 0 < small["ci_high_points"]
 
 
-def test_seeds_are_matched_and_settings_that_differ_are_named() -> None:
-    a = [make_record(seed=1, test=0.7), make_record(seed=2, test=0.8, n_test=1000)]
-    b = [make_record(seed=2, test=0.9, n_test=1000, epochs=5)]
+def test_the_same_seeds_are_matched_seed_by_seed() -> None:
+    a = [make_record(seed=1, test=0.7, n_test=1000), make_record(seed=2, test=0.8, n_test=1000)]
+    b = [make_record(seed=1, test=0.7, n_test=1000), make_record(seed=2, test=0.9, n_test=1000, epochs=5)]
     frame = compare_frame(a, b)
-    assert list(zip(frame["seed"], frame["verdict"])) == [(1, "only in A"), (2, "better")]
+    assert list(zip(frame["seed"], frame["verdict"])) == [(1, "same (within noise)"), (2, "better")]
+    assert not frame["pooled"].any()
     assert "budget.epochs: 3 in A, 5 in B" in differences(a, b)
+
+
+def test_other_seeds_are_pooled_per_combination(run_dir_factory, tmp_path, capsys) -> None:
+    """Two runs of one combination with other seeds (or repeats) used to have `nothing in common` (exit 5):
+    now each side's seeds are pooled and the pooled accuracies compared, and the output says so."""
+    a = [make_record(seed=s, test=t, n_test=400) for s, t in ((1, 0.80), (2, 0.84))]
+    b = [make_record(seed=s, test=t, n_test=400, epochs=5) for s, t in ((3, 0.70), (4, 0.72), (5, 0.68))]
+    frame = compare_frame(a, b)
+    [row] = frame.itertuples(index=False)
+    assert row.pooled and row.seed == "1,2 vs 3,4,5" and row.n_test_a == row.n_test_b == 400
+    assert math.isclose(row.test_accuracy_a, 0.82) and math.isclose(row.test_accuracy_b, 0.70)
+    assert row.verdict == "worse"
+    assert "budget.epochs: 3 in A, 5 in B" in differences(a, b)
+    assert compare(tmp_path, run_dir_factory(a, "a"), run_dir_factory(b, "b"), "--fail-on-drop", 5) == 1
+    out = capsys.readouterr().out
+    assert "seeds pooled (mean accuracy across seeds on the distinct test images)" in out
+    assert "pets-none-cnn[seeds 1,2 vs 3,4,5, pooled] dropped 12.0 points (0.820 -> 0.700)" in out
 
 
 def test_bad_input_is_a_usage_error(run_dir_factory, tmp_path, capsys) -> None:
