@@ -193,11 +193,10 @@ def test_accuracy_chart(combinations: Any, dataset: str) -> Any:
     left = min(lows + ([100 * baseline] if not math.isnan(baseline) else [])) if lows else 0.0
     ax.set_xlim(max(0.0, left - 5.0), 101.0)
     ax.set_xlabel("test accuracy (%), with 95% confidence interval")
-    ax.set_ylabel("augmentation / model: lift over the baseline, status")
+    ax.set_ylabel("augmentation / model")
     ax.grid(True, axis="x", alpha=0.3)
-    method = ("Wilson interval on the test set, seeds pooled" if rows["seeds"].max() > 1
-              else "Wilson interval on the test set")
-    ax.set_title(f"Test accuracy per combination: {dataset}\n({method})")
+    method = "Wilson, seeds pooled" if rows["seeds"].max() > 1 else "Wilson interval"
+    ax.set_title(f"Test accuracy per combination: {dataset}\n({method}; labels: lift over the baseline, status)")
     figure.legend(handles=palette.legend_handles(baseline, drawn), loc="outside lower center", ncols=3, fontsize=9)
     return figure
 

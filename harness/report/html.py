@@ -29,6 +29,9 @@ td.error { color: #8a2be2; font-weight: bold; } td.skipped { color: #777; }
 figcaption { color: #555; font-size: 0.9em; } .notes li { color: #8a5a00; } .warnings li { color: #b3261e; }
 details { margin: 0.4em 0; } summary { cursor: pointer; font-weight: bold; padding: 0.2em 0; }
 nav a { margin-right: 1em; }
+@media (max-width: 900px) {
+  body { padding: 0 0.5em; } table, table.leaderboard { font-size: 0.8em; } th, td { padding: 2px 4px; }
+}
 """
 
 #: Click a column's header to sort the table by it (numbers as numbers, blanks last); no library, no network.
