@@ -24,7 +24,7 @@ def brighten(params):
 def harness_datasets_register(config):
     return [harness.DatasetSpec(name="blobs", factory=load, description="inline dataset", image_size=(16, 16),
                                 tags={"fast"},
-                                params={"num_classes": 3, "seed": 3, "train_per_class": 32,
+                                params={"num_classes": 3, "seed": 3, "tint_by_class": True, "train_per_class": 32,
                                         "validation_per_class": 16, "test_per_class": 32})]
 
 @harness.hookimpl

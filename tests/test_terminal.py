@@ -83,15 +83,16 @@ def test_summary_of_a_run(tester) -> None:
     summary = lines[start + 1:]
     tiny = next(r for r in result.records if r["id"] == "synthetic-none-tiny")
     assert summary[0].startswith(f"{tiny['status'].upper():<8} synthetic-none-tiny test ")
-    assert summary[1] == "FAILED   synthetic-none-constant test 0.500, +0.0 pts vs baseline 0.500 (p=0.54)"
+    assert summary[1] == "FAILED   synthetic-none-constant test 0.500, +0.0 pts vs baseline 0.500 (p=0.52)"
     assert summary[2] == "ERROR    synthetic-none-broken - ValueError: this model cannot be built"
     assert summary[3] == "SKIPPED  synthetic-none-gray - gray needs 1-channel images, synthetic has 3"
     assert summary[4].startswith("best on synthetic: synthetic-none-")
     assert summary[5] == f"run directory: {result.run_dir}"
-    assert summary[6] == f"report: {result.run_dir / 'report.html'}"
+    assert summary[6].startswith("statistics: ") and "of 2 combinations beat the baseline" in summary[6]
+    assert summary[7] == f"report: {result.run_dir / 'report.html'}"
     passed = "1 passed, 1 failed" if tiny["status"] == "passed" else "2 failed"
-    assert re.fullmatch(rf"=+ {passed}, 1 error, 1 skipped in \d+s =+", summary[7]), summary[7]
-    assert len(summary) == 8
+    assert re.fullmatch(rf"=+ {passed}, 1 error, 1 skipped in \d+s =+", summary[8]), summary[8]
+    assert len(summary) == 9
 
 
 def test_quiet_summaries(tester) -> None:

@@ -37,8 +37,11 @@ CHECK = """<script>
   out.board_right = board.getBoundingClientRect().right;
   out.page_scrolls = document.documentElement.scrollWidth > document.documentElement.clientWidth;
   var table = document.querySelector("#table-per_seed table");
-  var th = Array.prototype.find.call(table.tHead.rows[0].cells, function (c) { return c.textContent === "test_accuracy"; });
-  function column() { return Array.prototype.map.call(table.tBodies[0].rows, function (r) { return r.cells[th.cellIndex].textContent; }); }
+  var th = Array.prototype.find.call(table.tHead.rows[0].cells,
+                                     function (c) { return c.textContent === "test_accuracy"; });
+  function column() {
+    return Array.prototype.map.call(table.tBodies[0].rows, function (r) { return r.cells[th.cellIndex].textContent; });
+  }
   th.click(); out.ascending = column();
   th.click(); out.descending = column();
   var pre = document.createElement("pre"); pre.id = "check"; pre.textContent = JSON.stringify(out);
