@@ -81,11 +81,29 @@ def new_run_id() -> str:
     return _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
+#: Run directories that ``--resume`` alone never picks: the committed example report.
+NOT_RESUMED = ("example",)
+
+
+def _started_at(run_dir: Path) -> float:
+    """When the run started, from its metadata (``started_at``); its metadata's modification time if that
+    is missing or unreadable."""
+    try:
+        started = json.loads((run_dir / METADATA).read_text()).get("started_at")
+        if isinstance(started, (int, float)) and not isinstance(started, bool):
+            return float(started)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return (run_dir / METADATA).stat().st_mtime
+
+
 def latest_run(output: Path) -> Path:
-    runs = sorted(p for p in output.glob("*") if (p / METADATA).is_file())
+    """The run under ``output`` that started last (by its recorded start time, not by name), never the
+    committed ``example/``."""
+    runs = [p for p in output.glob("*") if p.name not in NOT_RESUMED and (p / METADATA).is_file()]
     if not runs:
         raise UsageError(f"--resume: no run directory under {output}")
-    return runs[-1]
+    return max(runs, key=lambda run: (_started_at(run), run.name))
 
 
 class RunStore:

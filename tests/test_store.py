@@ -133,3 +133,19 @@ def test_latest_run_and_open(tmp_path: Path) -> None:
         RunStore.open(output / "not-a-run")
     assert RunStore.open(first.run_dir).metadata() == {"n": 1}
     assert not (first.run_dir / RESULTS).exists()
+
+
+def test_latest_run_is_the_last_started_and_never_the_example(tmp_path: Path) -> None:
+    """`--resume` alone picked `reports/example/` (names sorted as text, `example` after `2026...`) and
+    rewrote tracked files; it takes the recorded start time now, and never the example."""
+    output = tmp_path / "reports"
+    older = RunStore.create(output, {"started_at": 100.0})
+    newer = RunStore.create(output, {"started_at": 200.0})
+    (output / "example").mkdir()
+    RunStore(output / "example").write_metadata({"started_at": 999.0})
+    renamed = output / "0-renamed"  # first by name, yet the last started
+    newer.run_dir.rename(renamed)
+    assert latest_run(output) == renamed
+    (renamed / "metadata.json").write_text("{}")  # no start time: its metadata's age decides
+    assert latest_run(output) == renamed
+    assert older.run_dir.exists()
