@@ -329,3 +329,25 @@ def test_size_warnings(combinations: Any) -> list[str]:
                   else "")
         warnings.append(f"{dataset}: the test set has only {n} images: {what}{advice}")
     return warnings
+
+
+#: A training or validation split with fewer images than this is warned about.
+SMALL_SPLIT = 20
+
+
+def split_warnings(records: list[dict[str, Any]]) -> list[str]:
+    """One warning per training or validation split too small to mean much (fewer than
+    :data:`SMALL_SPLIT` images): a plugin's dataset that yields a handful of images, or fractions that
+    carve a tiny split. The test split has its own warning (:func:`test_size_warnings`)."""
+    why = {"train": "the models can learn next to nothing from it",
+           "validation": "the validation accuracy, and the epoch whose weights are tested, are mostly noise"}
+    warnings = []
+    for dataset in rec.datasets(records):
+        info = rec.dataset_info(records, dataset) or {}
+        sizes = info.get("sizes") or {}
+        for split, reason in why.items():
+            size = sizes.get(split)
+            if isinstance(size, int) and size < SMALL_SPLIT:
+                warnings.append(f"{dataset}: the {split} split has only {size} image{'s' if size != 1 else ''}: "
+                                f"{reason}")
+    return warnings

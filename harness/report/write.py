@@ -240,14 +240,20 @@ def _write_figures(report: Report, found: dict[str, Any], written: WrittenReport
 
 def write_report(report: Report, pm: HarnessPluginManager) -> WrittenReport:
     """Collect the tables and figures from every plugin and write them with the Markdown and HTML pages."""
-    from harness.report.tables import LEADERBOARD, combinations_table, test_size_warnings, verdict_counts
+    from harness.report.tables import (
+        LEADERBOARD,
+        combinations_table,
+        split_warnings,
+        test_size_warnings,
+        verdict_counts,
+    )
 
     written = WrittenReport(html=report.run_dir / HTML_NAME, markdown=report.run_dir / MARKDOWN_NAME)
     tables = _write_tables(report, collect(pm, "harness_report_tables", report), written)
     figures = _write_figures(report, collect(pm, "harness_report_figures", report), written)
     combinations = combinations_table(report.records)
     summary = summary_lines(report, combinations)
-    written.warnings = test_size_warnings(combinations)
+    written.warnings = test_size_warnings(combinations) + split_warnings(report.records)
     written.verdict = verdict_counts(combinations)
     boards = [t for t in tables if t[0].startswith(LEADERBOARD)]
     rest = [t for t in tables if not t[0].startswith(LEADERBOARD)]

@@ -121,6 +121,16 @@ def test_a_small_test_set_is_warned_about() -> None:
     assert tables.test_size_warnings(tables.combinations_table(big)) == []
 
 
+def test_a_very_small_split_is_warned_about() -> None:
+    record = make_record()
+    assert tables.split_warnings([record]) == []
+    record["dataset_info"]["sizes"] = {"train": 12, "validation": 1, "test": 50}
+    assert tables.split_warnings([record]) == [
+        "pets: the train split has only 12 images: the models can learn next to nothing from it",
+        "pets: the validation split has only 1 image: the validation accuracy, and the epoch whose weights are "
+        "tested, are mostly noise"]
+
+
 def test_accuracies_come_from_the_counts() -> None:
     record = make_record(test=0.56, n_test=50)
     record["test_accuracy"] = 0.5600000023841858  # Keras's float32 accuracy, as older records hold it
