@@ -10,6 +10,7 @@ builds of one entry across processes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -25,6 +26,8 @@ import numpy as np
 from harness.data.decode import DECODER_VERSION, DecodeError, decode_image
 
 SUBDIR = "decoded"
+#: What ``flock`` fails with on a filesystem that has no locks.
+_NO_LOCKS = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP)
 Progress = Callable[[int, int], None]
 Files = list[tuple[str, int]]
 
@@ -145,7 +148,15 @@ def _building(root: Path, key: str) -> Iterator[None]:
         yield
         return
     with open(root / f"{key}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                raise
+            # A shared filesystem without locks (NFS without lockd, Lustre without -o flock): build unlocked;
+            # a concurrent build is duplicated work, not a corrupt entry (each publishes atomically).
+            yield
+            return
         try:
             yield
         finally:

@@ -154,3 +154,25 @@ def test_cli_cache_info_and_clear(tmp_path, image_files, capsys) -> None:
     assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
     assert "cleared" in capsys.readouterr().out
     assert cache.info(tmp_path / "c")["entries"] == []
+
+
+@pytest.mark.parametrize("code", ["ENOLCK", "ENOSYS"])
+def test_a_filesystem_without_locks_builds_unlocked(tmp_path, image_files, monkeypatch, code) -> None:
+    """A shared cache on NFS without lockd (ENOLCK) or Lustre without -o flock (ENOSYS): the flock call fails
+    there; the entry is built anyway, and other errors still raise."""
+    import errno
+    import fcntl
+
+    def refuse(handle, operation):
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    images, ok, _ = cache.decode_files(image_files, SIZE, 3, tmp_path / "c")
+    assert ok.all() and [int(v) for v in images[:, 0, 0, 0]] == [0, 10, 20, 30, 40, 50]
+
+    def broken(handle, operation):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(fcntl, "flock", broken)
+    with pytest.raises(OSError, match="I/O error"):
+        cache.decode_files(image_files[:3], SIZE, 3, tmp_path / "c")
