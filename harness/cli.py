@@ -22,7 +22,7 @@ from harness.config import (
 from harness.errors import ExitCode, UsageError
 from harness.pluginmanager import HarnessPluginManager, load_plugins
 
-LIST_KINDS = ("datasets", "augmentations", "models", "presets", "plugins")
+LIST_KINDS = ("datasets", "augmentations", "models", "presets", "executors", "plugins")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,7 +63,7 @@ def build_parser(pm: HarnessPluginManager | None) -> tuple[argparse.ArgumentPars
     add_run_options(run)
     extra = _plugin_options(run, pm) if pm is not None else {}
 
-    lister = sub.add_parser("list", help="list datasets, augmentations, models, presets or plugins")
+    lister = sub.add_parser("list", help="list datasets, augmentations, models, presets, executors or plugins")
     lister.add_argument("kind", nargs="?", choices=LIST_KINDS, help="what to list (default: all but plugins)")
     lister.add_argument("-p", dest="plugins", action="append", default=argparse.SUPPRESS, metavar="NAME",
                         help=plugin_help)
@@ -145,6 +145,14 @@ def _list(config: Config) -> ExitCode:
     if kind == "plugins":
         for name, origin in sorted(config.pluginmanager.origins.items()):
             out.write(f"{name:<28} {origin.package:<28} {origin.how} {origin.where}\n")
+        return ExitCode.OK
+    if kind == "executors":
+        from harness.executor import collect_executors
+
+        executors = collect_executors(config)
+        width = max(len(name) for name in executors) + 2
+        for spec in executors.values():
+            out.write(f"{spec.name:<{width}}{spec.description}  ({spec.package or spec.plugin})\n")
         return ExitCode.OK
     registry = build_registry(config)
     kinds = [kind] if kind else [*KINDS, "presets"]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from harness.config import Config
     from harness.engine.task import Task
+    from harness.executor import ExecutorSpec
     from harness.report.context import Report
     from harness.session import Session
     from harness.specs import AugmentationSpec, Budget, Combination, DatasetSpec, ModelSpec
@@ -96,6 +97,19 @@ def harness_presets_register(config: Config) -> dict[str, dict[str, Any]] | None
 
 
 @hookspec
+def harness_executors_register(config: Config) -> list[ExecutorSpec] | None:
+    """Return the :class:`~harness.executor.ExecutorSpec` objects this plugin contributes: ways to train a
+    run's tasks, chosen with ``--executor NAME`` and listed by ``harness list executors``.
+
+    Every implementation is called; names must be unique across all plugins. harness's own ``serial`` (one
+    task after the other in this process) and ``process`` (``--workers N`` worker processes) come through this
+    hook too. An executor's ``run(session, tasks)`` trains each task by calling ``harness_combination_train``
+    in the process where it trains (:func:`harness.worker.train_task` in another process) and calls
+    ``session.record(task, result)`` here for each (see :class:`harness.executor.Executor`).
+    """
+
+
+@hookspec
 def harness_collection_modify(session: Session, combinations: list[Combination]) -> None:
     """Select, deselect, reorder or skip the collected combinations, in place.
 
@@ -127,9 +141,11 @@ def harness_budget_make(config: Config, combination: Combination) -> Budget | No
 def harness_runloop(session: Session) -> bool | None:
     """Run every task of the session. Stops at the first non-``None`` result.
 
-    The built-in implementation trains the tasks one after the other in this process. Implement it to
-    run them elsewhere (worker processes, several GPUs, a cluster); call
-    ``session.record(task, result)`` in this process for each finished task, which is what stores it.
+    The built-in implementation hands the pending tasks to the run's executor (``--executor``; see
+    ``harness_executors_register``): to train elsewhere (worker processes, several GPUs, a cluster),
+    contribute an executor rather than replace this hook. An implementation that replaces it calls
+    ``session.record(task, result)`` in this process for each finished task, which is what stores it. A
+    wrapper (``wrapper=True``) sees the loop begin and end (the terminal reporter prints its header so).
     """
 
 

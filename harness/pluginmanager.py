@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -79,9 +80,11 @@ class HarnessPluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspec)
         self.origins: dict[str, PluginOrigin] = {}
         #: What :func:`load_plugins` built this manager from (a worker process rebuilds it from the same):
-        #: the ``-p`` values (the configuration file's, then the command line's) and the autoload setting.
+        #: the ``-p`` values (the configuration file's, then the command line's), the autoload setting and
+        #: the working directory whose ``harness_plugins.py`` it loaded.
         self.plugin_args: tuple[str, ...] = ()
         self.autoload = True
+        self.cwd: Path | None = None
 
     def register_plugin(self, plugin: Any, origin: PluginOrigin) -> None:
         if self.is_blocked(origin.name) or self.has_plugin(origin.name):
@@ -244,7 +247,8 @@ def _import_module_plugin(pm: HarnessPluginManager, module_name: str) -> None:
 
 def _load_local_file(pm: HarnessPluginManager, path: Path) -> None:
     origin = PluginOrigin(name="harness_plugins", how="local file", where=str(path))
-    module_name = f"harness_plugins_{abs(hash(str(path.resolve())))}"
+    # The same name in every process (a worker loads the file too, and unpickles tasks that refer to it).
+    module_name = f"harness_plugins_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
@@ -303,7 +307,7 @@ def load_plugins(
         pm.register_plugin(plugin, PluginOrigin(name=name, how="object", where=name))
     if autoload is None:
         autoload = not os.environ.get(AUTOLOAD_ENV)
-    pm.autoload = autoload
+    pm.autoload, pm.cwd = autoload, cwd
     if autoload:
         _load_entry_points(pm)
     for module_name in load:

@@ -1,5 +1,5 @@
-"""Built-in essentials: the ``none`` augmentation, the budget, and the run loop with its executors
-(replaceable hooks)."""
+"""Built-in essentials: the ``none`` augmentation, the budget, the ``serial`` and ``process`` executors and the
+run loop that calls the chosen one (replaceable hooks)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 import harness
 from harness.config import StashKey, parse_duration, positive_int
 from harness.errors import UsageError
+from harness.executor import ExecutorSpec, chosen_executor, executor_name, make_executor
+from harness.executors.process import ProcessExecutor
+from harness.executors.serial import SerialExecutor
 from harness.specs import AugmentationSpec, Budget, Combination
 
 if TYPE_CHECKING:
@@ -51,15 +54,32 @@ def _workers(value: Any) -> int:
 @harness.hookimpl
 def harness_options_add(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("executor")
+    group.add_argument("--executor", dest="executor", default=None, metavar="NAME",
+                       help="how the tasks train: serial (one after the other in this process), process (worker "
+                            "processes) or one a plugin adds (see `harness list executors`; default serial, or "
+                            "process with --workers N above 1)")
     group.add_argument("--workers", dest="workers", type=_workers, default=1, metavar="N",
-                       help="train N combinations at a time, each in its own worker process (default 1: one "
-                            "after the other in this process)")
+                       help="train N combinations at a time, each in its own worker process (implies "
+                            "--executor process; default 1)")
+
+
+@harness.hookimpl
+def harness_executors_register(config: Config) -> list[ExecutorSpec]:
+    return [ExecutorSpec(name="serial", factory=SerialExecutor, description="one task after the other, in this "
+                         "process"),
+            ExecutorSpec(name="process", factory=ProcessExecutor, description="--workers N worker processes on "
+                         "this machine, each building the run's plugins")]
 
 
 @harness.hookimpl
 def harness_configure(config: Config) -> None:
     if getattr(config.option, "command", None) == "run":
         config.stash[BUDGET_KEY] = resolve_budget(config)
+        chosen_executor(config)  # an unknown --executor is a usage error before anything runs
+        workers = int(getattr(config.option, "workers", 1) or 1)
+        if workers > 1 and executor_name(config) == "serial":
+            raise UsageError(f"--workers {workers}: the serial executor trains in this process; use --executor "
+                             "process (or leave --executor out)")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -134,12 +154,6 @@ def harness_budget_make(config: Config, combination: Combination) -> Budget:
 
 @harness.hookimpl(trylast=True)
 def harness_runloop(session: Session) -> bool:
-    """Train the pending tasks: one after the other here (``--workers 1``), or in worker processes."""
-    from harness.engine import executors
-
-    workers = int(getattr(session.config.option, "workers", 1) or 1)
-    if workers > 1:
-        executors.run_process_pool(session, workers)
-    else:
-        executors.run_serial(session)
+    """Train the pending tasks with the run's executor (``--executor``)."""
+    make_executor(session.config).run(session, session.pending_tasks())
     return True

@@ -51,7 +51,7 @@ def parallel_gathers() -> int:
     """Batches gathered at once: 2 on a small machine, up to 8 on a large one (half its cores). Gathering
     a batch of 32 images at 160x160 takes about 2 ms, so two calls in parallel already feed tens of
     thousands of images per second; more is for fast GPUs."""
-    from harness.engine.executors import usable_cores
+    from harness.system import usable_cores
 
     return max(2, min(8, usable_cores() // 2))
 

@@ -326,7 +326,7 @@ def _train(task: Task) -> dict[str, Any]:
 def _intra_op_threads() -> int:
     import tensorflow as tf
 
-    from harness.engine.executors import usable_cores
+    from harness.system import usable_cores
 
     return int(tf.config.threading.get_intra_op_parallelism_threads()) or usable_cores()
 

@@ -72,11 +72,12 @@ def test_trains_a_keras_model() -> None:
 def test_autotuning_is_off_and_gathers_scale_with_cores(monkeypatch) -> None:
     """With tf.data's autotuner on, long stretches of training ran at half speed on 2 cores (see the feed's
     docstring): the feed uses fixed parallelism instead."""
-    from harness.engine import executors, feed
+    from harness import system
+    from harness.engine import feed
 
     images, labels = _arrays(8)
     ds = make_dataset(images, labels, 4, shuffle=True, seed=1)
     assert ds.options().autotune.enabled is False
     for cores, expected in ((1, 2), (2, 2), (4, 2), (16, 8), (96, 8)):
-        monkeypatch.setattr(executors, "usable_cores", lambda cores=cores: cores)
+        monkeypatch.setattr(system, "usable_cores", lambda cores=cores: cores)
         assert feed.parallel_gathers() == expected

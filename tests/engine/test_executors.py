@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from harness.engine.executors import usable_cores
+from harness.system import usable_cores
 
 from .conftest import ENGINE_PLUGIN, SMALL, models
 from .test_train import outcome

@@ -1,0 +1,1 @@
+"""harness's own executors (see :mod:`harness.executor`): ``serial`` and ``process``."""

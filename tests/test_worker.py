@@ -1,0 +1,46 @@
+"""What runs in a worker: the run's plugin manager rebuilt from its plugin options, training through the hook."""
+
+from __future__ import annotations
+
+import pickle
+
+from harness.cli import make_config
+from harness.worker import WorkerPlugins, train_task
+
+#: A trainer that replaces the engine's: it answers without training.
+REPLACED_TRAINER = '''
+import harness
+
+@harness.hookimpl
+def harness_combination_train(task):
+    return {"id": task.combination_id, "seed": task.seed, "status": "passed", "trained_by": "harness_plugins"}
+'''
+
+
+def test_worker_plugins_carry_the_runs_plugin_options(harness_tester, monkeypatch) -> None:
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    harness_tester.make_config('plugins = ["no:terminal"]\n')
+    harness_tester.make_plugin(REPLACED_TRAINER)
+    config = make_config(["-p", "no:synthetic", "list"], harness_tester.path)
+    plugins = WorkerPlugins.of(config)
+    assert plugins == WorkerPlugins(("no:terminal", "no:synthetic"), False, str(harness_tester.path))
+    assert pickle.loads(pickle.dumps(plugins)) == plugins
+    pm = plugins.manager()
+    assert pm is not config.pluginmanager and pm is plugins.manager()  # built once per process
+    assert sorted(pm.origins) == sorted(config.pluginmanager.origins)
+    assert not pm.has_plugin("synthetic") and not pm.has_plugin("terminal") and pm.has_plugin("harness_plugins")
+
+
+def test_train_task_calls_the_training_hook_of_the_rebuilt_plugins(harness_tester) -> None:
+    harness_tester.make_plugin(REPLACED_TRAINER)
+    config = make_config(["run", "--dataset", "synthetic", "--model", "small_cnn", "--collect-only"],
+                         harness_tester.path)
+    from harness.session import Session
+
+    session = Session(config)
+    session.collect()
+    task = session.make_tasks()[0]
+    seen: list[dict] = []
+    record = train_task(WorkerPlugins.of(config), task, seen.append)
+    assert record["trained_by"] == "harness_plugins" and record["id"] == task.combination_id
+    assert seen == []  # the replaced trainer sends no progress
