@@ -189,8 +189,9 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
            "(repeatable)", parse_assignment, [], many=True, metavar="NAME.KEY=VALUE"),
     Option("resume", ("--resume",), "continue a run directory (default: the latest under --output), skipping "
            "what it finished", string, None, nargs="?", const="latest", metavar="RUN_DIR"),
-    Option("exitfirst", ("-x", "--exitfirst"), "stop at the first combination that errors", None, False,
-           flag=True),
+    Option("exitfirst", ("-x", "--exitfirst"), "stop at the first task that fails or errors (--maxfail 1)", None,
+           False, flag=True),
+    Option("maxfail", ("--maxfail",), "stop after N tasks failed or errored", positive_int, None, metavar="N"),
     Option("verbose", ("-v", "--verbose"), "more output (repeatable)", None, 0, "output"),
     Option("quiet", ("-q", "--quiet"), "less output (repeatable)", None, 0, "output"),
 )

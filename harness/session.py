@@ -36,6 +36,8 @@ class Session:
         self.results: list[dict[str, Any]] = []
         self.already_done: set[str] = set()
         self.should_stop: str | None = None
+        #: Tasks of this session that failed or errored (``-x`` / ``--maxfail`` count them).
+        self.failures = 0
         self.started = time.time()
         self.precision = "float32"
         self.exitstatus: ExitCode = ExitCode.OK
@@ -181,8 +183,20 @@ class Session:
         self.store.append(result)
         self.results.append(result)
         self.hook.harness_combination_result(session=self, task=task, result=result)
-        if result.get("status") == "error" and self.config.option.exitfirst:
-            self.should_stop = f"-x: stopping after {task.id} errored"
+        if result.get("status") in ("failed", "error"):
+            self.failures += 1
+            option = self.config.option
+            limit = 1 if option.exitfirst else getattr(option, "maxfail", None)
+            if limit and self.failures >= limit:
+                flag = "-x" if option.exitfirst else f"--maxfail {limit}"
+                self.should_stop = f"stopped after {self.failures} failed or errored ({flag})"
+
+    def not_run(self) -> int:
+        """The run's tasks that have no record: the run stopped early or was interrupted."""
+        if self.store is None:
+            return 0
+        done = self.store.finished_hashes()
+        return sum(task.config_hash not in done for task in self.tasks)
 
     def exit_code(self) -> ExitCode:
         statuses = [r.get("status") for r in self.results]

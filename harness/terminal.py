@@ -161,7 +161,8 @@ class TerminalReporter:
         session.hook.harness_terminal_summary(session=session, terminal=self)
         records = latest_records(session.store.records())
         interrupted = exitstatus == ExitCode.INTERRUPTED
-        self.write_line(self.rule(stats_line(records, time.time() - session.started, interrupted)))
+        self.write_line(self.rule(stats_line(records, time.time() - session.started, interrupted,
+                                             session.should_stop, session.not_run())))
 
     def rule(self, title: str = "", fill: str = "=") -> str:
         """``title`` centred in a line of ``fill`` as wide as the terminal (at most 120 columns)."""
@@ -252,12 +253,17 @@ def best_per_dataset(records: list[dict[str, Any]]) -> dict[str, tuple[str, floa
     return best
 
 
-def stats_line(records: list[dict[str, Any]], seconds: float, interrupted: bool = False) -> str:
-    """``5 passed, 1 failed, 2 errors in 12m31s``, as pytest ends."""
+def stats_line(records: list[dict[str, Any]], seconds: float, interrupted: bool = False, stopped: str | None = None,
+               not_run: int = 0) -> str:
+    """``5 passed, 1 failed, 2 errors in 12m31s``, as pytest ends; a run that stopped early or was
+    interrupted says so, and how many tasks did not run."""
     counts = {status: sum(r.get("status") == status for r in records) for status in STATUS_ORDER}
     parts = [f"{n} {'errors' if status == 'error' and n > 1 else status}" for status, n in counts.items() if n]
     text = f"{', '.join(parts) or 'nothing finished'} in {format_duration(seconds)}"
-    return text + (" (interrupted)" if interrupted else "")
+    why = [w for w in ("interrupted" if interrupted else "", stopped or "") if w]
+    if not_run and why:
+        why.append(f"{not_run} not run")
+    return text + (f" ({'; '.join(why)})" if why else "")
 
 
 @harness.hookimpl

@@ -82,10 +82,21 @@ def test_errors_nan_and_oom_become_rows_and_the_others_run(engine_tester) -> Non
 
 
 def test_exitfirst_stops_at_the_first_error(engine_tester) -> None:
-    result = engine_tester.run("run", *SMALL, *models("tiny", "broken", "nan_loss"), "--steps", "1", "-x")
+    result = engine_tester.run("run", *SMALL, *models("broken", "nan_loss"), "--steps", "1", "-x")
     assert result.ret == 1
-    assert [(r["model"], r["status"]) for r in result.records][1] == ("broken", "error")
-    assert [r["model"] for r in result.records] == ["tiny", "broken"]  # nan_loss never ran
+    assert [(r["model"], r["status"]) for r in result.records] == [("broken", "error")]  # nan_loss never ran
+    assert "(stopped after 1 failed or errored (-x); 1 not run)" in result.stdout
+
+
+def test_exitfirst_stops_at_the_first_failure_and_maxfail_counts(engine_tester) -> None:
+    """pytest's -x: the first failed task stops the run too, not only an error; --maxfail N after N."""
+    one_step = ("--steps", "1", "--repeats", "3")  # one step on 16 test images: no seed beats the baseline
+    result = engine_tester.run("run", *SMALL, *models("tiny"), *one_step, "-x")
+    assert [r["status"] for r in result.records] == ["failed"]
+    assert "(stopped after 1 failed or errored (-x); 2 not run)" in result.stdout
+    result = engine_tester.run("run", *SMALL, *models("tiny"), *one_step, "--maxfail", "2")
+    assert [r["status"] for r in result.records] == ["failed", "failed"]
+    assert "(stopped after 2 failed or errored (--maxfail 2); 1 not run)" in result.stdout
 
 
 def test_ctrl_c_keeps_what_finished_and_exits_2(engine_tester) -> None:
@@ -94,6 +105,7 @@ def test_ctrl_c_keeps_what_finished_and_exits_2(engine_tester) -> None:
     assert result.ret == 2
     assert [r["model"] for r in result.records] == ["tiny"]
     assert list(result.results["model"]) == ["tiny"]  # results.csv rebuilt on the way out
+    assert "(interrupted; 2 not run)" in result.stdout
 
 
 # -------------------------------------------------------------------------------------------------
