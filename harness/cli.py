@@ -14,6 +14,7 @@ from harness import resume
 from harness.config import (
     RUN_OPTION_BY_DEST,
     Config,
+    ConfigFile,
     Option,
     add_run_options,
     find_config_file,
@@ -46,6 +47,14 @@ def _preparse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--resume", nargs="?", const="latest", default=None)
     parser.add_argument("--output", default=None)
     return parser.parse_known_args(argv)[0]
+
+
+def _file_plugins(file: ConfigFile) -> list[str]:
+    """The configuration file's ``plugins``: modules to load (or ``no:NAME``), as ``-p`` takes them."""
+    values = file.values.get("plugins", [])
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise UsageError(f"{file.label}: plugins: expected a list of module names, e.g. plugins = [\"my_plugin\"]")
+    return values
 
 
 def build_parser(pm: HarnessPluginManager | None) -> tuple[argparse.ArgumentParser, dict[str, Option[Any]]]:
@@ -113,7 +122,7 @@ def make_config(argv: list[str], cwd: Path, extra_plugins: list[tuple[Any, str]]
         plugin_args = [*stored_plugins, *(p for p in early.plugins if p not in stored_plugins)]
         cwd = stored.cwd
     file = find_config_file(cwd)
-    pm = load_plugins([*file.values.get("plugins", []), *plugin_args], cwd=cwd, extra=extra_plugins)
+    pm = load_plugins([*_file_plugins(file), *plugin_args], cwd=cwd, extra=extra_plugins)
     parser, extra = build_parser(pm)
     namespace = parser.parse_args(argv)
     if namespace.command is None:

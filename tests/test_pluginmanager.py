@@ -263,3 +263,11 @@ def test_each_spec_is_credited_to_the_plugin_that_returned_it(harness_tester) ->
     assert (specs["one"].plugin, specs["two"].plugin, specs["synthetic"].plugin) == ("shelf-1", "shelf-2",
                                                                                        "synthetic")
     assert specs["synthetic"].package == f"harness {harness.__version__}"
+
+
+def test_plugins_of_the_configuration_file_must_be_a_list_of_names(harness_tester) -> None:
+    harness_tester.make_config('plugins = "harnessplug_mod"\n')
+    result = harness_tester.run("list")
+    assert result.ret == 4
+    assert result.stderr.strip().endswith("harness.toml: plugins: expected a list of module names, e.g. "
+                                          'plugins = ["my_plugin"]')
