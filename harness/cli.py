@@ -86,7 +86,7 @@ def build_parser(pm: HarnessPluginManager | None) -> tuple[argparse.ArgumentPars
     compare.add_argument("--fail-on-drop", type=float, default=None, metavar="POINTS",
                          help="exit with 1 when any combination lost more than POINTS accuracy points")
 
-    cache = sub.add_parser("cache", help="show or clear the decoded-image cache")
+    cache = sub.add_parser("cache", help="show or clear the cache (decoded images and downloads)")
     cache.add_argument("action", choices=("info", "clear"))
     cache.add_argument("--cache-dir", default=None, metavar="DIR")
     return parser, extra
@@ -188,7 +188,7 @@ def _cache(args: argparse.Namespace) -> ExitCode:
     cache_dir = Path(args.cache_dir) if args.cache_dir else cache.default_cache_dir()
     if args.action == "clear":
         freed = cache.clear(cache_dir)
-        print(f"cleared {cache_dir / cache.SUBDIR} ({freed / 2**20:.1f} MiB)")
+        print(f"cleared {cache_dir / cache.SUBDIR} and {cache_dir / cache.DOWNLOADS} ({freed / 2**20:.1f} MiB)")
         return ExitCode.OK
     summary = cache.info(cache_dir)
     print(f"decoded-image cache: {summary['path']}")
@@ -196,7 +196,11 @@ def _cache(args: argparse.Namespace) -> ExitCode:
         height, width = entry["size"] or ("?", "?")
         print(f"  {entry['key']}  {entry['files']} files at {height}x{width}x{entry['channels']}"
               f"  {entry['bytes'] / 2**20:.1f} MiB  skipped {entry['skipped']}  {entry['root']}")
-    print(f"total {summary['bytes'] / 2**20:.1f} MiB in {len(summary['entries'])} entries "
+    print(f"downloads: {summary['downloads_path']}")
+    for download in summary["downloads"]:
+        print(f"  {download['name']}  {download['bytes'] / 2**20:.1f} MiB")
+    print(f"total {(summary['bytes'] + summary['downloads_bytes']) / 2**20:.1f} MiB in {len(summary['entries'])} "
+          f"entries and {len(summary['downloads'])} downloads "
           "(move it with --cache-dir or HARNESS_CACHE_DIR; empty it with `harness cache clear`)")
     return ExitCode.OK
 

@@ -19,7 +19,7 @@ from harness.engine.task import Task
 from harness.errors import ExitCode, UsageError
 from harness.registry import Registry, build_registry
 from harness.specs import Combination
-from harness.store import RunStore
+from harness.store import RunStore, StoreError
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -34,6 +34,8 @@ class Session:
         self.tasks: list[Task] = []
         self.store: RunStore | None = None
         self.results: list[dict[str, Any]] = []
+        #: Tasks that finished but could not be written to the record (a full disk): shown, then the run ends.
+        self.unrecorded: list[dict[str, Any]] = []
         self.already_done: set[str] = set()
         self.should_stop: str | None = None
         #: Tasks of this session that failed or errored (``-x`` / ``--maxfail`` count them).
@@ -127,6 +129,8 @@ class Session:
             return
         try:
             store.write_results()
+        except OSError as exc:  # a full or read-only disk: the record is complete, `harness report` rebuilds it
+            sys.stderr.write(f"harness: cannot write {store.run_dir / 'results.csv'}: {exc.strerror}\n")
         finally:
             store.close()
 
@@ -180,7 +184,12 @@ class Session:
         """Store one finished task (the one place results are written) and tell the plugins; executors call
         it in this process for each task they finish."""
         assert self.store is not None
-        self.store.append(result)
+        try:
+            self.store.append(result)
+        except StoreError as exc:
+            self.unrecorded.append(result)
+            raise StoreError(f"{exc}: {task.id} trained but is not recorded; make room, then "
+                             f"`harness run --resume {self.store.run_dir}` trains it again") from None
         self.results.append(result)
         self.hook.harness_combination_result(session=self, task=task, result=result)
         if result.get("status") in ("failed", "error"):

@@ -17,7 +17,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from harness.data.names import shown
 from harness.errors import UsageError
+
+
+class StoreError(UsageError):
+    """The run directory cannot be written (disk full, read-only, permissions): the user's to fix."""
 
 RECORDS = "records.jsonl"
 METADATA = "metadata.json"
@@ -46,11 +51,14 @@ def _json_default(value: Any) -> Any:
 
 
 def _clean(value: Any) -> Any:
-    """NaN and infinities become ``null``: JSON has no NaN."""
+    """NaN and infinities become ``null``: JSON has no NaN. Text that UTF-8 cannot hold (a file name that is
+    not UTF-8, kept by Python as surrogates) gets ``\\xff`` escapes, so every reader of the record can show it."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str):
+        return shown(value)
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {shown(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     return value
@@ -189,11 +197,22 @@ class RunStore:
             raise UsageError(f"{self.run_dir / METADATA}: unreadable: {exc}") from None
 
     def append(self, record: dict[str, Any]) -> None:
-        line = dumps(record) + "\n"
-        with open(self.records_path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Append one whole line, or nothing: a write that fails (a full disk) is cut off again and raises
+        :class:`StoreError`."""
+        data = (dumps(record) + "\n").encode("utf-8")
+        fd = os.open(self.records_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError as exc:
+                os.ftruncate(fd, size)  # needs no space
+                raise StoreError(f"cannot write {self.records_path}: {exc.strerror}") from None
+        finally:
+            os.close(fd)
 
     def records(self) -> list[dict[str, Any]]:
         """Every complete record; a last line cut short by a crash is ignored."""

@@ -159,7 +159,7 @@ class TerminalReporter:
         if session.store is None or (exitstatus == ExitCode.USAGE_ERROR and not session.tasks):
             return  # stopped before anything ran: the error says why
         session.hook.harness_terminal_summary(session=session, terminal=self)
-        records = latest_records(session.store.records())
+        records = latest_records(session.store.records() + session.unrecorded)
         interrupted = exitstatus == ExitCode.INTERRUPTED
         self.write_line(self.rule(stats_line(records, time.time() - session.started, interrupted,
                                              session.should_stop, session.not_run())))
@@ -174,7 +174,7 @@ class TerminalReporter:
 
     @harness.hookimpl(tryfirst=True)
     def harness_terminal_summary(self, session: Session, terminal: TerminalReporter) -> None:
-        records = latest_records(session.store.records() if session.store else [])
+        records = latest_records((session.store.records() if session.store else []) + session.unrecorded)
         if not records:
             self.write_line("no task finished")
             return

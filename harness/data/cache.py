@@ -4,7 +4,16 @@ An entry is keyed by the file list (absolute paths, sizes, modification times, l
 the channels and the decoder version, so it is shared by every combination and every later run, and rebuilt
 when any file changes. Entries are ``<key>.npy`` arrays, memory-mapped when read, with a ``<key>.json``
 beside them (written last: an entry without one is incomplete and rebuilt). A ``<key>.lock`` file serializes
-builds of one entry across processes.
+builds of one entry across processes; a build that died (even by SIGKILL) leaves a temporary file that the
+next build of the entry removes.
+
+The space an entry needs is reserved before any pixel is written (``posix_fallocate``), so a full disk is
+an ``OSError`` that becomes a :class:`~harness.errors.DataError` naming the cache and the space needed,
+never a ``SIGBUS`` from writing through the memory map. The json holds a CRC-32 of the pixels, checked when
+the entry is read: an array changed in place is rebuilt, not trained on.
+
+Downloads (``<cache_dir>/datasets``, see :data:`DOWNLOADS`) live in the same cache directory;
+:func:`info` and :func:`clear` cover them too.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,10 +34,16 @@ from typing import Any
 import numpy as np
 
 from harness.data.decode import DECODER_VERSION, DecodeError, decode_image
+from harness.data.names import shown
+from harness.errors import DataError
 
 SUBDIR = "decoded"
 #: What ``flock`` fails with on a filesystem that has no locks.
 _NO_LOCKS = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP)
+#: Sub-folder of the cache directory where dataset plugins keep downloaded archives.
+DOWNLOADS = "datasets"
+#: Errors that mean "the disk is full" (space or quota).
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 Progress = Callable[[int, int], None]
 Files = list[tuple[str, int]]
 
@@ -47,9 +63,10 @@ def entry_key(files: Files, size: tuple[int, int], channels: int) -> str:
     for path, label in files:
         try:
             stat = os.stat(path)
-            digest.update(f"{os.path.abspath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\0{label}\n".encode())
+            tail = f"\0{stat.st_size}\0{stat.st_mtime_ns}\0{label}\n"
         except OSError:
-            digest.update(f"{os.path.abspath(path)}\0missing\0{label}\n".encode())
+            tail = f"\0missing\0{label}\n"
+        digest.update(os.fsencode(os.path.abspath(path)) + tail.encode())  # any file name, UTF-8 or not
     return digest.hexdigest()[:24]
 
 
@@ -68,16 +85,27 @@ def _decode_into(
         return None
 
     workers = max(1, min(8, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         for index, error in enumerate(pool.map(work, range(len(files)))):
             if error is None:
                 ok[index] = True
             else:
-                skipped.append({"file": files[index][0], "reason": error})
+                skipped.append({"file": shown(files[index][0]), "reason": error})
             done = index + 1
             if progress is not None and (done % 256 == 0 or done == len(files)):
                 progress(done, len(files))
+    finally:  # on Ctrl-C, drop the files not started yet instead of decoding them all first
+        pool.shutdown(wait=True, cancel_futures=True)
     return ok, skipped
+
+
+def pixels_crc(images: np.ndarray) -> int:
+    """CRC-32 of the pixels, in blocks (a few hundred MB/s: cheap next to decoding or training on them)."""
+    crc, rows = 0, max(1, (64 << 20) // max(1, int(np.prod(images.shape[1:]))))
+    for start in range(0, len(images), rows):
+        crc = zlib.crc32(np.ascontiguousarray(images[start:start + rows]).data, crc)
+    return crc
 
 
 def _write_atomic(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
@@ -107,45 +135,82 @@ def _read_entry(
         return None
     expected = (n_files, size[0], size[1], channels)
     if images.shape != expected or images.dtype != np.uint8 or ok.shape != (n_files,) \
-            or meta.get("decoder") != DECODER_VERSION:
-        return None
+            or meta.get("decoder") != DECODER_VERSION or meta.get("crc32") != pixels_crc(images):
+        return None  # damaged, or pixels changed in place since the build: rebuilt
     return images, ok, skipped
+
+
+def _no_space(root: Path, needed: int) -> DataError:
+    free = shutil.disk_usage(root).free if root.is_dir() else 0
+    return DataError(f"no space left for the decoded-image cache {root}: it needs {needed / 2**20:.1f} MiB, "
+                     f"{free / 2**20:.1f} MiB free (free some, or move the cache with --cache-dir or "
+                     "HARNESS_CACHE_DIR)")
+
+
+def _reserve(path: str, nbytes: int) -> None:
+    """Allocate the file's blocks now, so that writing through a memory map cannot hit a full disk (SIGBUS)."""
+    if not hasattr(os, "posix_fallocate"):  # pragma: no cover - macOS, Windows: the free-space check only
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, nbytes)
+    finally:
+        os.close(fd)
+
+
+def _remove_leftovers(root: Path, key: str) -> None:
+    """Temporary files of earlier builds of ``key`` that died (only with the entry's lock held: without locks,
+    they may be another process's build in progress)."""
+    for leftover in root.glob(f".{key}.*"):
+        leftover.unlink(missing_ok=True)
 
 
 def _build_entry(
     root: Path, key: str, files: Files, size: tuple[int, int], channels: int, progress: Progress | None
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
     """Decode straight into a memory-mapped ``.npy`` (no full copy in RAM), then publish it atomically."""
-    root.mkdir(parents=True, exist_ok=True)
     array_path, meta_path = root / f"{key}.npy", root / f"{key}.json"
+    shape = (len(files), size[0], size[1], channels)
+    needed = int(np.prod(shape)) + 4096  # pixels and the .npy header (and the json, a few kB)
+    if shutil.disk_usage(root).free < needed:
+        raise _no_space(root, needed)
     fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{key}.", suffix=".npy")
     os.close(fd)
     try:
-        images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
-                                           shape=(len(files), size[0], size[1], channels))
+        images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        _reserve(tmp, images.offset + images.nbytes)
         ok, skipped = _decode_into(images, files, size, channels, progress)
+        crc = pixels_crc(images)
         images.flush()
         del images
+        meta = {"files": len(files), "size": list(size), "channels": channels, "decoder": DECODER_VERSION,
+                "ok": ok.tolist(), "skipped": skipped, "crc32": crc,
+                "root": shown(os.path.commonpath([os.path.abspath(p) for p, _ in files])) if files else ""}
         os.replace(tmp, array_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _write_atomic(meta_path, lambda handle: handle.write(json.dumps(meta)), mode="w")
+    except BaseException as exc:
+        for path in (tmp, array_path):  # no json: the array is of no use
+            Path(path).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+            raise _no_space(root, needed) from None
         raise
-    meta = {"files": len(files), "size": list(size), "channels": channels, "decoder": DECODER_VERSION,
-            "ok": ok.tolist(), "skipped": skipped,
-            "root": os.path.commonpath([os.path.abspath(p) for p, _ in files]) if files else ""}
-    _write_atomic(meta_path, lambda handle: handle.write(json.dumps(meta)), mode="w")
     return np.load(array_path, mmap_mode="r"), ok, skipped
 
 
 @contextlib.contextmanager
-def _building(root: Path, key: str) -> Iterator[None]:
-    """Hold ``<key>.lock`` while building, so parallel workers on a cold cache decode once, not once each."""
-    root.mkdir(parents=True, exist_ok=True)
+def _building(root: Path, key: str) -> Iterator[bool]:
+    """Hold ``<key>.lock`` while building, so parallel workers on a cold cache decode once, not once each;
+    yields whether the lock is held (then no other process is building the entry)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        open(root / f"{key}.lock", "a").close()
+    except OSError as exc:
+        raise DataError(f"cannot write the decoded-image cache {root}: {exc.strerror} (choose another with "
+                        "--cache-dir or HARNESS_CACHE_DIR)") from None
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: concurrent builds stay correct, only duplicated
-        yield
+        yield False
         return
     with open(root / f"{key}.lock", "w") as handle:
         try:
@@ -155,10 +220,10 @@ def _building(root: Path, key: str) -> Iterator[None]:
                 raise
             # A shared filesystem without locks (NFS without lockd, Lustre without -o flock): build unlocked;
             # a concurrent build is duplicated work, not a corrupt entry (each publishes atomically).
-            yield
+            yield False
             return
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -175,9 +240,13 @@ def decode_files(
     entry = _read_entry(*paths)
     if entry is not None:
         return entry
-    with _building(root, key):
+    with _building(root, key) as locked:
         entry = _read_entry(*paths)  # another process may have built it while this one waited
-        return entry if entry is not None else _build_entry(root, key, files, size, channels, progress)
+        if entry is not None:
+            return entry
+        if locked:
+            _remove_leftovers(root, key)
+        return _build_entry(root, key, files, size, channels, progress)
 
 
 def load_files(
@@ -203,8 +272,16 @@ def load_files(
     return arrays, skipped
 
 
+def _bytes_under(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, names in os.walk(path) for f in names
+               if not os.path.islink(os.path.join(d, f)))
+
+
 def info(cache_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Entries and total size of the decoded-image cache (leftovers of interrupted builds included in bytes)."""
+    """Entries and total size of the decoded-image cache (leftovers of interrupted builds included in bytes),
+    and the downloads (archives and their extracted folders) with their sizes."""
     root = Path(cache_dir) / SUBDIR
     entries = []
     for meta_path in sorted(root.glob("*.json")) if root.is_dir() else []:  # .lock files are not entries
@@ -219,13 +296,17 @@ def info(cache_dir: str | os.PathLike[str]) -> dict[str, Any]:
                         "bytes": array_path.stat().st_size if array_path.exists() else 0,
                         "modified": meta_path.stat().st_mtime})
     total = sum(p.stat().st_size for p in root.iterdir() if p.is_file()) if root.is_dir() else 0
-    return {"path": str(root), "entries": entries, "bytes": total}
+    downloads_root = Path(cache_dir) / DOWNLOADS
+    downloads = [{"name": shown(p.name), "bytes": _bytes_under(p)}
+                 for p in (sorted(downloads_root.iterdir()) if downloads_root.is_dir() else [])]
+    return {"path": str(root), "entries": entries, "bytes": total, "downloads_path": str(downloads_root),
+            "downloads": downloads, "downloads_bytes": sum(d["bytes"] for d in downloads)}
 
 
 def clear(cache_dir: str | os.PathLike[str]) -> int:
-    """Remove the decoded-image cache; returns the bytes freed."""
-    root = Path(cache_dir) / SUBDIR
-    freed = info(cache_dir)["bytes"]
-    if root.is_dir():
-        shutil.rmtree(root)
-    return int(freed)
+    """Remove the decoded-image cache and the downloads; returns the bytes freed."""
+    summary = info(cache_dir)
+    for sub in (SUBDIR, DOWNLOADS):
+        if (Path(cache_dir) / sub).is_dir():
+            shutil.rmtree(Path(cache_dir) / sub)
+    return int(summary["bytes"] + summary["downloads_bytes"])

@@ -37,6 +37,7 @@ The record (one JSON line of ``records.jsonl``):
 from __future__ import annotations
 
 import math
+import re
 import time
 import traceback
 from typing import Any
@@ -91,11 +92,21 @@ def build_model(task: Task, data: PreparedData) -> Any:
                                    params=dict(task.model.params), seed=task.seed, cache_dir=task.cache_dir)
     body = task.model.factory(request)
     logits = body(x)
+    _check_outputs(task, tuple(logits.shape), data.num_classes)
     outputs = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
     model = keras.Model(inputs, outputs, name=task.combination_id.replace("-", "__"))
     model.harness_body = body
     model.harness_augmented = augmentation is not None
     return model
+
+
+def _check_outputs(task: Task, shape: tuple[Any, ...], num_classes: int) -> None:
+    """Refuse a model whose output is not one logit per class (7 outputs for 2 classes would train)."""
+    if len(shape) != 2 or shape[-1] != num_classes:
+        raise harness.UsageError(
+            f"model {task.model.name!r} ({task.model.plugin}) outputs shape {shape[1:]} for dataset "
+            f"{task.dataset.name!r} with {num_classes} classes: it must end in {num_classes} logits "
+            "(request.num_classes)")
 
 
 def compile_model(model: Any, learning_rate: float) -> None:
@@ -185,8 +196,9 @@ def train(task: Task) -> dict[str, Any]:
     try:
         record.update(_train(task))
     except Exception as exc:  # noqa: BLE001 - a combination's failure is data
-        record.update(status="error", error=f"{type(exc).__name__}: {exc}", error_kind=error_kind(exc),
-                      traceback="".join(traceback.format_exception(exc)))
+        kind = error_kind(exc)
+        record.update(status="error", error=oom_message(exc) if kind == "oom" else f"{type(exc).__name__}: {exc}",
+                      error_kind=kind, traceback="".join(traceback.format_exception(exc)))
     finally:
         release(gradients_before)
     record["finished_at"] = time.time()
@@ -205,6 +217,13 @@ def error_kind(exc: BaseException) -> str:
     if isinstance(exc, harness.UsageError):
         return "usage"
     return "exception"
+
+
+def oom_message(exc: BaseException) -> str:
+    """One line for an out-of-memory error (TensorFlow's holds the whole graph's stack), with what to try."""
+    found = re.search(r"OOM when allocating tensor with shape\[[^\]]*\]", str(exc))
+    what = found.group(0) if found else (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return f"out of memory ({what}): try a smaller --batch-size, smaller images or a smaller model"
 
 
 _CONFIGURED = False

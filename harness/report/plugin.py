@@ -57,6 +57,11 @@ def harness_session_finish(session: Session, exitstatus: int) -> None:
 
     try:
         written = write_report(session_report(session), session.config.pluginmanager)
+    except OSError as exc:  # a full or read-only disk: the user's to fix, one line
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"harness: the report could not be written ({exc.strerror}{where}); the "
+                         f"results are kept: rebuild it with `harness report {session.store.run_dir}`\n")
+        return
     except Exception:  # noqa: BLE001 - the run's results are kept; the report can be rebuilt
         traceback.print_exc()
         sys.stderr.write(f"harness: the report could not be written; the results are kept: rebuild it with "

@@ -124,7 +124,9 @@ def test_clean_splits_are_views_of_the_memory_map(tmp_path, image_files) -> None
 
 
 def test_info_and_clear(tmp_path, image_files) -> None:
-    assert cache.info(tmp_path / "c") == {"path": str(tmp_path / "c" / cache.SUBDIR), "entries": [], "bytes": 0}
+    assert cache.info(tmp_path / "c") == {"path": str(tmp_path / "c" / cache.SUBDIR), "entries": [], "bytes": 0,
+                                          "downloads_path": str(tmp_path / "c" / cache.DOWNLOADS),
+                                          "downloads": [], "downloads_bytes": 0}
     cache.decode_files(image_files, SIZE, 3, tmp_path / "c")
     summary = cache.info(tmp_path / "c")
     (entry,) = summary["entries"]

@@ -1,4 +1,8 @@
-"""Downloading an archive into the cache with a checksum, and extracting it without escaping the target."""
+"""Downloading an archive into the cache with a checksum, and extracting it without escaping the target.
+
+An archive that turns out damaged (not a zip, a member's CRC wrong, cut short) is deleted when it fails,
+so the next attempt fetches it again instead of reusing the broken copy forever.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,18 @@ import shutil
 import tempfile
 import urllib.parse
 import zipfile
+import zlib
 from pathlib import Path
 
 from harness import DataError
+from harness.data.cache import DOWNLOADS
 
-#: Sub-folder of the cache directory that downloads go to.
-CACHE_SUBDIR = "datasets"
+#: Sub-folder of the cache directory that downloads go to (``harness cache info``/``clear`` cover it).
+CACHE_SUBDIR = DOWNLOADS
+
+
+class DamagedArchive(DataError):
+    """An archive that cannot be read; it has been deleted, so that it is fetched again."""
 
 
 def sha256_of(path: Path) -> str:
@@ -88,8 +98,8 @@ def _extract_into(stream: zipfile.ZipFile, target: Path) -> None:
 def extract_zip(archive: Path, target: Path) -> Path:
     """Extract the zip ``archive`` to the folder ``target`` unless it exists; returns ``target``.
 
-    Refuses (:class:`~harness.DataError`) an archive that is not a zip or whose members would land
-    outside ``target``.
+    Refuses (:class:`~harness.DataError`) an archive whose members would land outside ``target``; one
+    that is not a valid zip is deleted and refused as :class:`DamagedArchive`.
     """
     if target.is_dir():
         return target
@@ -99,6 +109,8 @@ def extract_zip(archive: Path, target: Path) -> Path:
             for name in stream.namelist():
                 _check_member(name, root, archive)
             _extract_into(stream, target)
-    except zipfile.BadZipFile as exc:
-        raise DataError(f"{archive} is not a valid zip archive: {exc}") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        archive.unlink(missing_ok=True)
+        raise DamagedArchive(f"{archive} is not a valid zip archive ({exc}): deleted, to be fetched again") \
+            from None
     return target

@@ -44,18 +44,26 @@ def _local_copy(data_dir: str | None) -> Path | None:
 
 
 def _downloaded_copy(params: Mapping[str, Any], cache_dir: str) -> tuple[Path, dict[str, Any]]:
-    """Download (or reuse) the archive, extract it next to itself, and return the dataset folder."""
+    """Download (or reuse) the archive, extract it next to itself, and return the dataset folder. A cached
+    archive that turns out damaged is fetched once more; a fresh one that is damaged is an error."""
     url = text(params, "url", "cats_and_dogs")
     expected = params["sha256"]
     if not isinstance(expected, str) or not SHA256_PATTERN.fullmatch(expected):
         raise UsageError(f"cats_and_dogs: parameter sha256={expected!r} is invalid: expected 64 hex digits or ''")
-    path = archive.download(url, expected.lower() or None, cache_dir)
-    digest = archive.sha256_of(path)
-    extracted = archive.extract_zip(path, path.parent / f"{CATS_AND_DOGS_FOLDER}-{digest[:12]}")
+    try:
+        path, digest, extracted = _fetch_and_extract(url, expected.lower() or None, cache_dir)
+    except archive.DamagedArchive:
+        path, digest, extracted = _fetch_and_extract(url, expected.lower() or None, cache_dir)
     root = extracted / CATS_AND_DOGS_FOLDER
     if not root.is_dir():
         raise DataError(f"the archive {path} (from {url}) has no {CATS_AND_DOGS_FOLDER}/ folder")
     return root, {"source": "download", "url": url, "sha256": digest}
+
+
+def _fetch_and_extract(url: str, sha256: str | None, cache_dir: str) -> tuple[Path, str, Path]:
+    path = archive.download(url, sha256, cache_dir)
+    digest = archive.sha256_of(path)
+    return path, digest, archive.extract_zip(path, path.parent / f"{CATS_AND_DOGS_FOLDER}-{digest[:12]}")
 
 
 def cats_and_dogs(request: DatasetRequest) -> ImageFiles:
@@ -72,7 +80,8 @@ def cats_and_dogs(request: DatasetRequest) -> ImageFiles:
         train=folders.labelled(splits["train"], class_names),
         validation=folders.labelled(splits["validation"], class_names),
         root=str(root),
-        info={**info, "ignored_files": sum(split.ignored for split in splits.values())},
+        info={**info, "ignored_files": sum(split.ignored for split in splits.values()),
+              "skipped_links": folders.skipped_links(splits)},
     )
 
 
@@ -123,6 +132,7 @@ def image_folder(request: DatasetRequest) -> ImageFiles:
             "source": "image folder",
             "folders": {name: str(split.root) for name, split in splits.items()},
             "ignored_files": sum(split.ignored for split in splits.values()),
+            "skipped_links": folders.skipped_links(splits),
         },
     )
 
