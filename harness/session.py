@@ -129,8 +129,8 @@ class Session:
             return
         try:
             store.write_results()
-        except OSError as exc:  # a full or read-only disk: the record is complete, `harness report` rebuilds it
-            sys.stderr.write(f"harness: cannot write {store.run_dir / 'results.csv'}: {exc.strerror}\n")
+        except StoreError as exc:  # a full or read-only disk: the record is complete, `harness report` rebuilds it
+            sys.stderr.write(f"harness: {exc}\n")
         finally:
             store.close()
 

@@ -69,7 +69,15 @@ def dumps(record: dict[str, Any]) -> str:
 
 
 def write_atomic(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
-    """Write through a temporary file in the same folder and rename it over ``path``."""
+    """Write through a temporary file in the same folder and rename it over ``path``; a place that cannot take
+    it (a full disk, a read-only folder) is a :class:`StoreError` naming ``path``."""
+    try:
+        _write_atomic(path, write, mode)
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _write_atomic(path: Path, write: Callable[[Any], None], mode: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import harness
 from harness.config import StashKey
+from harness.store import StoreError
 
 if TYPE_CHECKING:
     from harness.report.context import Report
@@ -57,9 +58,9 @@ def harness_session_finish(session: Session, exitstatus: int) -> None:
 
     try:
         written = write_report(session_report(session), session.config.pluginmanager)
-    except OSError as exc:  # a full or read-only disk: the user's to fix, one line
-        where = f": {exc.filename}" if exc.filename else ""
-        sys.stderr.write(f"harness: the report could not be written ({exc.strerror}{where}); the "
+    except (OSError, StoreError) as exc:  # a full or read-only disk: the user's to fix, one line
+        why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)
+        sys.stderr.write(f"harness: the report could not be written ({why}); the "
                          f"results are kept: rebuild it with `harness report {session.store.run_dir}`\n")
         return
     except Exception:  # noqa: BLE001 - the run's results are kept; the report can be rebuilt

@@ -23,6 +23,15 @@ def tiny(request):
     return keras.Sequential([keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(request.num_classes)])
 
 
+def filler(request):
+    """tiny, built after filling the file system of the folder ``params["fill"]``: the disk fills mid-run."""
+    from tests.faults.conftest import fill
+    from pathlib import Path
+
+    fill(Path(request.params["fill"]))
+    return tiny(request)
+
+
 def outputs(request):
     import keras
     units = int(request.params["outputs"])
@@ -44,7 +53,8 @@ def greedy(request):
 def harness_models_register(config):
     return [harness.ModelSpec(name="tiny", factory=tiny, input_range="0-1", params={"learning_rate": 0.05}),
             harness.ModelSpec(name="outputs", factory=outputs, input_range="0-1", params={"outputs": 7}),
-            harness.ModelSpec(name="greedy", factory=greedy, input_range="0-1")]
+            harness.ModelSpec(name="greedy", factory=greedy, input_range="0-1"),
+            harness.ModelSpec(name="filler", factory=filler, input_range="0-1", params={"fill": ""})]
 '''
 
 #: ``pics``: the image folder ``pics/`` (two classes) at 16x16 pixels.

@@ -62,21 +62,29 @@ def test_a_full_disk_while_appending_the_record_is_one_line(tmp_path, tmpfs) -> 
 
 def test_a_run_whose_record_cannot_be_written_says_what_trained(tmpfs, tester) -> None:
     """Before the fix: exit 3 with a chain of tracebacks, and "no task finished" although one had trained."""
-    output = tmpfs("out", "4k")  # metadata.json fits, the record's first line does not
-    result = tester.run(*RUN, "--output", str(output))
+    output = tmpfs("out", "64k")
+    result = tester.run(*RUN[:5], "--model", "filler", "--steps", "2", "--output", str(output),
+                        "--set", f"filler.fill={output}")
     assert result.ret == 4
     line = user_error(result.stderr)
     assert f"cannot write {output}" in line and "records.jsonl: No space left on device" in line
-    assert "pics-none-tiny[seed=1] trained but is not recorded" in line and "--resume" in line
+    assert "pics-none-filler[seed=1] trained but is not recorded" in line and "--resume" in line
     assert "no task finished" not in result.stdout and "nothing finished" not in result.stdout
     assert "1 failed" in result.stdout or "1 passed" in result.stdout
+
+
+def test_a_run_whose_metadata_cannot_be_written_is_one_line(tmpfs, tester) -> None:
+    output = tmpfs("out", "4k")  # the first metadata.json fits, not a second copy beside it
+    result = tester.run(*RUN, "--output", str(output))
+    assert result.ret == 4
+    assert "metadata.json: No space left on device" in user_error(result.stderr)
 
 
 def test_a_run_whose_report_does_not_fit_keeps_its_record(tmpfs, tester) -> None:
     output = tmpfs("out", "12k")
     result = tester.run(*RUN, "--output", str(output))
     assert result.ret in (0, 1) and "Traceback" not in result.stderr, result.stderr
-    assert "the report could not be written (No space left on device" in result.stderr
+    assert "the report could not be written (" in result.stderr and "No space left on device" in result.stderr
     (record,) = RunStore(result.run_dir).records()
     assert record["status"] in ("passed", "failed")
 
