@@ -6,6 +6,7 @@ import math
 import shutil
 import sys
 import time
+from collections.abc import Callable, Generator
 from typing import IO, TYPE_CHECKING, Any
 
 import harness
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     from harness.config import Config
     from harness.engine.task import Task
     from harness.session import Session
+
+#: Seconds between two heartbeat lines when the output is not a terminal.
+HEARTBEAT_SECONDS = 30.0
 
 WORDS = {"passed": "PASSED", "failed": "FAILED", "error": "ERROR", "skipped": "SKIPPED"}
 
@@ -32,32 +36,60 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def plural(count: int, word: str) -> str:
+    """``1 epoch``, ``2 epochs``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _of(total: int | None) -> str:
+    """``/5`` when the total is known."""
+    return f"/{total}" if total else ""
+
+
 def _pct(value: Any) -> str:
     return "  -  " if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
 class TerminalReporter:
+    """Progress while training and the summary at the end. On a terminal, a live line shows the latest task's
+    position (epoch and batch); elsewhere (a log file, CI), a heartbeat line every :data:`HEARTBEAT_SECONDS`
+    tells each task that trains where it is. Timers are kept per task: with worker processes, several tasks
+    train at once."""
+
     def __init__(self, config: Config, out: IO[str] | None = None) -> None:
         self.config = config
         self.out = out or sys.stdout
         self.verbosity = int(getattr(config.option, "verbose", 0) or 0) - int(getattr(config.option, "quiet", 0) or 0)
         self.live = self.out.isatty() and self.verbosity >= 0
-        self.task_started = 0.0
+        #: Seconds, for the timers (tests replace it).
+        self.clock: Callable[[], float] = time.monotonic
+        #: Tasks this run trains (set when the run loop begins).
+        self.pending_total = 0
+        #: Per task id: when its first event came, where it is (the latest batch or epoch event).
+        self.started: dict[str, float] = {}
+        self.position: dict[str, tuple[Task, dict[str, Any]]] = {}
         self.finished_seconds: list[float] = []
+        #: The most tasks seen training at once (the workers' number, as far as this reporter can tell).
+        self.parallel = 1
+        self.last_heartbeat: float | None = None
         self._line_open = False
 
     def write_line(self, text: str = "") -> None:
-        self._end_live()
+        self._clear_live()
         self.out.write(text + "\n")
         self.out.flush()
 
-    def _end_live(self) -> None:
+    def _clear_live(self) -> None:
+        """Blank the live line, so that what is written next replaces it rather than follows it."""
         if self._line_open:
-            self.out.write("\n")
+            self.out.write("\r" + " " * (self._columns() - 1) + "\r")
             self._line_open = False
 
+    def _columns(self) -> int:
+        return min(shutil.get_terminal_size((80, 24)).columns, 120)
+
     def _live(self, text: str) -> None:
-        columns = 120
+        columns = self._columns()
         self.out.write("\r" + text[: columns - 1].ljust(columns - 1))
         self.out.flush()
         self._line_open = True
@@ -72,31 +104,35 @@ class TerminalReporter:
             for combination in combos:
                 suffix = f"  SKIPPED ({combination.skip_reason})" if combination.skip_reason else ""
                 self.write_line(f"{combination.id}{suffix}")
-            self.write_line(f"{len(combos)} combinations collected" + (f", {skipped} to skip" if skipped else ""))
+            self.write_line(f"{plural(len(combos), 'combination')} collected"
+                            + (f", {skipped} to skip" if skipped else ""))
             return
         if self.verbosity >= 0:
-            self.write_line(f"harness {harness.__version__}: {len(combos)} combinations selected"
+            self.write_line(f"harness {harness.__version__}: {plural(len(combos), 'combination')} selected"
                             + (f" ({skipped} skipped)" if skipped else ""))
 
-    @harness.hookimpl
-    def harness_runloop(self, session: Session) -> None:
-        if self.verbosity < 0:
-            return None
-        runtime = session.store.metadata() if session.store else {}
-        devices = runtime.get("devices") or ["CPU"]
-        where = "the CPU (no GPU visible)" if devices == ["CPU"] else ", ".join(devices)
-        pending = len(session.pending_tasks())
-        done = len(session.tasks) - pending
-        self.write_line(f"run directory: {session.run_dir}")
-        self.write_line(f"training {pending} tasks on {where}, precision {session.precision}"
-                        + (f" ({done} already done, resumed)" if done else ""))
-        return None
+    @harness.hookimpl(wrapper=True)
+    def harness_runloop(self, session: Session) -> Generator[None, bool | None, bool | None]:
+        """The run's header, before the run loop (whichever implementation runs it)."""
+        self.pending_total = len(session.pending_tasks())
+        if self.verbosity >= 0:
+            runtime = session.store.metadata() if session.store else {}
+            devices = runtime.get("devices") or ["CPU"]
+            where = "the CPU (no GPU visible)" if devices == ["CPU"] else ", ".join(devices)
+            done = len(session.tasks) - self.pending_total
+            self.write_line(f"run directory: {session.run_dir}")
+            self.write_line(f"training {plural(self.pending_total, 'task')} on {where}, precision "
+                            f"{session.precision}" + (f" ({done} already done, resumed)" if done else ""))
+        return (yield)
 
     @harness.hookimpl
     def harness_combination_progress(self, session: Session, task: Task, event: dict[str, Any]) -> None:
+        now = self.clock()
+        self.started.setdefault(task.id, now)
+        self.parallel = max(self.parallel, len(self.started))
         kind = event["kind"]
-        if kind == "prepare":
-            self.task_started = time.perf_counter()
+        if kind in ("batch", "epoch"):
+            self.position[task.id] = (task, event)
         if self.verbosity < 0:
             return
         head = f"[{task.index + 1}/{task.total}] {task.id}"
@@ -104,20 +140,42 @@ class TerminalReporter:
             self._live(f"{head} decoding images {event['done']}/{event['total']}")
         elif kind == "features" and self.live:
             self._live(f"{head} computing frozen features {event['done']}/{event['total']}")
+        elif kind == "batch" and self.live:
+            self._live(f"{head} {self._where(task, event)} elapsed {format_duration(now - self.started[task.id])}")
         elif kind == "epoch":
-            elapsed = time.perf_counter() - self.task_started
-            epochs = task.budget.epochs
-            text = (f"{head} epoch {event['epoch']}{'/' + str(epochs) if epochs else ''} "
+            elapsed = now - self.started[task.id]
+            text = (f"{head} epoch {event['epoch']}{_of(task.budget.epochs)} "
                     f"loss {event['loss']:.3f} val_acc {event['val_accuracy']:.3f} "
                     f"elapsed {format_duration(elapsed)} left {format_duration(self._eta(task, event, elapsed))}")
             if self.live:
                 self._live(text)
             elif self.verbosity >= 1:
                 self.write_line(text)
+        if not self.live:
+            self._heartbeat(now)
+
+    def _where(self, task: Task, event: dict[str, Any]) -> str:
+        """``epoch 2/5 batch 10/63`` from a batch or an epoch event."""
+        text = f"epoch {event['epoch']}{_of(task.budget.epochs)}"
+        if event["kind"] == "batch":
+            text += f" batch {event['step']}{_of(event.get('steps_per_epoch'))}"
+        return text
+
+    def _heartbeat(self, now: float) -> None:
+        """Every HEARTBEAT_SECONDS, a line per task training (not on a terminal: the live line does that)."""
+        if self.last_heartbeat is None:
+            self.last_heartbeat = now
+            return
+        if now - self.last_heartbeat < HEARTBEAT_SECONDS:
+            return
+        self.last_heartbeat = now
+        for task_id, (task, event) in sorted(self.position.items(), key=lambda item: item[1][0].index):
+            self.write_line(f"[{task.index + 1}/{task.total}] {task_id} training: {self._where(task, event)}, "
+                            f"elapsed {format_duration(now - self.started[task_id])}")
 
     def _eta(self, task: Task, event: dict[str, Any], elapsed: float) -> float:
-        remaining_tasks = task.total - task.index - 1
-        per_task = (sum(self.finished_seconds) / len(self.finished_seconds)) if self.finished_seconds else math.nan
+        """This task's time left, plus the queued tasks' at the pace of those finished (else of this one),
+        shared by the tasks that train at once."""
         budget = task.budget
         fraction = math.nan
         if budget.epochs:
@@ -126,13 +184,19 @@ class TerminalReporter:
             fraction = max(fraction if not math.isnan(fraction) else 0.0,
                            event["train_seconds_total"] / budget.seconds)
         this_left = elapsed * (1 / fraction - 1) if fraction and not math.isnan(fraction) else math.nan
-        if math.isnan(per_task):
+        if self.finished_seconds:
+            per_task = sum(self.finished_seconds) / len(self.finished_seconds)
+        else:
             per_task = elapsed / fraction if fraction and not math.isnan(fraction) else math.nan
-        return this_left + remaining_tasks * per_task
+        queued = max(0, self.pending_total - len(self.finished_seconds) - len(self.started))
+        return this_left + queued * per_task / self.parallel
 
     @harness.hookimpl
     def harness_combination_result(self, session: Session, task: Task, result: dict[str, Any]) -> None:
-        self.finished_seconds.append(time.perf_counter() - self.task_started)
+        started = self.started.pop(task.id, None)
+        self.position.pop(task.id, None)
+        if started is not None:
+            self.finished_seconds.append(self.clock() - started)
         if self.verbosity < 0:
             return
         word = WORDS.get(result.get("status", ""), "?")
@@ -143,14 +207,14 @@ class TerminalReporter:
         self.write_line(
             f"{head} {word} test {_pct(result.get('test_accuracy'))} vs baseline "
             f"{_pct(result.get('baseline_accuracy'))} (p={result.get('p_value', math.nan):.2g}) "
-            f"{result.get('epochs')} epochs, {format_duration(result.get('train_seconds', math.nan))} "
-            f"[{result.get('stop_reason')}]"
+            f"{plural(int(result.get('epochs') or 0), 'epoch')}, "
+            f"{format_duration(result.get('train_seconds', math.nan))} [{result.get('stop_reason')}]"
         )
 
     @harness.hookimpl
     def harness_session_finish(self, session: Session, exitstatus: int) -> None:
         """The summary: the plugins' sections (this reporter's first), then the counts on the last line."""
-        self._end_live()
+        self._clear_live()
         if self.config.option.collect_only:
             return
         if exitstatus == ExitCode.NO_COMBINATIONS and not session.combinations:

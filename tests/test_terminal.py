@@ -55,6 +55,7 @@ def test_the_last_line_counts_like_pytest() -> None:
     assert stats_line(records, 751) == "5 passed, 1 failed, 2 errors in 12m31s"
     assert stats_line([_record("error")], 3, interrupted=True) == "1 error in 3s (interrupted)"
     assert stats_line([], 0) == "nothing finished in 0s"
+    assert stats_line([_record("passed", 0.9), _record("error")], 1) == "1 passed, 1 error in 1s"
     assert format_duration(3 * 3600 + 120) == "3h02m"
 
 
@@ -91,7 +92,7 @@ def test_summary_of_a_run(tester) -> None:
     assert summary[6].startswith("statistics: ") and "of 2 combinations beat the baseline" in summary[6]
     assert summary[7] == f"report: {result.run_dir / 'report.html'}"
     passed = "1 passed, 1 failed" if tiny["status"] == "passed" else "2 failed"
-    assert re.fullmatch(rf"=+ {passed}, 1 error, 1 skipped in \d+s =+", summary[8]), summary[8]
+    assert re.fullmatch(rf"=+ {passed}, 1 error, 1 skipped in [\dhms]+ =+", summary[8]), summary[8]
     assert len(summary) == 9
 
 
@@ -100,7 +101,7 @@ def test_quiet_summaries(tester) -> None:
     assert "FAILED   synthetic-none-constant" in result.stdout and "SKIPPED  synthetic-none-gray" in result.stdout
     result = tester.run(*ARGS, "--model", "constant", "-qq")
     assert " summary " not in result.stdout
-    assert re.fullmatch(r"=+ 1 failed in \d+s =+", result.stdout.strip().splitlines()[-1])
+    assert re.fullmatch(r"=+ 1 failed in [\dhms]+ =+", result.stdout.strip().splitlines()[-1])
 
 
 def test_nothing_selected(tester) -> None:
@@ -114,3 +115,136 @@ def test_a_usage_error_is_not_reported_as_an_empty_selection(tester) -> None:
     assert result.ret == 4
     assert "no combinations selected" not in result.stdout
     assert "nosuch" in result.stderr
+
+
+def test_the_header_comes_before_any_run_loop(tester) -> None:
+    """The header wraps the run loop: a plugin's own run loop (which stops the first-result hook) gets it too."""
+    tester.make_plugin(MODELS + '''
+
+from harness.executors.serial import SerialExecutor
+
+
+@harness.hookimpl
+def harness_runloop(session):
+    print("my run loop")
+    SerialExecutor(session.config).run(session, session.pending_tasks())
+    return True
+''')
+    result = tester.run(*ARGS, "--model", "constant", "-p", "no:reports")
+    assert result.ret == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "harness " + __import__("harness").__version__ + ": 1 combination selected"
+    assert lines[1] == f"run directory: {result.run_dir}"
+    assert lines[2].startswith("training 1 task on ")
+    assert lines[3] == "my run loop"
+    assert " 2 epochs, " in lines[4]
+
+
+# -------------------------------------------------------------------------------------------------
+# Progress: timers per task (workers interleave their events), the header, heartbeats
+# -------------------------------------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _reporter(verbose: int = 1, tty: bool = False):
+    import argparse
+    import io
+
+    from harness.terminal import TerminalReporter
+
+    class Out(io.StringIO):
+        def isatty(self) -> bool:
+            return tty
+
+    option = argparse.Namespace(verbose=verbose, quiet=0, collect_only=False)
+    reporter = TerminalReporter(argparse.Namespace(option=option), out=Out())
+    reporter.clock = _Clock()
+    return reporter
+
+
+def _tasks(n: int, epochs: int = 2) -> list:
+    from harness.engine.task import Task
+    from harness.specs import AugmentationSpec, Budget, DatasetSpec, ModelSpec
+
+    def factory(*args):
+        return None
+
+    return [Task(dataset=DatasetSpec(name="d", factory=factory), augmentation=AugmentationSpec(name="none",
+                 factory=factory), model=ModelSpec(name=f"m{i}", factory=factory), budget=Budget(epochs=epochs),
+                 seed=1, index=i, total=n) for i in range(n)]
+
+
+def _epoch(epoch: int) -> dict:
+    return {"kind": "epoch", "epoch": epoch, "loss": 0.5, "val_accuracy": 0.75, "train_seconds_total": 1.0}
+
+
+def _passed() -> dict:
+    return {"status": "passed", "test_accuracy": 0.8, "baseline_accuracy": 0.5, "p_value": 0.01, "epochs": 2,
+            "train_seconds": 20.0, "stop_reason": "epochs"}
+
+
+def test_two_tasks_training_at_once_keep_their_own_timers() -> None:
+    """Under --workers, events of two tasks interleave: each task's elapsed time runs from its own start, and the
+    time left counts the tasks still queued, shared by the tasks training at once."""
+    reporter = _reporter()
+    clock = reporter.clock
+    a, b, c, d = _tasks(4)
+    reporter.pending_total = 4
+    reporter.harness_combination_progress(session=None, task=a, event={"kind": "prepare"})
+    clock.now += 10
+    reporter.harness_combination_progress(session=None, task=b, event={"kind": "prepare"})
+    clock.now += 10
+    reporter.harness_combination_progress(session=None, task=a, event=_epoch(1))
+    # a: 20 s for half its epochs, 20 s left; c and d queued, 40 s each (a's pace), two at a time: 40 s.
+    assert reporter.out.getvalue().splitlines()[-1] == \
+        "[1/4] d-none-m0[seed=1] epoch 1/2 loss 0.500 val_acc 0.750 elapsed 20s left 1m00s"
+    clock.now += 20
+    reporter.harness_combination_result(session=None, task=a, result=_passed())
+    assert reporter.finished_seconds == [40.0]
+    reporter.harness_combination_progress(session=None, task=b, event=_epoch(1))
+    # b: 30 s for half, 30 s left; c and d at the finished tasks' 40 s each, two at a time.
+    assert "[2/4] d-none-m1[seed=1] epoch 1/2 loss 0.500 val_acc 0.750 elapsed 30s left 1m10s" in \
+        reporter.out.getvalue().splitlines()
+
+
+def _batch(epoch: int, step: int) -> dict:
+    return {"kind": "batch", "epoch": epoch, "step": step, "steps_per_epoch": 63, "steps_total": step,
+            "images": 32 * step, "train_seconds_total": 1.0}
+
+
+def test_off_a_terminal_a_heartbeat_tells_where_each_task_is() -> None:
+    reporter = _reporter(verbose=0)
+    clock = reporter.clock
+    a, b = _tasks(2, epochs=5)
+    reporter.pending_total = 2
+    for task in (a, b):
+        reporter.harness_combination_progress(session=None, task=task, event={"kind": "prepare"})
+    for second in range(1, 61):
+        clock.now += 1
+        reporter.harness_combination_progress(session=None, task=a, event=_batch(2, second))
+        reporter.harness_combination_progress(session=None, task=b, event=_batch(1, second + 1))
+    assert reporter.out.getvalue().splitlines() == [
+        "[1/2] d-none-m0[seed=1] training: epoch 2/5 batch 30/63, elapsed 30s",
+        "[2/2] d-none-m1[seed=1] training: epoch 1/5 batch 30/63, elapsed 30s",
+        "[1/2] d-none-m0[seed=1] training: epoch 2/5 batch 60/63, elapsed 1m00s",
+        "[2/2] d-none-m1[seed=1] training: epoch 1/5 batch 60/63, elapsed 1m00s",
+    ]
+
+
+def test_on_a_terminal_the_live_line_shows_batches_and_gives_way_to_the_result() -> None:
+    reporter = _reporter(verbose=0, tty=True)
+    (a,) = _tasks(1)
+    reporter.harness_combination_progress(session=None, task=a, event={"kind": "prepare"})
+    reporter.clock.now += 5
+    reporter.harness_combination_progress(session=None, task=a, event=_batch(1, 10))
+    assert "\r[1/1] d-none-m0[seed=1] epoch 1/2 batch 10/63 elapsed 5s" in reporter.out.getvalue()
+    reporter.harness_combination_result(session=None, task=a, result=_passed())
+    screen = reporter.out.getvalue().split("\r")[-1]  # what a terminal shows after the last carriage return
+    assert screen == "[1/1] d-none-m0[seed=1] PASSED test 0.800 vs baseline 0.500 (p=0.01) 2 epochs, 20s [epochs]\n"
