@@ -20,13 +20,13 @@ from pathlib import Path
 from _common import find_data, machine, median, step_times, subset
 
 
-def augmentation():  # noqa: ANN201 - a keras.Sequential
+def augmentation():  # a keras.Sequential
     import keras
 
     return keras.Sequential([keras.layers.RandomFlip("horizontal", seed=1), keras.layers.RandomRotation(0.2, seed=2)])
 
 
-def model(in_model: bool):  # noqa: ANN201 - a keras.Model
+def model(in_model: bool):  # a keras.Model
     import keras
     from study_plugin import model_1
 

@@ -47,12 +47,12 @@ def main() -> None:
 
     keras.mixed_precision.set_global_policy(args.precision)
 
-    def autotuned(x, y):  # noqa: ANN001, ANN202 - the feed before, autotuning on
+    def autotuned(x, y):  # the feed before, autotuning on
         ds = tf.data.Dataset.range(len(y)).shuffle(len(y), seed=1, reshuffle_each_iteration=True).batch(32)
         ds = ds.map(harness_feed._gather(x, y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    def model():  # noqa: ANN202
+    def model():
         keras.utils.set_random_seed(1)
         inputs = keras.Input((160, 160, 3), dtype="uint8")
         x = keras.layers.Rescaling(1 / 255)(inputs)

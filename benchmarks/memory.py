@@ -29,18 +29,18 @@ def status_mib() -> dict[str, float]:
 class MemoryProbe:
 
     @harness.hookimpl
-    def harness_models_register(self, config):  # noqa: ANN001, ANN201
+    def harness_models_register(self, config):
         from study_plugin import model_1
 
-        def scaled(factor: float):  # noqa: ANN202
+        def scaled(factor: float):
             return lambda request: model_1(request, width=factor)
 
         return [harness.ModelSpec(name="m1_half", factory=scaled(0.5), input_range="0-1"),
                 harness.ModelSpec(name="m1_double", factory=scaled(2.0), input_range="0-1")]
 
     @harness.hookimpl
-    def harness_augmentations_register(self, config):  # noqa: ANN001, ANN201
-        def flip(params):  # noqa: ANN001, ANN202
+    def harness_augmentations_register(self, config):
+        def flip(params):
             import keras
 
             return keras.layers.RandomFlip("horizontal")
@@ -52,7 +52,7 @@ class MemoryProbe:
         self.trim = trim
 
     @harness.hookimpl
-    def harness_combination_result(self, session, task, result):  # noqa: ANN001, ANN201
+    def harness_combination_result(self, session, task, result):
         if self.trim:  # what the engine's release() would do with the recommended malloc_trim
             import ctypes
 

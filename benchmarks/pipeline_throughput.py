@@ -35,7 +35,7 @@ def rss_mib() -> float:
     return int(re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
 
 
-def pipelines(train: Path, cache_dir: Path):  # noqa: ANN201
+def pipelines(train: Path, cache_dir: Path):
     import tensorflow as tf
 
     from harness.data import cache
@@ -44,15 +44,15 @@ def pipelines(train: Path, cache_dir: Path):  # noqa: ANN201
     arrays, _ = cache.load_files({"train": files_of(train)}, SIZE, 3, cache_dir)
     x, y = arrays["train"]
 
-    def from_directory():  # noqa: ANN202
+    def from_directory():
         import keras
 
         ds = keras.utils.image_dataset_from_directory(str(train), image_size=SIZE, batch_size=BATCH, shuffle=True,
                                                       seed=1, verbose=False)
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    def previous_feed():  # noqa: ANN202
-        def to_float(a, b):  # noqa: ANN001, ANN202
+    def previous_feed():
+        def to_float(a, b):
             return tf.cast(a, tf.float32), b
 
         ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=1, reshuffle_each_iteration=True)
@@ -65,7 +65,7 @@ def pipelines(train: Path, cache_dir: Path):  # noqa: ANN201
     }
 
 
-def epoch_rate(make) -> float:  # noqa: ANN001
+def epoch_rate(make) -> float:
     ds = make()
     start, n = time.perf_counter(), 0
     for _, labels in ds:

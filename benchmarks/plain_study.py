@@ -21,7 +21,7 @@ START = time.perf_counter()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def model_1(num_classes: int, scaling=None, augmentation=()):  # noqa: ANN001, ANN201
+def model_1(num_classes: int, scaling=None, augmentation=()):
     import keras
     from keras import layers
 
@@ -41,7 +41,7 @@ def model_1(num_classes: int, scaling=None, augmentation=()):  # noqa: ANN001, A
     ])
 
 
-def mobilenet(num_classes: int, weights: str, augmentation=()):  # noqa: ANN001, ANN201
+def mobilenet(num_classes: int, weights: str, augmentation=()):
     """The study's model 4: a frozen MobileNetV2 base in inference mode, global max pooling, dropout, dense.
     ``weights``: ``imagenet`` or the path of a base weights file (the benchmark writes one when ImageNet
     weights cannot be downloaded: the computation is the same whatever the weights' values)."""

@@ -48,7 +48,7 @@ KINDS = (
 )
 
 
-def model_1(augmentation: bool):  # noqa: ANN201 - a keras.Model
+def model_1(augmentation: bool):  # a keras.Model
     import keras
     from keras import layers
 

@@ -16,7 +16,7 @@ from harness.specs import DatasetRequest, ModelRequest
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
-def model_1(request: ModelRequest, width: float = 1.0):  # noqa: ANN201 - a keras.Model
+def model_1(request: ModelRequest, width: float = 1.0):  # a keras.Model
     """The study's model 1 (its Rescaling(1/255) is the harness's, from ``input_range='0-1'``);
     ``width`` scales the filters (the memory benchmark's variants)."""
     import keras
@@ -51,12 +51,12 @@ def cats_dogs_folder(request: DatasetRequest) -> ImageFiles:
 
 
 @harness.hookimpl
-def harness_models_register(config):  # noqa: ANN001, ANN201
+def harness_models_register(config):
     return [harness.ModelSpec(name="study_model1", factory=model_1, input_range="0-1",
                               description="the study's model 1, hand-written for the benchmarks")]
 
 
 @harness.hookimpl
-def harness_datasets_register(config):  # noqa: ANN001, ANN201
+def harness_datasets_register(config):
     return [harness.DatasetSpec(name="bench_cats_dogs", factory=cats_dogs_folder, image_size=(160, 160),
                                 description="cats_and_dogs_filtered under --data-dir (benchmarks)")]

@@ -154,7 +154,7 @@ class RunStore:
 
         path = self.run_dir / LOCK
         while True:
-            handle = open(path, "a")  # noqa: SIM115 - held open while the run lasts
+            handle = open(path, "a")  # held open while the run lasts
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

@@ -1,10 +1,13 @@
-"""Shared fixtures. The ``harness_tester`` fixture comes from harness's own pytest plugin (harness.testing)."""
+"""Shared fixtures. The ``harness_tester`` fixture comes from harness's testing kit, loaded here (opt-in, as
+pytest's own ``pytester`` is)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+pytest_plugins = ["harness.testing"]
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

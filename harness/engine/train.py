@@ -195,7 +195,7 @@ def train(task: Task) -> dict[str, Any]:
                                            ("model", task.model))}}
     try:
         record.update(_train(task))
-    except Exception as exc:  # noqa: BLE001 - a combination's failure is data
+    except Exception as exc:  # a combination's failure is data
         kind = error_kind(exc)
         record.update(status="error", error=oom_message(exc) if kind == "oom" else f"{type(exc).__name__}: {exc}",
                       error_kind=kind, traceback="".join(traceback.format_exception(exc)))

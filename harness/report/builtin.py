@@ -25,7 +25,7 @@ class Gallery(dict):  # type: ignore[type-arg]
     def add(self, stem: str, build: Callable[..., Any], *args: Any) -> None:
         try:
             self[stem] = build(*args)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.report.note(f"figure {stem!r} could not be built: {type(exc).__name__}: {exc}")
 
 
@@ -77,7 +77,7 @@ def augmentation_figure(report: Report, dataset: str, name: str, images: Any, la
         if layer is None:
             return None
         versions = samples.augmented_versions(layer, images[0], AUGMENTED_VERSIONS, seed=0)
-    except Exception as exc:  # noqa: BLE001 - a note, not the end of the report
+    except Exception as exc:  # a note, not the end of the report
         report.note(f"augmentation {name!r} not shown on {dataset!r}: {type(exc).__name__}: {exc}")
         return None
     return samples.augmentation_examples(images[0], versions, name, dataset, class_names[int(labels[0])])

@@ -82,7 +82,7 @@ class Report:
                                  image_size=(height, width), channels=spec.channels)
         try:
             data = prepare(spec, request, split_seed=split_seed)
-        except Exception as exc:  # noqa: BLE001 - missing data is a note, not the end of the report
+        except Exception as exc:  # missing data is a note, not the end of the report
             self.note(f"images of dataset {dataset!r} not shown: it cannot be loaded here ({type(exc).__name__}: "
                       f"{exc})")
             return None

@@ -63,7 +63,7 @@ def harness_session_finish(session: Session, exitstatus: int) -> None:
         sys.stderr.write(f"harness: the report could not be written ({why}); the "
                          f"results are kept: rebuild it with `harness report {session.store.run_dir}`\n")
         return
-    except Exception:  # noqa: BLE001 - the run's results are kept; the report can be rebuilt
+    except Exception:  # the run's results are kept; the report can be rebuilt
         traceback.print_exc()
         sys.stderr.write(f"harness: the report could not be written; the results are kept: rebuild it with "
                          f"`harness report {session.store.run_dir}`\n")

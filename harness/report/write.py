@@ -228,7 +228,7 @@ def _write_figures(report: Report, found: dict[str, Any], written: WrittenReport
     for stem, figure in found.items():
         try:
             png = render_png(figure)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             report.note(f"figure {stem!r} could not be drawn: {type(exc).__name__}: {exc}")
             continue
         path = report.run_dir / FIGURES_DIR / f"{stem}.png"

@@ -67,7 +67,7 @@ def download(url: str, sha256: str | None, cache_dir: str) -> Path:
         actual = sha256_of(target) if target.exists() else "nothing"
         target.unlink(missing_ok=True)
         raise DataError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}") from None
-    except Exception as exc:  # noqa: BLE001 - get_file raises a bare Exception on a failed fetch
+    except Exception as exc:  # get_file raises a bare Exception on a failed fetch
         raise DataError(f"cannot download {url}: {exc}") from None
     return Path(path)
 

@@ -1,0 +1,79 @@
+"""Packaging: what the core and the plugin packages declare, and what a built wheel holds."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import harness
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = [ROOT, *sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))]
+
+
+def pyproject(folder: Path) -> dict:
+    return tomllib.loads((folder / "pyproject.toml").read_text())
+
+
+@pytest.mark.parametrize("folder", PACKAGES, ids=lambda p: p.name)
+def test_a_declared_license_has_its_file(folder: Path) -> None:
+    project = pyproject(folder)["project"]
+    if "license" not in project:
+        pytest.skip("declares no license")
+    assert project["license"] == "MIT"
+    assert (folder / "LICENSE").read_text().startswith("MIT License\n")
+
+
+def test_the_version_has_one_source() -> None:
+    project = pyproject(ROOT)["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert pyproject(ROOT)["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "harness.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", harness.__version__)
+
+
+def test_mypy_checks_the_lowest_supported_python() -> None:
+    config = pyproject(ROOT)
+    lowest = re.fullmatch(r">=(\d+\.\d+)", config["project"]["requires-python"]).group(1)
+    assert config["tool"]["mypy"]["python_version"] == lowest
+
+
+def test_plugin_extras_take_tensorflow_from_harness() -> None:
+    """harness[tf] pins tensorflow-cpu: an extra of a plugin that named `tensorflow` would install both."""
+    for folder in PACKAGES[1:]:
+        for extra, requirements in pyproject(folder)["project"].get("optional-dependencies", {}).items():
+            for requirement in requirements:
+                name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower()
+                assert not name.startswith("tensorflow"), f"{folder.name}[{extra}] requires {requirement}"
+
+
+def test_the_testing_kit_is_opt_in() -> None:
+    """No pytest11 entry point: a pytest run elsewhere in the environment must not load harness."""
+    for folder in PACKAGES:
+        assert "pytest11" not in pyproject(folder)["project"].get("entry-points", {}), folder
+
+
+def test_the_wheel_ships_types_and_license(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "harness", source / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                          "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    (wheel,) = (tmp_path / "dist").glob("harness-*.whl")
+    assert wheel.name.startswith(f"harness-{harness.__version__}-")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "harness/py.typed" in names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
