@@ -1,7 +1,8 @@
 """Tests of the example plugin: its parts alone, then harness running them through the testing kit.
 
-``harness_tester`` comes with harness (a pytest plugin): it runs the ``harness`` command in-process in a
-temporary directory, with this package's entry point loaded like any installed plugin.
+``harness_tester`` comes with harness's testing kit (loaded in ``conftest.py``): it runs the ``harness``
+command in a temporary directory, with this package's entry point loaded like any installed plugin. The
+kit's contract checks run over this package's own specs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ import numpy as np
 import pytest
 
 import harness
+from harness.testing import (
+    check_augmentation_spec,
+    check_dataset_spec,
+    check_model_spec,
+    check_spec_metadata,
+    registered_specs,
+)
 
+SPECS = registered_specs(package="harness-example")
 RUN = ("run", "--dataset", "stripes_dots", "--model", "tiny_cnn", "--epochs", "2")
 
 
@@ -34,6 +43,22 @@ def test_dataset_refuses_too_few_images():
         harness_example.stripes_dots(request)
 
 
+def test_the_package_registers_one_of_each():
+    assert {kind: [spec.name for spec in specs] for kind, specs in SPECS.items()} == {
+        "datasets": ["stripes_dots"], "augmentations": ["brightness"], "models": ["tiny_cnn"]}
+
+
+@pytest.mark.parametrize("spec", [s for specs in SPECS.values() for s in specs], ids=lambda s: s.name)
+def test_specs_keep_harness_contract(spec, tmp_path):
+    check_spec_metadata(spec)
+    if spec.kind == "dataset":
+        check_dataset_spec(spec, tmp_path)
+    elif spec.kind == "augmentation":
+        check_augmentation_spec(spec)
+    else:
+        check_model_spec(spec)
+
+
 def test_harness_lists_the_plugins_parts(harness_tester):
     result = harness_tester.run("list")
 
@@ -46,6 +71,8 @@ def test_harness_trains_the_example_grid(harness_tester):
     result = harness_tester.run(*RUN, "--augmentation", "none", "--augmentation", "brightness")
 
     assert result.ret in (harness.ExitCode.OK, harness.ExitCode.FAILED), result.stdout
+    outcomes = result.parseoutcomes()
+    result.assert_outcomes(passed=outcomes["passed"], failed=2 - outcomes["passed"])  # no error, no skip
     rows = result.results
     assert sorted(rows["augmentation"]) == ["brightness", "none"]
     assert set(rows["status"]) <= {"passed", "failed"}
