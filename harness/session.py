@@ -17,6 +17,7 @@ from harness import matrix
 from harness.data.cache import default_cache_dir
 from harness.engine.task import Task
 from harness.errors import ExitCode, UsageError
+from harness.executor import executor_name
 from harness.registry import Registry, build_registry
 from harness.specs import Combination
 from harness.store import RunStore, StoreError
@@ -173,6 +174,7 @@ class Session:
             "git_commit": _git_commit(self.config.cwd),
             "harness_git_commit": _git_commit(Path(harness.__file__).parent),
             "workers": int(getattr(self.config.option, "workers", 1) or 1),
+            "executor": executor_name(self.config),
             "budget": _budget_of(self.tasks),
             "plugins": {name: origin.package for name, origin in sorted(pm.origins.items())},
             "precision": self.precision,

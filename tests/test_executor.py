@@ -43,6 +43,9 @@ def test_a_plugin_contributes_an_executor_that_run_uses(harness_tester) -> None:
     assert result.ret in (0, 1), result.stderr
     assert (harness_tester.path / "executor.log").read_text() == "synthetic-none-tiny[seed=1]\n"
     assert [r["status"] for r in result.records] in (["passed"], ["failed"])
+    from harness.store import RunStore
+
+    assert RunStore(result.run_dir).metadata()["executor"] == "logging"
 
 
 def test_an_executor_name_given_twice_names_both_plugins(harness_tester) -> None:
