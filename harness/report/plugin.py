@@ -76,10 +76,6 @@ def harness_terminal_summary(session: Session, terminal: Any) -> None:
     if WRITTEN not in session.config.stash:
         return
     written = session.config.stash[WRITTEN]
-    for note in written.notes:
-        terminal.write_line(f"note: {note}")
-    for warning in written.warnings:
-        terminal.write_line(f"warning: {warning}")
-    if written.verdict:
-        terminal.write_line(f"statistics: {written.verdict}")
+    for line in written.terminal_lines():
+        terminal.write_line(line)
     terminal.write_line(f"report: {written.html}")

@@ -55,11 +55,6 @@ def rebuild(config: Config, run_dir: Path, out: Any = None) -> ExitCode:
         return ExitCode.NO_COMBINATIONS
     RunStore(report.run_dir).write_results(report.records)
     written = write_report(report, config.pluginmanager)
-    for note in written.notes:
-        out.write(f"note: {note}\n")
-    for warning in written.warnings:
-        out.write(f"warning: {warning}\n")
-    if written.verdict:
-        out.write(f"statistics: {written.verdict}\n")
+    out.writelines(f"{line}\n" for line in written.terminal_lines())
     out.write(f"{len(written.tables)} tables, {len(written.figures)} figures\nreport: {written.html}\n")
     return ExitCode.OK

@@ -40,6 +40,12 @@ class WrittenReport:
     #: The run's verdict after Holm's correction (see :func:`harness.report.tables.verdict_counts`).
     verdict: str = ""
 
+    def terminal_lines(self) -> list[str]:
+        """What the terminal shows of the report after a run or ``harness report``: its notes, warnings and
+        the run's verdict."""
+        lines = [f"note: {note}" for note in self.notes] + [f"warning: {warning}" for warning in self.warnings]
+        return lines + ([f"statistics: {self.verdict}"] if self.verdict else [])
+
 
 def write_file(path: Path, write: Any, mode: str = "w") -> None:
     """Atomically, and readable by everyone like any other output (temporary files start private)."""
