@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -68,11 +69,27 @@ def collect_specs(config: Config, kind: str) -> dict[str, Any]:
     return specs
 
 
+def check_params(spec: S, keys: Iterable[str], where: str) -> None:
+    """Refuse a parameter ``spec`` does not declare (a misspelt ``dropuot``) when collecting, with the
+    closest names, rather than after its combinations trained."""
+    import difflib
+
+    accepted = spec.accepted_params()
+    for key in keys:
+        if key in accepted or key in SPEC_FIELDS:
+            continue
+        close = difflib.get_close_matches(key, sorted(accepted), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"{where}: {spec.kind} {spec.name!r} has no parameter {key!r}{hint} "
+                         f"(its parameters: {', '.join(sorted(accepted)) or 'none'})")
+
+
 def derive(base: S, name: str, table: dict[str, Any], where: str) -> S:
     """A spec defined in configuration from a registered one: spec fields are set, other keys are params."""
     # A defined dataset has its data: it is no longer a template waiting for a path.
     fields: dict[str, Any] = {"name": name, "plugin": f"{base.plugin} ({where})", "tags": base.tags - {"user-data"}}
     params = dict(base.params)
+    check_params(base, (key for key in table if key != "plugin"), where)
     for key, value in table.items():
         if key == "plugin":
             continue
@@ -136,6 +153,8 @@ def apply_params(config: Config, registry: Registry) -> None:
             raise UsageError("--set/params: " + _unknown("dataset, augmentation or model", name, everything))
         for kind in owners:
             specs = registry.of_kind(kind)
+            if len(owners) == 1:  # a name shared by two kinds takes the parameters of either
+                check_params(specs[name], values, f"--set/params {name}")
             specs[name] = derive_params(specs[name], values)
 
 

@@ -35,11 +35,18 @@ class _Spec:
     tags: frozenset[str] = frozenset()
     #: Default parameters; users override them with ``--set NAME.KEY=VALUE`` or ``[tool.harness.params.NAME]``.
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: Parameters the factory also takes that have no default (an optional ``seed``, a dataset's ``path``).
+    #: A parameter a user sets that is neither here nor in ``params`` is refused when collecting.
+    optional_params: frozenset[str] = frozenset()
     #: Filled in by the registry: the plugin that contributed the spec and its distribution ``name==version``.
     plugin: str = ""
     package: str = ""
 
     kind = "spec"
+
+    def accepted_params(self) -> frozenset[str]:
+        """Every parameter name a user may set: those with a default and the optional ones."""
+        return frozenset(self.params) | self.optional_params
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "-" in self.name or " " in self.name:
@@ -49,6 +56,7 @@ class _Spec:
         if not callable(self.factory):
             raise TypeError(f"{self.kind} {self.name!r}: factory must be callable, got {self.factory!r}")
         object.__setattr__(self, "tags", frozenset(self.tags))
+        object.__setattr__(self, "optional_params", frozenset(self.optional_params))
         object.__setattr__(self, "params", _frozen(self.params))
 
 
@@ -106,6 +114,10 @@ class ModelSpec(_Spec):
     features: Callable[[Any], tuple[Any, Any] | None] | None = None
 
     kind = "model"
+
+    def accepted_params(self) -> frozenset[str]:
+        """A model also takes the trainer's parameters (:data:`TRAINER_PARAMS`)."""
+        return super().accepted_params() | frozenset(TRAINER_PARAMS)
 
     def __post_init__(self) -> None:
         super().__post_init__()

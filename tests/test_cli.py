@@ -167,6 +167,22 @@ def test_set_unknown_target(tester) -> None:
     assert "unknown dataset, augmentation or model 'tinyy'" in result.stderr
 
 
+def test_a_misspelt_parameter_is_refused_when_collecting(tester) -> None:
+    """`--set tiny.learning_rat=0.1` passed `--collect-only`, then failed every combination after it
+    trained; an unknown key of a configured dataset became a skip with a hint for another dataset."""
+    result = tester.run("run", "--collect-only", "--set", "tiny.learning_rat=0.1")
+    assert result.ret == 4
+    assert ("--set/params tiny: model 'tiny' has no parameter 'learning_rat'; did you mean learning_rate,"
+            in result.stderr)
+    tester.make_config('[datasets.mine]\nplugin = "synthetic"\nnum_clases = 3\n')
+    result = tester.run("run", "--collect-only", "--dataset", "mine")
+    assert result.ret == 4
+    assert "datasets.mine: dataset 'synthetic' has no parameter 'num_clases'; did you mean num_classes" in \
+        result.stderr
+    tester.make_config('[datasets.mine]\nplugin = "synthetic"\nnum_classes = 3\nimage_size = [16, 16]\n')
+    assert tester.run("run", "--collect-only", "--dataset", "mine").ret == 0  # declared ones, and spec fields
+
+
 def test_preset_from_configuration(tester) -> None:
     tester.make_config('''
         [presets.quick]

@@ -97,6 +97,6 @@ AUGMENTATIONS: dict[str, tuple[tuple[LayerBuilder, ...], dict[str, Any], str]] =
 def harness_augmentations_register(config: Config) -> list[AugmentationSpec]:
     return [
         AugmentationSpec(name=name, factory=functools.partial(build, name, builders, tuple(defaults)), description=text,
-                         params=defaults)
+                         params=defaults, optional_params=frozenset({"seed"}))
         for name, (builders, defaults, text) in AUGMENTATIONS.items()
     ]

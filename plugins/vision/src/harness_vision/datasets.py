@@ -165,6 +165,7 @@ def harness_datasets_register(config: Config) -> list[DatasetSpec]:
             description="your images, one sub-folder per class: set 'path' (or 'train'/'validation'/'test')",
             tags=frozenset({"user-data"}),
             params=FRACTION_PARAMS,
+            optional_params=frozenset(SOURCE_PARAMS),
             image_size=(160, 160),
             channels=3,
         ),
