@@ -23,7 +23,7 @@ from harness.config import (
 from harness.errors import ExitCode, UsageError
 from harness.pluginmanager import HarnessPluginManager, load_plugins
 
-LIST_KINDS = ("datasets", "augmentations", "models", "presets", "executors", "plugins")
+LIST_KINDS = ("datasets", "augmentations", "models", "presets", "budgets", "executors", "plugins")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +74,8 @@ def build_parser(pm: HarnessPluginManager | None) -> tuple[argparse.ArgumentPars
 
     lister = sub.add_parser("list", help="list datasets, augmentations, models, presets, executors or plugins")
     lister.add_argument("kind", nargs="?", choices=LIST_KINDS, help="what to list (default: all but plugins)")
+    lister.add_argument("-v", "--verbose", dest="list_verbose", action="store_true",
+                        help="also each part's parameters, with their defaults")
     lister.add_argument("-p", dest="plugins", action="append", default=argparse.SUPPRESS, metavar="NAME",
                         help=plugin_help)
 
@@ -163,6 +165,10 @@ def _list(config: Config) -> ExitCode:
         for spec in executors.values():
             out.write(f"{spec.name:<{width}}{spec.description}  ({spec.package or spec.plugin})\n")
         return ExitCode.OK
+    if kind == "budgets":
+        for name, limits in sorted(config.budget_profiles().items()):
+            out.write(f"{name:<16} {', '.join(f'{k}={v}' for k, v in limits.items())}\n")
+        return ExitCode.OK
     registry = build_registry(config)
     kinds = [kind] if kind else [*KINDS, "presets"]
     for name in kinds:
@@ -177,9 +183,21 @@ def _list(config: Config) -> ExitCode:
         for spec in specs.values():
             tags = f" [{', '.join(sorted(spec.tags))}]" if spec.tags else ""
             out.write(f"  {spec.name:<{width}}{spec.description}{tags}  ({spec.package or spec.plugin})\n")
+            if getattr(config.option, "list_verbose", False):
+                out.write(_parameters(spec, " " * (width + 2)))
         if not specs:
             out.write("  (none)\n")
     return ExitCode.OK
+
+
+def _parameters(spec: Any, indent: str) -> str:
+    """``harness list -v``: a spec's parameters with their defaults, and those it takes without one."""
+    defaults = ", ".join(f"{key}={value!r}" for key, value in sorted(spec.params.items()))
+    optional = sorted(spec.accepted_params() - set(spec.params))
+    lines = [f"{indent}parameters: {defaults or 'none'}"]
+    if optional:
+        lines.append(f"{indent}also takes: {', '.join(optional)}")
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _cache(args: argparse.Namespace) -> ExitCode:

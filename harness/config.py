@@ -178,7 +178,8 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
            "(also HARNESS_DATA_DIR)", string, None, metavar="DIR"),
     Option("cache_dir", ("--cache-dir",), "where downloads and decoded images are cached "
            "(also HARNESS_CACHE_DIR; default ~/.cache/harness)", string, None, metavar="DIR"),
-    Option("precision", ("--precision",), "numeric precision policy",
+    Option("precision", ("--precision",), "numeric precision policy: float32 (default), mixed_bfloat16, "
+           "mixed_float16, or auto (mixed float16 on a GPU, mixed bfloat16 on a CPU with bf16 units)",
            choice("auto", "float32", "mixed_bfloat16", "mixed_float16"), "float32", metavar="POLICY"),
     Option("keep_last_weights", ("--keep-last-weights",), "test the last epoch's weights instead of the best "
            "validation epoch's", None, False, flag=True),

@@ -205,6 +205,20 @@ def test_list_shows_packages_and_presets(tester) -> None:
     assert "tiny" in result.stdout and "harness_plugins.py" in result.stdout
 
 
+def test_list_budgets_and_parameters(tester) -> None:
+    tester.make_config('[budgets.tiny_run]\nsteps = 3\n')
+    result = tester.run("list", "budgets")
+    assert result.ret == 0
+    assert "smoke            epochs=1, steps=5" in result.stdout and "tiny_run         steps=3" in result.stdout
+    result = tester.run("list", "datasets", "-v")
+    assert result.ret == 0
+    lines = result.stdout.splitlines()
+    blobs = next(i for i, line in enumerate(lines) if line.strip().startswith("blobs "))
+    assert lines[blobs + 1].strip().startswith("parameters: num_classes=3, seed=3, ")
+    one = tester.run("run", "--collect-only", "--dataset", "blobs", "--augmentation", "none", "--model", "tiny")
+    assert one.stdout.splitlines()[-1] == "1 combination collected"
+
+
 def test_errors_are_rows_and_the_run_goes_on(tester) -> None:
     tester.make_plugin(INLINE + '''
 def broken(request):
