@@ -71,6 +71,10 @@ class Expression:
             self._fail(f"unexpected {token!r}")
         return ("name", token)
 
+    def names(self) -> set[str]:
+        """Every NAME the expression tests."""
+        return {t for t in self.tokens if t not in ("and", "or", "not", "(", ")")}
+
     def matches(self, predicate: Callable[[str], bool]) -> bool:
         return self._eval(self._tree, predicate)
 

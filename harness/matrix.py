@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,11 @@ def select(config: Config, registry: Registry, combinations: list[Combination]) 
     }
     keyword = Expression(option.keyword, "-k") if option.keyword else None
     markexpr = Expression(option.markexpr, "-m") if option.markexpr else None
+    if markexpr is not None:
+        declared = {tag for combination in combinations for tag in combination.tags}
+        for name in sorted(markexpr.names() - declared):
+            sys.stderr.write(f"harness: warning: -m {option.markexpr!r}: no dataset, augmentation or model declares "
+                             f"the tag {name!r}" + _close(name, declared) + "\n")
     selected = []
     for combination in combinations:
         if wanted["dataset"] is None and "user-data" in combination.dataset.tags:
@@ -68,6 +74,13 @@ def select(config: Config, registry: Registry, combinations: list[Combination]) 
             continue
         selected.append(combination)
     return selected
+
+
+def _close(name: str, known: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(close)}?)" if close else f" (tags: {', '.join(sorted(known)) or 'none'})"
 
 
 def _keyword_predicate(combination: Combination):  # type: ignore[no-untyped-def]

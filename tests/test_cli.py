@@ -205,6 +205,14 @@ def test_list_shows_packages_and_presets(tester) -> None:
     assert "tiny" in result.stdout and "harness_plugins.py" in result.stdout
 
 
+def test_a_tag_no_spec_declares_is_warned_about(tester) -> None:
+    result = tester.run("run", "--collect-only", "-m", "not slwo")
+    assert result.ret == 0
+    assert "harness: warning: -m 'not slwo': no dataset, augmentation or model declares the tag 'slwo' " \
+           "(did you mean slow?)" in result.stderr
+    assert "warning" not in tester.run("run", "--collect-only", "-m", "not slow").stderr
+
+
 def test_list_budgets_and_parameters(tester) -> None:
     tester.make_config('[budgets.tiny_run]\nsteps = 3\n')
     result = tester.run("list", "budgets")
