@@ -145,7 +145,7 @@ def interrupted_run(tester, *args: str):
 
 def test_resume_with_a_neutral_option_keeps_the_stored_command_line(tester) -> None:
     run_dir = interrupted_run(tester, "--seed", "3")
-    resumed = tester.run("run", "--resume", str(run_dir), "--workers", "1", "-q", "-p", "no:terminal")
+    resumed = tester.run("run", "--resume", str(run_dir), "--workers", "1", "--maxfail", "3", "-q", "-p", "no:terminal")
     assert resumed.ret == 1, resumed.stderr
     records = RunStore(run_dir).records()
     assert sorted((r["model"], r["seed"], r["steps"]) for r in records) == [("bad", 3, 1), ("good", 3, 1)]
