@@ -70,7 +70,7 @@ def test_resume_skips_what_is_recorded_and_runs_the_rest(engine_tester) -> None:
     again = engine_tester.run("run", "--resume", str(run_dir), *SMALL, *models("tiny", "tiny_b", "tiny_c"),
                               "--steps", "2")
     assert ids(run_dir) == Counter({("needs_big", 1): 1, ("tiny", 1): 1, ("tiny_b", 1): 1, ("tiny_c", 1): 1})
-    assert "training 1 tasks" in again.stdout
+    assert "training 1 task on" in again.stdout
 
 
 def first_argv(result) -> list[str]:
