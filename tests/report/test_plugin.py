@@ -78,7 +78,7 @@ def test_the_terminal_points_to_the_report_and_ends_with_the_counts(runs) -> Non
     _, result = runs["complete"]
     lines = result.stdout.strip().splitlines()
     assert lines[-2] == f"report: {result.run_dir / 'report.html'}"
-    assert re.fullmatch(r"=+ (2 passed|1 passed, 1 failed|2 failed) in \d+s =+", lines[-1]), lines[-1]
+    assert re.fullmatch(r"=+ (2 passed|1 passed, 1 failed|2 failed) in (\d+m)?\d+s =+", lines[-1]), lines[-1]
 
 
 def test_harness_report_rebuilds_the_same_report(runs) -> None:
@@ -103,7 +103,8 @@ def test_the_baseline_in_the_curves_is_the_recorded_baseline(runs) -> None:
 def test_an_interrupted_run_reports_what_finished(runs) -> None:
     tester, result = runs["interrupted"]
     assert result.ret == 2
-    assert re.search(r"=+ 1 (passed|failed) in \d+s \(interrupted\) =+", result.stdout), result.stdout
+    assert re.search(r"=+ 1 (passed|failed) in (\d+m)?\d+s \(interrupted; 1 not run\) =+", result.stdout), \
+        result.stdout
     markdown = (result.run_dir / "report.md").read_text()
     assert "incomplete: 1 of 2 selected combinations have no result (interrupted?)" in markdown
     assert len((result.run_dir / "tables" / "per_seed.csv").read_text().splitlines()) == 2
