@@ -22,6 +22,7 @@ from harness.config import (
 )
 from harness.errors import ExitCode, UsageError
 from harness.pluginmanager import HarnessPluginManager, load_plugins
+from harness.shutdown import terminate_as_interrupt
 
 LIST_KINDS = ("datasets", "augmentations", "models", "presets", "budgets", "executors", "plugins")
 
@@ -251,8 +252,9 @@ def main(argv: list[str] | None = None, *, cwd: Path | None = None,
     cwd = Path(cwd or os.getcwd())
     config = None
     try:
-        config = make_config(argv, cwd, extra_plugins)
-        return int(dispatch(config))
+        with terminate_as_interrupt():  # SIGTERM ends a run as Ctrl-C does (exit 2, what finished reported)
+            config = make_config(argv, cwd, extra_plugins)
+            return int(dispatch(config))
     except UsageError as exc:
         sys.stderr.write(f"harness: error: {exc}\n")
         return int(ExitCode.USAGE_ERROR)

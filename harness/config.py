@@ -96,6 +96,21 @@ def choice(*choices: str) -> Callable[[Any], str]:
     return parse
 
 
+def seed_number(value: Any) -> int:
+    """A random seed: what NumPy and TensorFlow take, 0 to 2**32 - 1."""
+    number = _whole(value, 0, f"a whole number from 0 to {2**32 - 1}")
+    if number > 2**32 - 1:
+        raise ValueError(f"invalid value {value!r}: expected a whole number from 0 to {2**32 - 1}")
+    return number
+
+
+def selection_name(value: Any) -> str:
+    """A name or a pattern (``--dataset``, ``--model``...): text, never a number or a table from a file."""
+    if not isinstance(value, str):
+        raise ValueError(f"invalid value {value!r}: expected a name in quotes")
+    return value
+
+
 def string(value: Any) -> str:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise ValueError(f"invalid value {value!r}: expected a string")
@@ -143,11 +158,11 @@ class Option(Generic[T]):
 RUN_OPTIONS: tuple[Option[Any], ...] = (
     # selection
     Option("dataset", ("--dataset",), "run only these datasets (repeatable, shell wildcards)",
-           string, [], "selection", many=True, metavar="NAME"),
+           selection_name, [], "selection", many=True, metavar="NAME"),
     Option("augmentation", ("--augmentation",), "run only these augmentations (repeatable, wildcards)",
-           string, [], "selection", many=True, metavar="NAME"),
+           selection_name, [], "selection", many=True, metavar="NAME"),
     Option("model", ("--model",), "run only these models (repeatable, wildcards)",
-           string, [], "selection", many=True, metavar="NAME"),
+           selection_name, [], "selection", many=True, metavar="NAME"),
     Option("keyword", ("-k",), "only combinations whose id matches EXPR: substrings with and/or/not, as in pytest",
            string, None, "selection", metavar="EXPR"),
     Option("markexpr", ("-m",), "only combinations whose tags match EXPR, e.g. 'not slow and not download'",
@@ -169,7 +184,7 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
     Option("target_accuracy", ("--target-accuracy",), "record time and epochs to first reach this validation "
            "accuracy", fraction, None, "budget", metavar="A"),
     # run
-    Option("seed", ("--seed",), "random seed of the first repeat (default 1)", nonnegative_int, 1, metavar="N"),
+    Option("seed", ("--seed",), "random seed of the first repeat (default 1)", seed_number, 1, metavar="N"),
     Option("repeats", ("--repeats",), "train each combination with N seeds", positive_int, 1, metavar="N"),
     Option("batch_size", ("--batch-size",), "batch size (default 32)", positive_int, 32, metavar="N"),
     Option("output", ("--output",), "where run directories are written (default reports/)", string, "reports",
@@ -264,12 +279,14 @@ class ConfigFile:
 def find_config_file(cwd: Path) -> ConfigFile:
     """``harness.toml`` in the working directory, else ``[tool.harness]`` of its ``pyproject.toml``."""
     for path in (cwd / "harness.toml", cwd / "pyproject.toml"):
-        if not path.is_file():
+        if not path.exists():
             continue
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is no error
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(f"{path}: invalid TOML: {exc}") from None
+        except OSError as exc:  # unreadable, a folder, ...: the user's to fix
+            raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
         if path.name == "harness.toml":
             return ConfigFile(path, data)
         tool = data.get("tool", {}).get("harness")

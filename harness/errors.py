@@ -12,7 +12,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     #: Some combination did not beat its baseline, or errored.
     FAILED = 1
-    #: Interrupted (Ctrl-C); what finished is kept.
+    #: Interrupted (Ctrl-C, or SIGTERM: ``kill``, systemd, SLURM); what finished is kept and reported.
     INTERRUPTED = 2
     #: A bug in harness or in a plugin; a traceback is printed.
     INTERNAL_ERROR = 3

@@ -95,8 +95,9 @@ def derive(base: S, name: str, table: dict[str, Any], where: str) -> S:
             continue
         if key in SPEC_FIELDS and hasattr(base, key):
             fields[key] = tuple(value) if key == "image_size" else value
-        else:
-            params[key] = value
+            if key not in base.params:
+                continue
+        params[key] = value
     fields["params"] = params
     if "description" not in fields:
         fields["description"] = f"{base.description} (from {where})".strip()
@@ -159,10 +160,19 @@ def apply_params(config: Config, registry: Registry) -> None:
 
 
 def derive_params(spec: S, values: dict[str, Any]) -> S:
-    fields: dict[str, Any] = {"params": {**spec.params, **{k: v for k, v in values.items() if k not in SPEC_FIELDS}}}
-    for key in SPEC_FIELDS:
-        if key in values and hasattr(spec, key):
-            fields[key] = tuple(values[key]) if key == "image_size" else values[key]
+    """``spec`` with ``values`` applied: a spec field (``image_size``...) sets the field, and the parameter too
+    when the spec also has one of that name (``synthetic``'s ``num_classes``); everything else is a parameter."""
+    params = dict(spec.params)
+    fields: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in SPEC_FIELDS:
+            if not hasattr(spec, key):
+                raise UsageError(f"--set/params: {spec.kind} {spec.name!r} has no {key!r} to set")
+            fields[key] = tuple(value) if key == "image_size" else value
+            if key not in spec.params:
+                continue
+        params[key] = value
+    fields["params"] = params
     try:
         return dataclasses.replace(spec, **fields)
     except (TypeError, ValueError) as exc:
