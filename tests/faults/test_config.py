@@ -46,7 +46,7 @@ def test_a_bad_configuration_file_is_one_line_naming_it(tester, text, expected) 
 def test_a_configuration_file_with_a_byte_order_mark_is_read(tester) -> None:
     """Before the fix: "invalid TOML (at line 1, column 1)" for a file that Windows editors write."""
     config = tester.path / "harness.toml"
-    config.write_bytes(b"\xef\xbb\xbf" + config.read_bytes() + b"\nmodel = [\"tiny\"]\n")
+    config.write_bytes(b"\xef\xbb\xbfmodel = [\"tiny\"]\n" + config.read_bytes())
     result = tester.run("run", "--dataset", "pics", "--augmentation", "none", "--collect-only")
     assert result.ret == 0, result.stderr
     assert "pics-none-tiny" in result.stdout
