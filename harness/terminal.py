@@ -46,6 +46,11 @@ def _of(total: int | None) -> str:
     return f"/{total}" if total else ""
 
 
+def _head(task: Task, node: Any = None) -> str:
+    """``[i/n] TASK-ID``, and ``on NODE`` when the executor says where the task trains (``--executor ray``)."""
+    return f"[{task.index + 1}/{task.total}] {task.id}" + (f" on {node}" if node else "")
+
+
 def _pct(value: Any) -> str:
     return "  -  " if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
@@ -135,7 +140,7 @@ class TerminalReporter:
             self.position[task.id] = (task, event)
         if self.verbosity < 0:
             return
-        head = f"[{task.index + 1}/{task.total}] {task.id}"
+        head = _head(task, event.get("node"))
         if kind == "decode" and self.live:
             self._live(f"{head} decoding images {event['done']}/{event['total']}")
         elif kind == "features" and self.live:
@@ -170,7 +175,7 @@ class TerminalReporter:
             return
         self.last_heartbeat = now
         for task_id, (task, event) in sorted(self.position.items(), key=lambda item: item[1][0].index):
-            self.write_line(f"[{task.index + 1}/{task.total}] {task_id} training: {self._where(task, event)}, "
+            self.write_line(f"{_head(task, event.get('node'))} training: {self._where(task, event)}, "
                             f"elapsed {format_duration(now - self.started[task_id])}")
 
     def _eta(self, task: Task, event: dict[str, Any], elapsed: float) -> float:
@@ -200,7 +205,7 @@ class TerminalReporter:
         if self.verbosity < 0:
             return
         word = WORDS.get(result.get("status", ""), "?")
-        head = f"[{task.index + 1}/{task.total}] {task.id}"
+        head = _head(task, result.get("node"))
         if result.get("status") == "error":
             self.write_line(f"{head} ERROR {result.get('error')}")
             return
