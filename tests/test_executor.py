@@ -27,7 +27,8 @@ def harness_executors_register(config):
 '''
 
 
-def test_list_executors_shows_the_builtins(harness_tester) -> None:
+def test_list_executors_shows_the_builtins(harness_tester, monkeypatch) -> None:
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")  # harness's own only: no installed executor plugin
     result = harness_tester.run("list", "executors")
     assert result.ret == 0, result.stderr
     lines = result.stdout.splitlines()
