@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import TINY_MODEL_PLUGIN
 
 TINY_RUN = ("run", "--dataset", "synthetic", "--augmentation", "none", "--model", "tiny", "--steps", "2",
@@ -27,8 +29,13 @@ def harness_executors_register(config):
 '''
 
 
-def test_list_executors_shows_the_builtins(harness_tester, monkeypatch) -> None:
-    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")  # harness's own only: no installed executor plugin
+@pytest.fixture(autouse=True)
+def _own_plugins_only(monkeypatch) -> None:
+    """harness's own plugins and the test's: no installed plugin adds executors (or models) here."""
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+def test_list_executors_shows_the_builtins(harness_tester) -> None:
     result = harness_tester.run("list", "executors")
     assert result.ret == 0, result.stderr
     lines = result.stdout.splitlines()
