@@ -155,7 +155,7 @@ def harness_combination_train(task: Task) -> dict[str, Any] | None:
 
     Stops at the first non-``None`` result, so a plugin can replace the default trainer. The task is
     picklable and self-contained; the record is a JSON-serializable ``dict``
-    (see :mod:`harness.engine.train` for the fields).
+    (:class:`harness.record.Record` documents its fields; the store refuses one that breaks it).
     """
 
 

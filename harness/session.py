@@ -18,6 +18,7 @@ from harness.data.cache import default_cache_dir
 from harness.engine.task import Task
 from harness.errors import ExitCode, UsageError
 from harness.executor import executor_name
+from harness.record import RecordError, error_record, skip_record, validate
 from harness.registry import Registry, build_registry
 from harness.specs import Combination
 from harness.store import RunStore, StoreError
@@ -187,6 +188,10 @@ class Session:
         it in this process for each task they finish."""
         assert self.store is not None
         try:
+            validate(result)
+        except RecordError as exc:  # a trainer plugin's bad record is the task's error, not the run's end
+            result = dict(error_record(task, f"{self._trainers()} returned an invalid record: {exc}", "plugin"))
+        try:
             self.store.append(result)
         except StoreError as exc:
             self.unrecorded.append(result)
@@ -201,6 +206,11 @@ class Session:
             if limit and self.failures >= limit:
                 flag = "-x" if option.exitfirst else f"--maxfail {limit}"
                 self.should_stop = f"stopped after {self.failures} failed or errored ({flag})"
+
+    def _trainers(self) -> str:
+        """The plugins that implement ``harness_combination_train``, for a message."""
+        names = [impl.plugin_name for impl in self.hook.harness_combination_train.get_hookimpls()]
+        return f"harness_combination_train (plugin {', '.join(repr(n) for n in reversed(names))})"
 
     def not_run(self) -> int:
         """The run's tasks that have no record: the run stopped early or was interrupted."""
@@ -227,12 +237,6 @@ def _with_position(task: Task, index: int, total: int) -> Task:
     from dataclasses import replace
 
     return replace(task, index=index, total=total)
-
-
-def skip_record(combination: Combination, seed: int) -> dict[str, Any]:
-    return {"id": combination.id, "dataset": combination.dataset.name,
-            "augmentation": combination.augmentation.name, "model": combination.model.name,
-            "seed": seed, "status": "skipped", "error": combination.skip_reason, "finished_at": time.time()}
 
 
 def _git_commit(cwd: Path) -> str | None:

@@ -15,10 +15,11 @@ import secrets
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness.data.names import shown
 from harness.errors import UsageError
+from harness.record import Record, from_json, validate
 
 
 class StoreError(UsageError):
@@ -64,7 +65,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def dumps(record: dict[str, Any]) -> str:
+def dumps(record: Record | dict[str, Any]) -> str:
+    """A record as one line of JSON (:func:`harness.record.to_json`)."""
     return json.dumps(_clean(json.loads(json.dumps(record, default=_json_default))), sort_keys=True)
 
 
@@ -204,9 +206,11 @@ class RunStore:
         except (OSError, ValueError) as exc:
             raise UsageError(f"{self.run_dir / METADATA}: unreadable: {exc}") from None
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Append one whole line, or nothing: a write that fails (a full disk) is cut off again and raises
-        :class:`StoreError`."""
+    def append(self, record: Record | dict[str, Any]) -> None:
+        """Append one whole line, or nothing: a record that breaks the schema raises
+        :class:`harness.record.RecordError` naming the field, and a write that fails (a full disk) is cut off
+        again and raises :class:`StoreError`."""
+        validate(record)
         data = (dumps(record) + "\n").encode("utf-8")
         fd = os.open(self.records_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
@@ -232,7 +236,7 @@ class RunStore:
                 if not line.endswith("\n"):
                     break  # torn write at the end: the task did not finish
                 try:
-                    records.append(json.loads(line))
+                    records.append(cast("dict[str, Any]", from_json(line)))  # read as plain dicts
                 except ValueError:
                     raise UsageError(f"{self.records_path}:{number}: corrupt record") from None
         return records

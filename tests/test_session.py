@@ -98,8 +98,7 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(engine_tester) -> 
         process = subprocess.Popen(command, cwd=engine_tester.path, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             records = None
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and process.poll() is None:
+            while process.poll() is None:  # no deadline: a busy machine is slow, not wrong
                 found = list(engine_tester.path.glob(f"reports/*/{RECORDS}"))
                 if found and found[0].read_text().count("\n") >= 1:
                     records = found[0]

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from harness.engine import events
 from harness.engine.task import Task
+from harness.record import StopReason
 from harness.specs import Budget
 
-#: Why training stopped, as recorded in ``stop_reason``.
-STOP_REASONS = ("epochs", "time", "steps", "images", "nan_loss")
 #: Least seconds between two ``batch`` progress events.
 BATCH_EVENT_INTERVAL = 1.0
 
@@ -42,7 +42,7 @@ class BudgetMeter:
     last_batch_seconds: float = 0.0
     #: The first batch also traces and compiles the training step.
     first_batch_seconds: float | None = None
-    stop_reason: str | None = None
+    stop_reason: StopReason | None = None
     epoch_steps: int = 0
     epoch_seconds: float = 0.0
 
@@ -64,7 +64,7 @@ class BudgetMeter:
             return self.batch_size
         return self.n_train - (self.steps_per_epoch - 1) * self.batch_size
 
-    def add_batch(self, seconds: float) -> str | None:
+    def add_batch(self, seconds: float) -> StopReason | None:
         """Count one finished batch that took ``seconds``; returns the limit it reached, if any."""
         self.epoch_steps += 1
         self.steps += 1
@@ -80,13 +80,13 @@ class BudgetMeter:
             self.stop(reason)
         return reason
 
-    def end_epoch(self) -> str | None:
+    def end_epoch(self) -> StopReason | None:
         self.epochs += 1
         if self.stop_reason is None and self.budget.epochs is not None and self.epochs >= self.budget.epochs:
             self.stop("epochs")
         return self.stop_reason
 
-    def limit_reached(self) -> str | None:
+    def limit_reached(self) -> StopReason | None:
         budget = self.budget
         if budget.steps is not None and self.steps >= budget.steps:
             return "steps"
@@ -96,7 +96,7 @@ class BudgetMeter:
             return "time"
         return None
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: StopReason) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
 
@@ -117,8 +117,9 @@ class BudgetMeter:
         }
 
 
-def make_budget_callback(task: Task, n_train: int) -> Any:
-    """The Keras callback that keeps ``task`` within its budget (see the module's docstring)."""
+def make_budget_callback(task: Task, n_train: int, clock: Callable[[], float] = time.perf_counter) -> Any:
+    """The Keras callback that keeps ``task`` within its budget (see the module's docstring); ``clock``
+    (seconds) measures the batches."""
     import keras
 
     class BudgetCallback(keras.callbacks.Callback):  # type: ignore[misc]
@@ -136,23 +137,14 @@ def make_budget_callback(task: Task, n_train: int) -> Any:
             self._fit_start: float | None = None
             self._last_event = 0.0
 
-        # Backwards-compatible views of the meter.
-        @property
-        def exhausted(self) -> bool:
-            return self.meter.exhausted
-
-        @property
-        def epochs_done(self) -> int:
-            return self.meter.epochs
-
         def _lap(self) -> float:
-            now = time.perf_counter()
+            now = clock()
             elapsed, self._mark = now - self._mark, now
             return elapsed
 
         def on_train_begin(self, logs: Any = None) -> None:
             if self._fit_start is None:  # a second phase (fine-tuning) continues the same clock
-                self._fit_start = time.perf_counter()
+                self._fit_start = clock()
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self.meter.start_epoch()
@@ -169,10 +161,10 @@ def make_budget_callback(task: Task, n_train: int) -> Any:
             if reason is not None:
                 self.model.stop_training = True
             self._batch_event()
-            self._mark = time.perf_counter()  # time spent in the callback itself is not training
+            self._mark = clock()  # time spent in the callback itself is not training
 
         def _batch_event(self) -> None:
-            now = time.perf_counter()
+            now = clock()
             if now - self._last_event < BATCH_EVENT_INTERVAL:
                 return
             self._last_event = now
@@ -199,7 +191,7 @@ def make_budget_callback(task: Task, n_train: int) -> Any:
                 "partial": epoch_steps < meter.steps_per_epoch,
             }
             self.history.append(entry)
-            self.wall_seconds = time.perf_counter() - (self._fit_start or time.perf_counter())
+            self.wall_seconds = clock() - (self._fit_start or clock())
             if val_accuracy > self.best_val:
                 self.best_val = val_accuracy
                 self.best_epoch = epoch + 1

@@ -9,29 +9,7 @@ epoch on ties), restored before the test evaluation; with ``--keep-last-weights`
 Both are evaluated and recorded (``test_accuracy_best``, ``test_accuracy_last``); ``test_accuracy`` is the
 one chosen, ``weights_tested`` says which, and ``val_accuracy`` is that epoch's.
 
-The record (one JSON line of ``records.jsonl``):
-
-- identity: ``id``, ``dataset``, ``augmentation``, ``model``, ``seed``, ``repeat``, ``split_seed``,
-  ``config`` (everything that determines the result), ``config_hash`` (what ``--resume`` skips),
-  ``combination_hash`` (the same for every seed: what repeat statistics group by), ``plugins`` (plugin and
-  package ``name version`` of each spec), ``record_version``;
-- outcome: ``status`` (``passed``: beats the label-frequency baseline significantly; ``failed``; ``error``),
-  ``error``, ``error_kind`` (``exception``, ``oom``, ``nan_loss``, ``data``, ``usage``, ``worker``),
-  ``traceback``;
-- data: ``dataset_info`` (split sizes and digest, class counts, baseline), ``baseline_accuracy``,
-  ``n_train``, ``n_test``;
-- budget used: ``epochs`` (begun), ``epochs_fraction``, ``steps``, ``images``, ``train_seconds``,
-  ``stop_reason`` (``epochs``, ``time``, ``steps``, ``images``, ``nan_loss``), ``time_overrun_seconds``,
-  ``first_batch_seconds`` (includes tracing), ``last_batch_seconds``, ``max_batch_seconds``,
-  ``wall_seconds``, ``images_per_second``, ``time_to_target`` (``--target-accuracy``);
-- per-epoch ``history``: ``epoch``, ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``seconds``,
-  ``train_seconds_total``, ``steps``, ``partial``;
-- metrics: ``train_accuracy``, ``val_accuracy``, ``test_accuracy`` (``n_correct / n_test``), ``n_correct``,
-  ``test_accuracy_best``, ``test_accuracy_last``, ``best_epoch``, ``last_epoch``, ``weights_tested``, ``p_value``,
-  ``params_count``, ``precision``, ``threads`` (TensorFlow's intra-op threads in the process that trained
-  it); ``started_at``, ``finished_at``;
-- how it was computed: ``feature_cache`` (``used``, ``used for validation and test (...)`` or
-  ``off: <why>``), ``feature_seconds``, ``features_reused`` (see :mod:`harness.engine.features`).
+The record it returns is described, field by field, in :mod:`harness.record`.
 """
 
 from __future__ import annotations
@@ -52,10 +30,8 @@ from harness.engine.feed import make_datasets
 from harness.engine.task import Task
 from harness.engine.tfimport import ensure_tensorflow
 from harness.errors import DataError
+from harness.record import identity
 from harness.specs import VALUE_RANGES, DatasetRequest
-
-#: Version of the record's layout; bump it when a field changes meaning.
-RECORD_VERSION = 1
 
 
 def _rescaling(keras: Any, input_range: str) -> Any:
@@ -167,9 +143,9 @@ def _fit(task: Task, model: Any, evaluator: Any, data: PreparedData, feeds: dict
         if fine_tune is not None:
             fine_tune(model.harness_body, task.model.params)
             compile_model(model, float(task.model.params.get("fine_tune_learning_rate", 1e-5)))
-        start = callback.epochs_done
+        start = callback.meter.epochs
         stop = min(max_epochs, start + phase_epochs) if phase_epochs else max_epochs
-        if start >= stop or callback.exhausted:
+        if start >= stop or callback.meter.exhausted:
             break
         model.fit(feeds["train"], validation_data=validation, initial_epoch=start, epochs=stop,
                   callbacks=callbacks, verbose=0, shuffle=False)
@@ -184,15 +160,7 @@ def train(task: Task) -> dict[str, Any]:
     configure_process()
     gradients_before = _custom_gradients()
     started = time.time()
-    record: dict[str, Any] = {"record_version": RECORD_VERSION, "id": task.combination_id,
-                              "dataset": task.dataset.name, "augmentation": task.augmentation.name,
-                              "model": task.model.name, "seed": task.seed, "repeat": task.repeat,
-                              "split_seed": task.split_seed, "config_hash": task.config_hash,
-                              "combination_hash": task.combination_hash, "config": task.describe(),
-                              "started_at": started,
-                              "plugins": {kind: {"plugin": spec.plugin, "package": spec.package} for kind, spec in
-                                          (("dataset", task.dataset), ("augmentation", task.augmentation),
-                                           ("model", task.model))}}
+    record: dict[str, Any] = {**identity(task), "started_at": started}
     try:
         record.update(_train(task))
     except Exception as exc:  # a combination's failure is data

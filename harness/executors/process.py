@@ -21,13 +21,13 @@ import os
 import pickle
 import queue as queue_module
 import signal
-import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
+from harness.record import error_record
 from harness.shutdown import freeze_heap_at_exit
 from harness.system import usable_cores
 from harness.worker import WorkerPlugins, train_task
@@ -220,7 +220,7 @@ class _PoolRun:
     def lost(self, task: Task, owner: ProcessPoolExecutor) -> None:
         """``task``'s pool broke: a worker died."""
         if self.alone or owner is not self.pool:  # alone in its pool: it killed its worker
-            self.workers.record(task, lost_record(task, "the worker process training it died"))
+            self.workers.record(task, dict(error_record(task, "the worker process training it died", "worker")))
         elif self.workers.training(task):
             self.suspects.append(task)
         else:
@@ -234,13 +234,6 @@ class _PoolRun:
         for future in list(self.futures):
             if future.cancel():
                 del self.futures[future]
-
-
-def lost_record(task: Task, why: str) -> dict[str, Any]:
-    return {"id": task.combination_id, "dataset": task.dataset.name, "augmentation": task.augmentation.name,
-            "model": task.model.name, "seed": task.seed, "repeat": task.repeat, "split_seed": task.split_seed,
-            "config_hash": task.config_hash, "combination_hash": task.combination_hash, "config": task.describe(),
-            "status": "error", "error_kind": "worker", "error": why, "finished_at": time.time()}
 
 
 # -------------------------------------------------------------------------------------------------
