@@ -13,7 +13,7 @@ import math
 import os
 import secrets
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -68,6 +68,33 @@ def _clean(value: Any) -> Any:
 def dumps(record: Record | dict[str, Any]) -> str:
     """A record as one line of JSON (:func:`harness.record.to_json`)."""
     return json.dumps(_clean(json.loads(json.dumps(record, default=_json_default))), sort_keys=True)
+
+
+def shown_path(value: str, cwd: str | os.PathLike[str]) -> str:
+    """An absolute path as a report shows it: relative to the run's working directory when it is inside it,
+    ``~/...`` inside the home directory; anything else unchanged."""
+    if not os.path.isabs(value):
+        return value
+    base, home = os.path.abspath(cwd), os.path.expanduser("~")
+    if value == base or value.startswith(base.rstrip(os.sep) + os.sep):
+        return os.path.relpath(value, base)
+    if home != os.sep and (value == home or value.startswith(home + os.sep)):
+        return "~" + value[len(home):]
+    return value
+
+
+def shown_command(metadata: Mapping[str, Any]) -> str:
+    """The run's command line as a report shows it: ``harness ARGS`` with paths relative to the working
+    directory it ran in (``--opt=PATH`` too), so that a report shows no machine-specific folders."""
+    cwd = metadata.get("cwd") or "."
+
+    def shown(arg: str) -> str:
+        option, equals, value = arg.partition("=")
+        if equals and option.startswith("-"):
+            return f"{option}={shown_path(value, cwd)}"
+        return shown_path(arg, cwd)
+
+    return " ".join(["harness", *(shown(str(a)) for a in metadata.get("argv") or [])])
 
 
 def write_atomic(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:

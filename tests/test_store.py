@@ -149,3 +149,15 @@ def test_latest_run_is_the_last_started_and_never_the_example(tmp_path: Path) ->
     (renamed / "metadata.json").write_text("{}")  # no start time: its metadata's age decides
     assert latest_run(output) == renamed
     assert older.run_dir.exists()
+
+
+def test_reports_show_the_command_with_paths_relative_to_the_working_directory(tmp_path: Path) -> None:
+    from harness.store import shown_command
+
+    cwd = tmp_path / "project"
+    home = str(Path("~").expanduser())
+    metadata = {"cwd": str(cwd), "argv": ["run", "--output", str(cwd / "reports"), f"--data-dir={cwd}/data",
+                                         "--cache-dir", f"{home}/cache", "--set", "x.path=/srv/data", "-k", "a/b"]}
+    assert shown_command(metadata) == ("harness run --output reports --data-dir=data --cache-dir ~/cache "
+                                       "--set x.path=/srv/data -k a/b")
+    assert shown_command({"argv": ["run"]}) == "harness run"

@@ -8,6 +8,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+from harness.store import shown_command
+
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1.5em auto; max-width: 1280px;
        padding: 0 1em; color: #222; }
@@ -100,7 +102,7 @@ def _meta(metadata: Mapping[str, Any], run_id: str) -> str:
     devices = ", ".join(metadata.get("devices") or []) or "?"
     rows = [
         ("run", run_id), ("started", _when(metadata)),
-        ("command", "harness " + " ".join(metadata.get("argv") or [])),
+        ("command", shown_command(metadata)),
         ("harness", str(metadata.get("harness_version", "?"))),
         ("TensorFlow / Keras", f"{metadata.get('tensorflow', '?')} / {metadata.get('keras', '?')}"),
         ("devices", devices), ("precision", str(metadata.get("precision", "?"))),
@@ -126,7 +128,7 @@ def page(*, title: str, run_id: str, metadata: Mapping[str, Any], summary: list[
     html table); ``figures``: (stem, caption, PNG bytes)."""
     sections = ("summary", "figures", "tables", "run")
     nav = "".join(f'<a href="#{n}">{n}</a>' for n in sections)
-    command = "harness " + " ".join(metadata.get("argv") or [])
+    command = shown_command(metadata)
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
              f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>',
              f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from harness.report import formatting, html, markdown
 from harness.report import records as rec
 from harness.report.context import Report
-from harness.store import write_atomic
+from harness.store import shown_command, write_atomic
 
 if TYPE_CHECKING:
     from harness.pluginmanager import HarnessPluginManager
@@ -211,7 +211,7 @@ def _markdown_page(report: Report, summary: list[str], warnings: list[str], lead
     parts.append("## Tables\n")
     for name, caption, text in tables:
         parts += [f"### {name}\n", *([caption, ""] if caption else []), text]
-    parts += ["## Run\n", f"- command: `harness {' '.join(meta.get('argv') or [])}`",
+    parts += ["## Run\n", f"- command: `{shown_command(meta)}`",
               f"- harness {meta.get('harness_version', '?')}, TensorFlow {meta.get('tensorflow', '?')}, "
               f"Keras {meta.get('keras', '?')}, devices: {', '.join(meta.get('devices') or ['?'])}, "
               f"precision {meta.get('precision', '?')}", ""]

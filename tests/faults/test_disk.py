@@ -52,11 +52,12 @@ def test_a_run_with_a_full_cache_disk_records_an_error_row(tmpfs, tester) -> Non
 
 def test_a_full_disk_while_appending_the_record_is_one_line(tmp_path, tmpfs) -> None:
     store = RunStore.create(tmpfs("runs", "8k"), {"argv": []})
-    store.append({"id": "first", "status": "passed"})
+    first = {"id": "d-a-m", "dataset": "d", "augmentation": "a", "model": "m", "seed": 1, "status": "passed"}
+    store.append(first)
     fill(store.run_dir)
     with pytest.raises(StoreError, match=f"cannot write {store.records_path}: No space left on device"):
-        store.append({"id": "second", "status": "passed", "padding": "x" * 10_000})
-    assert store.records() == [{"id": "first", "status": "passed"}]  # no torn line
+        store.append({**first, "seed": 2, "padding": "x" * 10_000})
+    assert store.records() == [first]  # no torn line
     assert store.records_path.read_bytes().endswith(b"\n")
 
 

@@ -180,3 +180,12 @@ def test_a_wrapper_of_a_report_hook_wraps_every_plugin(run_dir_factory, records)
     assert list(pd.read_csv(written.tables["grid"]).columns) == tables.COMBINATION_COLUMNS  # the built-in's, renamed
     assert "combinations" not in written.tables  # the extra plugin's table of that name too was renamed, so:
     assert any("'grid' from plugin 'extra' (object extra) ignored" in note for note in written.notes)
+
+
+def test_the_pages_show_no_machine_specific_folders(run_dir_factory, records, tmp_path) -> None:
+    argv = ["run", "--output", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")]
+    run_dir = run_dir_factory(records, argv=argv, cwd=str(tmp_path))
+    write_report(_report(run_dir), load_plugins(autoload=False))
+    for page in ("report.md", "report.html"):
+        text = (run_dir / page).read_text()
+        assert "harness run --output reports --data-dir data" in text and str(tmp_path) not in text, page
