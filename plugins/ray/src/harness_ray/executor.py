@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
-from harness.executors.process import lost_record
+from harness.record import ErrorKind
+from harness.record import error_record as task_error_record
 from harness.worker import WorkerPlugins, train_task
 
 if TYPE_CHECKING:
@@ -223,12 +224,12 @@ def train_on_node(plugins: WorkerPlugins, payload: bytes, key: int, tracker: Any
     return result
 
 
-def error_record(task: Task, exc: BaseException | str, kind: str) -> dict[str, Any]:
+def error_record(task: Task, exc: BaseException | str, kind: ErrorKind) -> dict[str, Any]:
     """The record of a task that produced none: identity, status ``error``, the message, kind and traceback."""
     if isinstance(exc, str):
-        return {**lost_record(task, exc), "error_kind": kind}
-    return {**lost_record(task, f"{type(exc).__name__}: {exc}"), "error_kind": kind,
-            "traceback": "".join(traceback.format_exception(exc))}
+        return dict(task_error_record(task, exc, kind))
+    return dict(task_error_record(task, f"{type(exc).__name__}: {exc}", kind,
+                                  "".join(traceback.format_exception(exc))))
 
 
 # -------------------------------------------------------------------------------------------------
