@@ -6,6 +6,7 @@ import pickle
 
 from harness.cli import make_config
 from harness.worker import WorkerPlugins, train_task
+from tests.conftest import TINY_MODEL_PLUGIN
 
 #: A trainer that replaces the engine's: it answers without training.
 REPLACED_TRAINER = '''
@@ -31,9 +32,10 @@ def test_worker_plugins_carry_the_runs_plugin_options(harness_tester, monkeypatc
     assert not pm.has_plugin("synthetic") and not pm.has_plugin("terminal") and pm.has_plugin("harness_plugins")
 
 
-def test_train_task_calls_the_training_hook_of_the_rebuilt_plugins(harness_tester) -> None:
-    harness_tester.make_plugin(REPLACED_TRAINER)
-    config = make_config(["run", "--dataset", "synthetic", "--model", "small_cnn", "--collect-only"],
+def test_train_task_calls_the_training_hook_of_the_rebuilt_plugins(harness_tester, monkeypatch) -> None:
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    harness_tester.make_plugin(TINY_MODEL_PLUGIN + REPLACED_TRAINER)
+    config = make_config(["run", "--dataset", "synthetic", "--model", "tiny", "--collect-only"],
                          harness_tester.path)
     from harness.session import Session
 
