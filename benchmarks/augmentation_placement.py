@@ -55,8 +55,8 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from pipeline_throughput import files_of
 
+    from harness.backends.tensorflow import make_dataset
     from harness.data import cache
-    from harness.engine.feed import make_dataset
 
     with tempfile.TemporaryDirectory(prefix="placement-") as tmp:
         data = subset(find_data(args.data), args.train_per_class, 1, Path(tmp))

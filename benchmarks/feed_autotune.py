@@ -41,8 +41,8 @@ def main() -> None:
     from pipeline_throughput import files_of
     from study_plugin import model_1
 
+    from harness.backends import tensorflow as harness_feed
     from harness.data import cache
-    from harness.engine import feed as harness_feed
     from harness.specs import ModelRequest
 
     keras.mixed_precision.set_global_policy(args.precision)

@@ -38,8 +38,8 @@ def rss_mib() -> float:
 def pipelines(train: Path, cache_dir: Path):
     import tensorflow as tf
 
+    from harness.backends.tensorflow import make_dataset
     from harness.data import cache
-    from harness.engine.feed import make_dataset
 
     arrays, _ = cache.load_files({"train": files_of(train)}, SIZE, 3, cache_dir)
     x, y = arrays["train"]

@@ -45,8 +45,8 @@ def main() -> None:
     from pipeline_throughput import files_of
     from study_plugin import model_1
 
+    from harness.backends.tensorflow import make_dataset
     from harness.data import cache
-    from harness.engine.feed import make_dataset
     from harness.specs import ModelRequest
 
     with tempfile.TemporaryDirectory(prefix="precision-") as tmp:

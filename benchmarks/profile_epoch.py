@@ -125,8 +125,8 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
+    from harness.backends.tensorflow import make_dataset
     from harness.data.cache import load_files
-    from harness.engine.feed import make_dataset
 
     root = find_data(args.data)
     files = [(str(path), label) for label, name in enumerate(("cats", "dogs"))

@@ -111,6 +111,27 @@ def selection_name(value: Any) -> str:
     return value
 
 
+def backend_names(value: Any) -> list[str]:
+    """``--backend``: ``jax``, ``tensorflow,jax`` (each once), or a TOML list of names."""
+    from harness.backends import NAMES
+
+    items = value if isinstance(value, list) else str(value).split(",")
+    names: list[str] = []
+    for item in items:
+        name = str(item).strip()
+        if name not in NAMES:
+            raise ValueError(f"invalid backend {name!r}: expected one of {', '.join(NAMES)} (comma-separated)")
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def device_ids(value: Any) -> list[int]:
+    """``--devices 0,2``: GPU indices, as ``nvidia-smi`` numbers them."""
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [_whole(str(item).strip(), 0, "GPU indices such as 0,2") for item in items]
+
+
 def string(value: Any) -> str:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise ValueError(f"invalid value {value!r}: expected a string")
@@ -193,8 +214,14 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
            "(also HARNESS_DATA_DIR)", string, None, metavar="DIR"),
     Option("cache_dir", ("--cache-dir",), "where downloads and decoded images are cached "
            "(also HARNESS_CACHE_DIR; default ~/.cache/harness)", string, None, metavar="DIR"),
+    Option("backend", ("--backend",), "Keras backend: tensorflow, jax or torch; several, comma-separated, make "
+           "the backend an axis of the grid (default: KERAS_BACKEND, else the first installed)", backend_names,
+           None, metavar="NAME[,NAME]"),
+    Option("devices", ("--devices",), "train on these GPUs only, one task per GPU at a time (default: every "
+           "visible GPU)", device_ids, None, metavar="0,2"),
     Option("precision", ("--precision",), "numeric precision policy: float32 (default), mixed_bfloat16, "
-           "mixed_float16, or auto (mixed float16 on a GPU, mixed bfloat16 on a CPU with bf16 units)",
+           "mixed_float16, or auto (mixed bfloat16 on Ampere and later GPUs and on CPUs with AMX or AVX-512 "
+           "BF16, mixed float16 on older GPUs)",
            choice("auto", "float32", "mixed_bfloat16", "mixed_float16"), "float32", metavar="POLICY"),
     Option("keep_last_weights", ("--keep-last-weights",), "test the last epoch's weights instead of the best "
            "validation epoch's", None, False, flag=True),

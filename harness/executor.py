@@ -75,12 +75,14 @@ def collect_executors(config: Config) -> dict[str, ExecutorSpec]:
 
 
 def executor_name(config: Config) -> str:
-    """``--executor``, else ``process`` when ``--workers`` is above 1, else ``serial``."""
+    """``--executor``, else ``process`` when ``--workers`` is above 1 or the run has several backends (Keras
+    has one backend per process), else ``serial``."""
     option = config.option
     name = getattr(option, "executor", None)
     if name:
         return str(name)
-    return "process" if int(getattr(option, "workers", 1) or 1) > 1 else "serial"
+    several_backends = len(getattr(option, "backend", None) or []) > 1
+    return "process" if int(getattr(option, "workers", 1) or 1) > 1 or several_backends else "serial"
 
 
 def chosen_executor(config: Config) -> ExecutorSpec:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from harness import backends
 from harness.engine import precision
 from harness.errors import ExitCode, UsageError
 from harness.session import Session, runtime_versions
@@ -50,11 +51,31 @@ def _collect_and_run(session: Session) -> ExitCode:
         return ExitCode.OK if combinations else ExitCode.NO_COMBINATIONS
     runnable = any(c.skip_reason is None for c in combinations)
     if runnable:
-        session.runtime = runtime_versions()
-        session.precision = precision.resolve(config.option.precision, session.runtime["gpu"])
+        choose_backends(session)
+        session.runtime = runtime_versions(session.backends)
         session.make_tasks()
     session.describe_run()
     if not runnable:
         return ExitCode.NO_COMBINATIONS
     config.hook.harness_runloop(session=session)
     return session.exit_code()
+
+
+def choose_backends(session: Session) -> None:
+    """The run's backends (``--backend``, else the default), each one's precision policy for the devices it
+    sees, and the GPUs to train on (``--devices``, else every one visible). A run with one backend makes it
+    this process's Keras backend; with several, each trains in its own worker processes."""
+    config = session.config
+    session.backends = list(config.option.backend or [backends.default_name()])
+    for name in session.backends:
+        backend = backends.activate(name) if len(session.backends) == 1 else backends.load(name)
+        found = backend.devices()
+        session.precisions[name] = precision.resolve(config.option.precision, found)
+        session.gpus = session.gpus or [index for index, d in enumerate(found) if d.kind == "gpu"]
+    session.precision = session.precisions[session.backends[0]]
+    if config.option.devices is not None:
+        unknown = sorted(set(config.option.devices) - set(session.gpus))
+        if unknown:
+            raise UsageError(f"--devices {','.join(map(str, config.option.devices))}: no GPU {unknown[0]} here "
+                             f"(visible: {','.join(map(str, session.gpus)) or 'none'})")
+        session.gpus = list(config.option.devices)

@@ -66,6 +66,7 @@ class Record(TypedDict, total=False):
     dataset: str
     augmentation: str
     model: str
+    backend: str  #: the Keras backend that trained it: ``tensorflow``, ``jax`` or ``torch``
     seed: int
     repeat: int  #: 0-based index of the seed among ``--repeats``
     split_seed: int  #: the seed of the train/validation/test split
@@ -92,7 +93,8 @@ class Record(TypedDict, total=False):
     train_seconds: float  #: training batches and the input pipeline between them (not validation)
     stop_reason: StopReason
     time_overrun_seconds: float | None  #: past a time budget (at most the last batch)
-    first_batch_seconds: float | None  #: includes tracing the training step
+    first_batch_seconds: float | None  #: includes tracing and compiling the training step
+    compile_seconds: float  #: the first batch of each phase (compiling its step), off the clock
     last_batch_seconds: float
     max_batch_seconds: float
     wall_seconds: float  #: from the start of training to the end of the last epoch, validation included
@@ -112,7 +114,14 @@ class Record(TypedDict, total=False):
     p_value: float | None  #: of the test that the test accuracy beats the baseline
     params_count: int
     precision: str  #: the Keras dtype policy it trained under
-    threads: int  #: TensorFlow's intra-op threads in the process that trained it
+    threads: int  #: the framework's intra-op threads in the process that trained it
+    # -- where (see harness.backends) ---------------------------------------------------------------
+    backend_version: str | None  #: the framework's version
+    device: dict[str, Any]  #: ``kind`` (``gpu``, ``cpu``), ``name``, ``memory_bytes``, ``compute_capability``
+    peak_memory_bytes: int | None  #: the device's peak, where the framework says
+    compiled: bool  #: the training step was compiled (a graph on TensorFlow, XLA on JAX; PyTorch: eager)
+    jit_compile: bool  #: XLA compiled it
+    augmentation_in: Literal["model", "feed"] | None  #: where the augmentation ran (the feed: on JAX, not jittable)
     started_at: float  #: Unix time
     finished_at: float  #: Unix time
     # -- how it was computed (see harness.engine.features) ------------------------------------------
@@ -137,8 +146,8 @@ class RecordError(PluginError):
 def identity(task: Task) -> Record:
     """The fields that identify ``task``'s record: ids, seeds, configuration and its hashes, plugins."""
     return {"record_version": RECORD_VERSION, "id": task.combination_id, "dataset": task.dataset.name,
-            "augmentation": task.augmentation.name, "model": task.model.name, "seed": task.seed,
-            "repeat": task.repeat, "split_seed": task.split_seed, "config_hash": task.config_hash,
+            "augmentation": task.augmentation.name, "model": task.model.name, "backend": task.backend,
+            "seed": task.seed, "repeat": task.repeat, "split_seed": task.split_seed, "config_hash": task.config_hash,
             "combination_hash": task.combination_hash, "config": task.describe(),
             "plugins": {kind: {"plugin": spec.plugin, "package": spec.package} for kind, spec in
                         (("dataset", task.dataset), ("augmentation", task.augmentation), ("model", task.model))}}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness import matrix
+from harness import backends, matrix
 from harness.data.cache import default_cache_dir
 from harness.engine.task import Task
 from harness.errors import ExitCode, UsageError
@@ -44,10 +44,15 @@ class Session:
         self.failures = 0
         self.started = time.time()
         self.precision = "float32"
+        #: The Keras backends of this run (``--backend``), and each one's precision policy.
+        self.backends: list[str] = []
+        self.precisions: dict[str, str] = {}
+        #: The GPUs tasks train on (indices as CUDA numbers them; ``--devices``), one task per GPU at a time.
+        self.gpus: list[int] = []
         self.exitstatus: ExitCode = ExitCode.OK
         #: Whether this session made its run directory (``False`` with ``--resume``).
         self.created = False
-        #: TensorFlow and Keras versions and devices, known once there is something to train.
+        #: Keras and backend versions and devices, known once there is something to train.
         self.runtime: dict[str, Any] = {}
 
     @property
@@ -67,20 +72,23 @@ class Session:
     # -- tasks ------------------------------------------------------------------------------------
 
     def make_tasks(self) -> list[Task]:
+        """Every runnable combination, with each seed (``--repeats``), on each backend (``--backend``)."""
         option = self.config.option
         runnable = [c for c in self.combinations if c.skip_reason is None]
         cache_dir, data_dir = self.cache_dir, self.data_dir
         tasks = []
-        for combination in runnable:
-            budget = self.hook.harness_budget_make(config=self.config, combination=combination)
-            for repeat in range(option.repeats):
-                tasks.append(Task(
-                    dataset=combination.dataset, augmentation=combination.augmentation, model=combination.model,
-                    budget=budget, seed=option.seed + repeat, repeat=repeat, split_seed=option.seed,
-                    batch_size=option.batch_size, precision=self.precision,
-                    restore_best=not option.keep_last_weights, target_accuracy=option.target_accuracy,
-                    data_dir=data_dir, cache_dir=cache_dir, feature_cache=not option.no_feature_cache,
-                ))
+        for backend in self.backends or [backends.default_name()]:
+            for combination in runnable:
+                budget = self.hook.harness_budget_make(config=self.config, combination=combination)
+                for repeat in range(option.repeats):
+                    tasks.append(Task(
+                        dataset=combination.dataset, augmentation=combination.augmentation,
+                        model=combination.model, budget=budget, seed=option.seed + repeat, repeat=repeat,
+                        split_seed=option.seed, batch_size=option.batch_size,
+                        precision=self.precisions.get(backend, self.precision), backend=backend,
+                        restore_best=not option.keep_last_weights, target_accuracy=option.target_accuracy,
+                        data_dir=data_dir, cache_dir=cache_dir, feature_cache=not option.no_feature_cache,
+                    ))
         total = len(tasks)
         self.tasks = [_with_position(task, index, total) for index, task in enumerate(tasks)]
         return self.tasks
@@ -179,6 +187,7 @@ class Session:
             "budget": _budget_of(self.tasks),
             "plugins": {name: origin.package for name, origin in sorted(pm.origins.items())},
             "precision": self.precision,
+            "precisions": self.precisions,
             "selection": [c.id for c in self.combinations],
             **self.runtime,
         }
@@ -247,20 +256,21 @@ def _git_commit(cwd: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def runtime_versions() -> dict[str, Any]:
-    """TensorFlow and Keras versions and devices; imports TensorFlow (only called when training)."""
-    from harness.engine.train import configure_process
+def runtime_versions(names: list[str]) -> dict[str, Any]:
+    """The backends' and Keras' versions and the devices (the first backend's view), read from the installed
+    packages and the frameworks: imports the frameworks (only called when training), not Keras."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    configure_process()
-    import keras
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    names = []
-    for gpu in gpus:
+    def installed_version(package: str) -> str | None:
         try:
-            names.append(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name))
-        except (RuntimeError, ValueError):
-            names.append(gpu.name)
-    return {"tensorflow": tf.__version__, "keras": keras.__version__, "devices": names or ["CPU"],
-            "gpu": bool(gpus)}
+            return version(package)
+        except PackageNotFoundError:
+            return None
+
+    found = backends.load(names[0]).devices()
+    out: dict[str, Any] = {"backends": names, "keras": installed_version("keras"),
+                           "devices": [d.name for d in found if d.kind == "gpu"] or ["CPU"],
+                           "device_details": [d.as_dict() for d in found], "gpu": any(d.kind == "gpu" for d in found)}
+    for name in names:
+        out[name] = installed_version(name) or installed_version(backends.PACKAGES[name] + "-cpu")
+    return out

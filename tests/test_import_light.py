@@ -1,4 +1,5 @@
-"""`import harness`, `harness --help` and `harness list` must not import TensorFlow or matplotlib."""
+"""`import harness`, `harness --help`, `harness list` and `--collect-only` import no backend (TensorFlow, JAX,
+PyTorch), no Keras and no matplotlib."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 CHECK = """
 import sys
 {body}
-heavy = sorted(m for m in ("tensorflow", "keras", "matplotlib") if m in sys.modules)
+heavy = sorted(m for m in ("tensorflow", "keras", "jax", "torch", "matplotlib") if m in sys.modules)
 print("HEAVY=" + ",".join(heavy))
 """
 
@@ -22,10 +23,12 @@ print("HEAVY=" + ",".join(heavy))
         "from harness.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
         "from harness.cli import main\nmain(['list'])",
         "from harness.cli import main\nmain(['run', '--collect-only'])",
+        "from harness.cli import main\nmain(['run', '--collect-only', '--backend', 'jax,torch'])",
+        "import harness.backends, harness.backends.jax, harness.backends.torch, harness.backends.tensorflow",
     ],
-    ids=["import", "help", "list", "collect-only"],
+    ids=["import", "help", "list", "collect-only", "collect-only-backends", "backend-modules"],
 )
-def test_light_paths_do_not_import_tensorflow(body: str, tmp_path) -> None:
+def test_light_paths_import_no_backend(body: str, tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", CHECK.format(body=body)], capture_output=True, text=True,
                          cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr

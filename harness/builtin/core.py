@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import harness
 from harness.config import StashKey, parse_duration, positive_int
 from harness.errors import UsageError
-from harness.executor import ExecutorSpec, chosen_executor, executor_name, make_executor
+from harness.executor import ExecutorSpec, chosen_executor, collect_executors, executor_name, make_executor
 from harness.executors.process import ProcessExecutor
 from harness.executors.serial import SerialExecutor
 from harness.specs import AugmentationSpec, Budget, Combination
@@ -154,6 +154,12 @@ def harness_budget_make(config: Config, combination: Combination) -> Budget:
 
 @harness.hookimpl(trylast=True)
 def harness_runloop(session: Session) -> bool:
-    """Train the pending tasks with the run's executor (``--executor``)."""
-    make_executor(session.config).run(session, session.pending_tasks())
+    """Train the pending tasks with the run's executor (``--executor``). Without one, several visible GPUs
+    (or ``--devices``) take the ``process`` executor: one worker per GPU, each seeing only its own."""
+    config = session.config
+    if not getattr(config.option, "executor", None) and (len(session.gpus) > 1 or config.option.devices):
+        executor = collect_executors(config)["process"].factory(config)
+    else:
+        executor = make_executor(config)
+    executor.run(session, session.pending_tasks())
     return True

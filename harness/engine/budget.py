@@ -2,11 +2,25 @@
 after every batch, and the Keras callback that feeds it and keeps what the record needs (history, best
 weights, time to a target accuracy).
 
-What counts as training time: the training batches and the input pipeline between them, from the start of
-each epoch to its last batch; the first batch includes tracing the training step. Validation and the test
-evaluation are not counted. Since the limits are checked after each batch, a time budget overruns by at most
-the duration of the batch that crossed it, and a step or image budget stops at the first batch boundary
-where it is reached (an image budget that is not a multiple of the batch size rounds up to a whole batch).
+What the clock counts (``train_seconds``, what a time budget limits): the training batches and the input
+pipeline between them, from the start of each epoch to its last batch, *except* the first batch of each
+training phase, which traces and compiles the training step (XLA on JAX, a graph on TensorFlow): that batch's
+time is recorded as ``compile_seconds`` and is off the clock (as MLPerf leaves initialization out), though
+its images and step count. Validation and the test evaluation are not counted either. A later
+recompilation (the short last batch of an epoch on JAX) stays on the clock.
+
+Since the limits are checked after each batch, a time budget overruns by at most the duration of the batch
+that crossed it, and a step or image budget stops at the first batch boundary where it is reached (an image
+budget that is not a multiple of the batch size rounds up to a whole batch).
+
+The check does not wait for the device after every batch: it reads the clock, not the loss (reading the
+loss after each batch forces a device synchronization on a GPU, where steps otherwise run ahead of Python).
+The loss is read (waiting for the device) at the first batch of a phase, at the last batch of each epoch and
+of a step or image budget, and every :data:`NAN_CHECK_INTERVAL` seconds: there a NaN or infinite loss is
+looked for, so ``nan_at`` is the step where it was found, at or after the one where it appeared. Per-batch
+seconds in between are those of dispatching each step on a device that runs ahead (the waits land on the
+batches where the loss is read), so an epoch's seconds are its real time, and a time budget is seen
+crossed at most about NAN_CHECK_INTERVAL late.
 """
 
 from __future__ import annotations
@@ -24,6 +38,8 @@ from harness.specs import Budget
 
 #: Least seconds between two ``batch`` progress events.
 BATCH_EVENT_INTERVAL = 1.0
+#: Least seconds between two looks at the loss for NaN (each one waits for the device).
+NAN_CHECK_INTERVAL = 1.0
 
 
 @dataclass
@@ -42,6 +58,8 @@ class BudgetMeter:
     last_batch_seconds: float = 0.0
     #: The first batch also traces and compiles the training step.
     first_batch_seconds: float | None = None
+    #: The first batch of each phase (compiling its training step), off the clock.
+    compile_seconds: float = 0.0
     stop_reason: StopReason | None = None
     epoch_steps: int = 0
     epoch_seconds: float = 0.0
@@ -64,13 +82,17 @@ class BudgetMeter:
             return self.batch_size
         return self.n_train - (self.steps_per_epoch - 1) * self.batch_size
 
-    def add_batch(self, seconds: float) -> StopReason | None:
-        """Count one finished batch that took ``seconds``; returns the limit it reached, if any."""
+    def add_batch(self, seconds: float, compiling: bool = False) -> StopReason | None:
+        """Count one finished batch that took ``seconds`` (``compiling``: the first of a phase, whose seconds
+        are ``compile_seconds``, off the clock); returns the limit it reached, if any."""
         self.epoch_steps += 1
         self.steps += 1
         self.images += self.batch_size_of(self.epoch_steps)
-        self.seconds += seconds
-        self.epoch_seconds += seconds
+        if compiling:
+            self.compile_seconds += seconds
+        else:
+            self.seconds += seconds
+            self.epoch_seconds += seconds
         self.last_batch_seconds = seconds
         if self.first_batch_seconds is None:
             self.first_batch_seconds = seconds
@@ -85,6 +107,13 @@ class BudgetMeter:
         if self.stop_reason is None and self.budget.epochs is not None and self.epochs >= self.budget.epochs:
             self.stop("epochs")
         return self.stop_reason
+
+    def next_batch_is_last(self) -> bool:
+        """Whether the batch being counted next ends an epoch or reaches a step or image limit."""
+        step = self.epoch_steps + 1
+        budget = self.budget
+        return (step >= self.steps_per_epoch or (budget.steps is not None and self.steps + 1 >= budget.steps)
+                or (budget.images is not None and self.images + self.batch_size_of(step) >= budget.images))
 
     def limit_reached(self) -> StopReason | None:
         budget = self.budget
@@ -110,6 +139,7 @@ class BudgetMeter:
             "train_seconds": self.seconds,
             "stop_reason": self.stop_reason or "epochs",
             "first_batch_seconds": self.first_batch_seconds,
+            "compile_seconds": self.compile_seconds,
             "max_batch_seconds": self.max_batch_seconds,
             "last_batch_seconds": self.last_batch_seconds,
             "time_overrun_seconds": (self.seconds - self.budget.seconds
@@ -136,6 +166,8 @@ def make_budget_callback(task: Task, n_train: int, clock: Callable[[], float] = 
             self._mark = 0.0
             self._fit_start: float | None = None
             self._last_event = 0.0
+            self._last_nan_check = 0.0
+            self._compiling = False
 
         def _lap(self) -> float:
             now = clock()
@@ -145,23 +177,37 @@ def make_budget_callback(task: Task, n_train: int, clock: Callable[[], float] = 
         def on_train_begin(self, logs: Any = None) -> None:
             if self._fit_start is None:  # a second phase (fine-tuning) continues the same clock
                 self._fit_start = clock()
+            self._compiling = True  # each fit call (phase) compiles its training step on its first batch
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self.meter.start_epoch()
             self._lap()
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            loss = (logs or {}).get("loss")
-            loss = None if loss is None else float(loss)  # waits for the step on devices that run ahead
-            reason = self.meter.add_batch(self._lap())
-            if loss is not None and not math.isfinite(loss):
-                self.nan_at = {"epoch": self.meter.epochs + 1, "step": self.meter.steps}
-                self.meter.stop_reason = "nan_loss"
-                reason = "nan_loss"
+            """``logs`` hold the step's values as device tensors (see :func:`callback_list`): reading one
+            waits for the device. It is read only where the clock must be exact or a NaN looked for: the
+            first batch of a phase (compilation), the last one of an epoch or of a step or image budget, and
+            every NAN_CHECK_INTERVAL (which also bounds how far the clock lags behind a device running ahead)."""
+            compiling, self._compiling = self._compiling, False
+            meter = self.meter
+            now = clock()
+            bad = False
+            if compiling or meter.next_batch_is_last() or now - self._last_nan_check >= NAN_CHECK_INTERVAL:
+                self._last_nan_check = now
+                bad = _not_finite((logs or {}).get("loss"))
+            reason = meter.add_batch(self._lap(), compiling=compiling)
+            if bad:
+                reason = self._nan_found()
             if reason is not None:
                 self.model.stop_training = True
             self._batch_event()
             self._mark = clock()  # time spent in the callback itself is not training
+
+        def _nan_found(self) -> StopReason:
+            if self.nan_at is None:
+                self.nan_at = {"epoch": self.meter.epochs + 1, "step": self.meter.steps}
+            self.meter.stop_reason = "nan_loss"
+            return "nan_loss"
 
         def _batch_event(self) -> None:
             now = clock()
@@ -176,6 +222,8 @@ def make_budget_callback(task: Task, n_train: int, clock: Callable[[], float] = 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = dict(logs or {})
             meter = self.meter
+            if self.nan_at is None and _not_finite(logs.get("loss")):
+                self._nan_found()
             epoch_steps, epoch_seconds = meter.epoch_steps, meter.epoch_seconds
             meter.end_epoch()
             val_accuracy = float(logs.get("val_accuracy", math.nan))
@@ -205,3 +253,24 @@ def make_budget_callback(task: Task, n_train: int, clock: Callable[[], float] = 
             self._lap()
 
     return BudgetCallback()
+
+
+def _not_finite(loss: Any) -> bool:
+    """Whether ``loss`` (a float or a device tensor: reading it waits for the device) is NaN or infinite."""
+    return loss is not None and not math.isfinite(float(loss))
+
+
+def callback_list(model: Any, callbacks: list[Any], epochs: int, steps: int) -> Any:
+    """What ``model.fit`` is given as ``callbacks``: Keras' ``CallbackList`` (with its ``History``), except
+    that training batches' logs reach the callbacks as they are, device tensors, instead of being converted
+    to Python floats after every batch (which waits for the device: a synchronization per step on a GPU).
+    Epoch logs are converted as usual."""
+    import keras
+
+    class Unsynchronized(keras.callbacks.CallbackList):  # type: ignore[misc]
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            for callback in self.callbacks:
+                callback.on_train_batch_end(batch, logs=logs)
+
+    return Unsynchronized(callbacks, add_history=True, add_progbar=False, verbose=0, epochs=epochs, steps=steps,
+                          model=model)

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.backends import Backend
 from harness.data.prepare import PreparedData
-from harness.engine.feed import make_dataset
 from harness.engine.task import Task
 
 #: Batch size for running the frozen part (inference only: larger batches are a little faster per image).
@@ -93,8 +93,8 @@ def plan_features(task: Task, model: Any, single_phase: bool) -> tuple[FeaturePl
     digest = hashlib.sha256()
     for weight in front.get_weights():
         digest.update(np.ascontiguousarray(weight).tobytes())
-    key = json.dumps([task.model.name, dict(task.model.params), task.model.input_range, task.precision,
-                      digest.hexdigest()], sort_keys=True, default=str)
+    key = json.dumps([task.backend, task.model.name, dict(task.model.params), task.model.input_range,
+                      task.precision, digest.hexdigest()], sort_keys=True, default=str)
     splits = EVALUATION_SPLITS if model.harness_augmented else ALL_SPLITS
     plan = FeaturePlan(extractor=extractor, head=keras.Model(features, logits, name=f"{model.name}__head"),
                        splits=splits, key=key)
@@ -115,12 +115,12 @@ def _remember(key: tuple[str, str], images: np.ndarray, features: np.ndarray) ->
         del _memory[next(iter(_memory))]
 
 
-def extract(plan: FeaturePlan, data: PreparedData,
+def extract(plan: FeaturePlan, data: PreparedData, backend: Backend,
             progress: Callable[[int, int], None] | None = None
             ) -> tuple[PreparedData, dict[str, float], list[str]]:
-    """``data`` with the features of the plan's splits (float32, in the images' order) in place of their
-    images, the seconds each split took, and the splits whose features an earlier task of this process
-    computed."""
+    """``data`` with the features of the plan's splits (float32, in the images' order, computed on
+    ``backend``) in place of their images, the seconds each split took, and the splits whose features an
+    earlier task of this process computed."""
     import keras
 
     total = sum(len(data.arrays[split][1]) for split in plan.splits)
@@ -143,7 +143,7 @@ def extract(plan: FeaturePlan, data: PreparedData,
             reused.append(split)
         else:
             if len(y):
-                feed = make_dataset(x, y, EXTRACT_BATCH_SIZE, shuffle=False, seed=0)
+                feed = backend.make_feed(x, y, EXTRACT_BATCH_SIZE, shuffle=False, seed=0)
                 features = np.asarray(plan.extractor.predict(feed, verbose=0, callbacks=[Progress()]),
                                       dtype=np.float32)
             else:

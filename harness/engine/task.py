@@ -42,6 +42,8 @@ class Task:
     split_seed: int = 1
     batch_size: int = 32
     precision: str = "float32"
+    #: The Keras backend that trains it (``tensorflow``, ``jax``, ``torch``): part of the result.
+    backend: str = "tensorflow"
     restore_best: bool = True
     target_accuracy: float | None = None
     data_dir: str | None = None
@@ -86,6 +88,7 @@ class Task:
             "split_seed": self.split_seed,
             "batch_size": self.batch_size,
             "precision": self.precision,
+            "backend": self.backend,
             "restore_best": self.restore_best,
             "target_accuracy": self.target_accuracy,
         }

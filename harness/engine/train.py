@@ -1,8 +1,16 @@
 """The default trainer: one task in, one result record out (a built-in plugin of ``harness_combination_train``).
 
-Each task starts from a cleared Keras session with every random generator seeded from the task's seed
-(Python, NumPy, TensorFlow, Keras), so its result does not depend on what ran before it, and the same seed
-on the same machine gives the same result on the CPU. After it, everything it built is released.
+Each task runs on its Keras backend (``task.backend``: TensorFlow, JAX or PyTorch, through
+:mod:`harness.backends`; one per process), from a cleared Keras session with every random generator seeded
+from the task's seed (Python, NumPy, the framework, Keras), so its result does not depend on what ran before
+it, and the same seed on the same machine and backend gives the same result on the CPU. After it, everything
+it built is released.
+
+On JAX, an augmentation Keras cannot compile (``RandomRotation``, ``RandomZoom``, ``RandomTranslation``...
+declare ``supports_jit=False``, which would run the whole model uncompiled) is applied by the feed to each
+training batch, before the compiled step, instead of inside the model (``augmentation_in``: ``model`` or
+``feed``). ``compiled`` says whether the training step was compiled (a graph on TensorFlow, XLA on JAX; on
+PyTorch Keras runs it eagerly), ``jit_compile`` whether XLA compiled it.
 
 Which weights are tested: by default those of the epoch with the best validation accuracy (the first such
 epoch on ties), restored before the test evaluation; with ``--keep-last-weights``, those of the last epoch.
@@ -21,14 +29,13 @@ import traceback
 from typing import Any
 
 import harness
-from harness import stats
+from harness import backends, stats
 from harness.data.prepare import PreparedData, prepare
 from harness.engine import events
-from harness.engine.budget import make_budget_callback
+from harness.engine.budget import callback_list, make_budget_callback
 from harness.engine.features import extract, plan_features
 from harness.engine.feed import make_datasets
 from harness.engine.task import Task
-from harness.engine.tfimport import ensure_tensorflow
 from harness.errors import DataError
 from harness.record import identity
 from harness.specs import VALUE_RANGES, DatasetRequest
@@ -49,18 +56,23 @@ def _to_float32(keras: Any) -> Any:
     return ToFloat32(name="harness_pixels", dtype="float32")
 
 
-def build_model(task: Task, data: PreparedData) -> Any:
+def jittable(layer: Any) -> bool:
+    """Whether XLA can compile ``layer`` and every layer inside it (Keras' ``supports_jit``)."""
+    return all(getattr(sub, "supports_jit", True) for sub in [layer, *layer._flatten_layers()])
+
+
+def build_model(task: Task, data: PreparedData, augmentation: Any = None, pixels: str = "uint8") -> Any:
     """Input -> augmentation (training only) -> rescaling to the model's range -> the model -> float32 logits.
 
     The input is ``uint8``, as the feed delivers it (:mod:`harness.engine.feed`): the rescaling layer casts it
     straight to the compute dtype, or, behind an augmentation, a cast to float32 comes first so that the
-    augmentation sees the same float32 pixels as it always has."""
+    augmentation sees the same float32 pixels as it always has. With ``pixels="float32"`` (an augmentation in
+    the feed delivers float32 pixels) the input is float32."""
     import keras
 
     shape = data.image_shape
-    inputs = keras.Input(shape=shape, dtype="uint8", name="image")
+    inputs = keras.Input(shape=shape, dtype=pixels, name="image")
     x = inputs
-    augmentation = task.augmentation.factory(dict(task.augmentation.params))
     if augmentation is not None:
         x = augmentation(_to_float32(keras)(x))
     x = _rescaling(keras, task.model.input_range)(x)
@@ -72,7 +84,7 @@ def build_model(task: Task, data: PreparedData) -> Any:
     outputs = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
     model = keras.Model(inputs, outputs, name=task.combination_id.replace("-", "__"))
     model.harness_body = body
-    model.harness_augmented = augmentation is not None
+    model.harness_augmented = augmentation is not None or pixels != "uint8"
     return model
 
 
@@ -98,12 +110,6 @@ def compile_model(model: Any, learning_rate: float) -> None:
 def _evaluate(model: Any, dataset: Any) -> float:
     result = model.evaluate(dataset, verbose=0, return_dict=True)
     return float(result["accuracy"])
-
-
-def _set_precision(policy: str) -> None:
-    import keras
-
-    keras.mixed_precision.set_global_policy(policy)
 
 
 def _phases(task: Task) -> list[tuple[int | None, Any]]:
@@ -148,7 +154,8 @@ def _fit(task: Task, model: Any, evaluator: Any, data: PreparedData, feeds: dict
         if start >= stop or callback.meter.exhausted:
             break
         model.fit(feeds["train"], validation_data=validation, initial_epoch=start, epochs=stop,
-                  callbacks=callbacks, verbose=0, shuffle=False)
+                  callbacks=callback_list(model, callbacks, stop, callback.meter.steps_per_epoch), verbose=0,
+                  shuffle=False)
         if callback.nan_at is not None:
             break
     return callback
@@ -157,18 +164,19 @@ def _fit(task: Task, model: Any, evaluator: Any, data: PreparedData, feeds: dict
 def train(task: Task) -> dict[str, Any]:
     """Train and evaluate one task; every failure becomes a record with status ``error`` (never raises,
     except for ``KeyboardInterrupt`` and other exits, which end the run)."""
-    configure_process()
-    gradients_before = _custom_gradients()
+    backend = backends.activate(task.backend)
+    backend.configure()
+    state = backend.begin_task()
     started = time.time()
     record: dict[str, Any] = {**identity(task), "started_at": started}
     try:
-        record.update(_train(task))
+        record.update(_train(task, backend))
     except Exception as exc:  # a combination's failure is data
         kind = error_kind(exc)
         record.update(status="error", error=oom_message(exc) if kind == "oom" else f"{type(exc).__name__}: {exc}",
                       error_kind=kind, traceback="".join(traceback.format_exception(exc)))
     finally:
-        release(gradients_before)
+        backend.release(state)
     record["finished_at"] = time.time()
     return record
 
@@ -177,8 +185,8 @@ def error_kind(exc: BaseException) -> str:
     """``oom``, ``data``, ``usage`` or ``exception``: what kind of failure an exception is (a NaN loss is
     ``nan_loss``, found by the budget callback)."""
     text = str(exc).lower()
-    if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError" or "out of memory" in text \
-            or text.startswith("oom "):
+    if isinstance(exc, MemoryError) or type(exc).__name__ in ("ResourceExhaustedError", "OutOfMemoryError") \
+            or "out of memory" in text or text.startswith("oom ") or "resource_exhausted" in text:
         return "oom"
     if isinstance(exc, DataError):
         return "data"
@@ -194,81 +202,22 @@ def oom_message(exc: BaseException) -> str:
     return f"out of memory ({what}): try a smaller --batch-size, smaller images or a smaller model"
 
 
-_CONFIGURED = False
-
-
-def configure_process() -> None:
-    """Once per process: let TensorFlow grow GPU memory as needed instead of taking all of it up front, so
-    that memory is released between tasks and several worker processes can share a GPU."""
-    global _CONFIGURED
-    if _CONFIGURED:
-        return
-    _CONFIGURED = True
-    ensure_tensorflow()
-    import tensorflow as tf
-
-    for gpu in tf.config.list_physical_devices("GPU"):
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except (RuntimeError, ValueError):  # already initialized: nothing to change any more
-            pass
-
-
-def release(gradients_before: set[str] | None = None) -> None:
-    """Free what a task left behind: Keras' global state and graphs, the precision policy, the gradient
-    functions TensorFlow registered while tracing (see :func:`_custom_gradients`), Python garbage."""
-    import gc
-
+def _train(task: Task, backend: backends.Backend) -> dict[str, Any]:
     import keras
 
-    keras.backend.clear_session(free_memory=False)  # one garbage collection below, after the registry
-    keras.mixed_precision.set_global_policy("float32")
-    if gradients_before is not None:
-        _forget_custom_gradients(gradients_before)
-    gc.collect()
-
-
-def _gradient_registry() -> dict[str, Any] | None:
-    try:
-        from tensorflow.python.framework import ops
-
-        return ops._gradient_registry._registry  # type: ignore[no-any-return]
-    except (ImportError, AttributeError):  # a TensorFlow without it: nothing to clean
-        return None
-
-
-def _custom_gradients() -> set[str]:
-    """Names of the ``CustomGradient-N`` entries of TensorFlow's global gradient registry.
-
-    Each ``tf.custom_gradient`` traced in a graph (Keras' training step has some) registers a gradient
-    function under a new name, and that function holds the whole traced graph: without cleaning, every
-    task would leave its training and evaluation graphs in memory for the rest of the process (about 5 MB
-    per tiny model, far more for real ones).
-    """
-    registry = _gradient_registry()
-    return {name for name in registry if name.startswith("CustomGradient-")} if registry is not None else set()
-
-
-def _forget_custom_gradients(before: set[str]) -> None:
-    registry = _gradient_registry()
-    if registry is None:
-        return
-    for name in _custom_gradients() - before:
-        registry.pop(name, None)
-
-
-def _train(task: Task) -> dict[str, Any]:
-    ensure_tensorflow()  # quietly, in a worker process too
-    import keras
-
-    # The previous task released its memory already (see release): only Keras' global state is reset here.
+    # The previous task released its memory already (see Backend.release): only Keras' global state is reset.
     keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(task.seed)
-    _set_precision(task.precision)
+    backend.seed(task.seed)
+    backend.set_precision(task.precision)
     events.emit({"kind": "prepare", "task": task.id})
     data = _prepare(task)
     baseline = data.info["baseline_accuracy"]
-    model = build_model(task, data)
+    augmentation = task.augmentation.factory(dict(task.augmentation.params))
+    in_feed = augmentation is not None and backend.name == "jax" and not jittable(augmentation)
+    if in_feed:
+        model = build_model(task, data, pixels="float32")
+    else:
+        model = build_model(task, data, augmentation)
     learning_rate = float(task.model.params.get("learning_rate", 1e-3))
     compile_model(model, learning_rate)
     plan, feature_cache = plan_features(task, model, single_phase=len(_phases(task)) == 1)
@@ -276,13 +225,13 @@ def _train(task: Task) -> dict[str, Any]:
     feature_seconds: dict[str, float] = {}
     reused: list[str] = []
     if plan is not None:
-        data, feature_seconds, reused = extract(plan, data, progress=lambda done, total: events.emit(
+        data, feature_seconds, reused = extract(plan, data, backend, progress=lambda done, total: events.emit(
             {"kind": "features", "task": task.id, "done": done, "total": total}))
         evaluator = plan.head
         compile_model(evaluator, learning_rate)
         if plan.trains_head:
             trainer = evaluator
-    feeds = make_datasets(data, task.batch_size, task.seed)
+    feeds = make_datasets(backend, data, task.batch_size, task.seed, transform=augmentation if in_feed else None)
     events.emit({"kind": "start", "task": task.id, "baseline": baseline})
     callback = _fit(task, trainer, evaluator, data, feeds, setup_seconds=feature_seconds.get("train", 0.0))
     used = callback.meter.used()
@@ -297,7 +246,9 @@ def _train(task: Task) -> dict[str, Any]:
         "time_to_target": callback.time_to_target,
         "params_count": int(model.count_params()),
         "precision": task.precision,
-        "threads": _intra_op_threads(),
+        "threads": _threads(backend),
+        **_where(backend, trainer),
+        "augmentation_in": None if augmentation is None else ("feed" if in_feed else "model"),
         "feature_cache": feature_cache,
         "feature_seconds": sum(feature_seconds.values()) if feature_seconds else None,
         "features_reused": reused,
@@ -310,12 +261,30 @@ def _train(task: Task) -> dict[str, Any]:
     return {**common, **_test(task, trainer, evaluator, callback, feeds, baseline, common["n_test"])}
 
 
-def _intra_op_threads() -> int:
-    import tensorflow as tf
+def _where(backend: backends.Backend, model: Any) -> dict[str, Any]:
+    """The backend, the device, its peak memory, and whether the training step was compiled."""
+    versions = backend.versions()
+    jit = bool(getattr(model, "jit_compile", False))
+    return {"backend_version": versions.get(backend.name), "device": _device(backend).as_dict(),
+            "peak_memory_bytes": backend.peak_memory_bytes(), "jit_compile": jit,
+            "compiled": jit or (backend.name == "tensorflow" and not model.run_eagerly)}
 
+
+
+def _threads(backend: backends.Backend) -> int:
     from harness.system import usable_cores
 
-    return int(tf.config.threading.get_intra_op_parallelism_threads()) or usable_cores()
+    return backend.intra_op_threads() or usable_cores()
+
+
+_DEVICES: dict[str, backends.Device] = {}
+
+
+def _device(backend: backends.Backend) -> backends.Device:
+    """The device this process trains on (the first its backend lists), looked up once."""
+    if backend.name not in _DEVICES:
+        _DEVICES[backend.name] = backend.devices()[0]
+    return _DEVICES[backend.name]
 
 
 def _prepare(task: Task) -> PreparedData:

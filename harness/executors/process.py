@@ -1,9 +1,13 @@
-"""The ``process`` executor: ``--workers N`` spawned processes (each with its own TensorFlow), each building the
-run's plugin manager and training the tasks it is sent through the ``harness_combination_train`` hook
+"""The ``process`` executor: ``--workers N`` spawned processes (each with its own Keras backend), each building
+the run's plugin manager and training the tasks it is sent through the ``harness_combination_train`` hook
 (:func:`harness.worker.train_task`). Progress events come back over a queue and reach the hooks in this
 process, which alone records the results.
 
-Each worker has cores/N TensorFlow threads, N being the number of workers training at once. A TensorFlow
+Keras has one backend per process: a run with several backends trains each backend's tasks in pools of their
+own, one backend after the other. With GPUs (``session.gpus``: those visible, or ``--devices``), there is one
+worker per GPU, each seeing only its own (``CUDA_VISIBLE_DEVICES``), and no finisher.
+
+Each worker has cores/N threads of its backend, N being the number of workers training at once. A TensorFlow
 process cannot change its thread count, so the **last task** of a run (when a worker is free and nothing else
 is waiting) goes to a fresh process with a thread per core (the *finisher*, started early): it finishes on the
 whole machine instead of on one worker's share while the other cores have nothing left to do.
@@ -53,21 +57,26 @@ class ProcessExecutor:
             return
         check_picklable(tasks)
         workers = _Workers(session, self.plugins, tasks)
-        pending = list(tasks)
-        suspects: list[Task] = []
+        size = len(session.gpus) if session.gpus and self.workers == 1 else self.workers
         try:
-            while (pending or suspects) and not session.should_stop:
-                if suspects:
-                    _PoolRun(workers, [suspects.pop(0)], 1, alone=True).run()
-                    continue
-                recorded = len(session.results)
-                training, pending = _PoolRun(workers, pending, self.workers).run()
-                if pending and not training and len(session.results) == recorded:
-                    raise UsageError("--workers: the worker processes stopped before training anything (see the "
-                                     "messages above); try --workers 1")
-                suspects.extend(training)
+            for backend in dict.fromkeys(task.backend for task in tasks):
+                self.run_backend(session, workers, [task for task in tasks if task.backend == backend], size)
         finally:
             workers.close()
+
+    def run_backend(self, session: Session, workers: _Workers, pending: list[Task], size: int) -> None:
+        """Train one backend's tasks in pools of ``size`` workers."""
+        suspects: list[Task] = []
+        while (pending or suspects) and not session.should_stop:
+            if suspects:
+                _PoolRun(workers, [suspects.pop(0)], 1, alone=True).run()
+                continue
+            recorded = len(session.results)
+            training, pending = _PoolRun(workers, pending, size).run()
+            if pending and not training and len(session.results) == recorded:
+                raise UsageError("--workers: the worker processes stopped before training anything (see the "
+                                 "messages above); try --workers 1")
+            suspects.extend(training)
 
 
 def check_picklable(tasks: list[Task]) -> None:
@@ -102,10 +111,15 @@ class _Workers:
         self.tokens: dict[ProcessPoolExecutor, int] = {}
         self.pids: dict[int, set[int]] = {}
 
-    def start_pool(self, size: int, threads: int) -> ProcessPoolExecutor:
+    def start_pool(self, size: int, threads: int, backend: str) -> ProcessPoolExecutor:
         token = len(self.tokens)
+        gpus = None
+        if self.session.gpus:  # a queue per pool: each of its workers takes one GPU (in turn, if fewer)
+            gpus = self.context.Queue()
+            for slot in range(size):
+                gpus.put(self.session.gpus[slot % len(self.session.gpus)])
         pool = ProcessPoolExecutor(max_workers=size, mp_context=self.context, initializer=_start_worker,
-                                   initargs=(self.plugins, self.progress, token, threads))
+                                   initargs=(self.plugins, self.progress, token, threads, backend, gpus))
         self.tokens[pool] = token
         self.pids[token] = set()
         return pool
@@ -158,12 +172,13 @@ class _PoolRun:
         #: One suspect alone in its pool: if the pool breaks, the task killed its worker.
         self.alone = alone
         threads = max(1, workers.cores // self.size)
-        self.pool = workers.start_pool(self.size, threads)
+        backend = tasks[0].backend  # a pool's tasks share their backend (see ProcessExecutor.run)
+        self.pool = workers.start_pool(self.size, threads, backend)
         self.pools = [self.pool]
         self.finisher: ProcessPoolExecutor | None = None
-        if self.size > 1 and len(tasks) > self.size and workers.cores > threads:
-            self.finisher = workers.start_pool(1, workers.cores)
-            self.finisher.submit(_warm_up)  # it imports TensorFlow now, while the others train
+        if self.size > 1 and len(tasks) > self.size and workers.cores > threads and not workers.session.gpus:
+            self.finisher = workers.start_pool(1, workers.cores, backend)
+            self.finisher.submit(_warm_up)  # it imports its backend now, while the others train
             self.pools.append(self.finisher)
         self.futures: dict[Future[dict[str, Any]], tuple[Task, ProcessPoolExecutor]] = {}
         self.broken = False
@@ -244,26 +259,23 @@ _PROGRESS: Any = None
 _PLUGINS: WorkerPlugins | None = None
 
 
-def _start_worker(plugins: WorkerPlugins, progress: Any, token: int, threads: int) -> None:
-    """Runs once in each worker: announce it, build the run's plugin manager, set TensorFlow's threads."""
+def _start_worker(plugins: WorkerPlugins, progress: Any, token: int, threads: int, backend: str,
+                  gpus: Any = None) -> None:
+    """Runs once in each worker: take a GPU of its own from ``gpus`` (a queue of GPU indices), make ``backend``
+    its Keras backend with ``threads`` threads (before any plugin imports Keras), announce it, build the
+    run's plugin manager."""
     global _PROGRESS, _PLUGINS
+    from harness import backends
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it stops the workers itself
     freeze_heap_at_exit()  # the pool's shutdown waits for the workers to exit: make that quick
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if gpus is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
+    backends.activate(backend).configure(threads)
     progress.put(("worker", token, os.getpid()))
     _PROGRESS, _PLUGINS = progress, plugins
     plugins.manager()  # loads harness_plugins.py under its own name, before a task that refers to it arrives
-    _set_threads(threads)
-
-
-def _set_threads(threads: int) -> None:
-    from harness.engine.tfimport import ensure_tensorflow
-
-    ensure_tensorflow()  # quietly: no start-up notices from each worker
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
 
 
 def _warm_up() -> None:

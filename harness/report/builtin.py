@@ -70,9 +70,10 @@ def augmentation_figure(report: Report, dataset: str, name: str, images: Any, la
         return None
     spec, params = found
     try:
-        from harness.engine.tfimport import ensure_tensorflow
+        from harness import backends
 
-        ensure_tensorflow()  # before the plugin's factory imports Keras
+        # Before the plugin's factory imports Keras: the run's backend (set by `harness run`), else the default.
+        backends.activate(backends.keras_backend() or backends.default_name()).configure()
         layer = spec.factory(dict(params))
         if layer is None:
             return None

@@ -11,10 +11,10 @@ STATUSES = ("passed", "failed", "error", "skipped")
 
 
 def latest_per_task(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per combination and seed, the last one written (a resumed run may repeat a skip)."""
-    by_key: dict[tuple[str, Any], dict[str, Any]] = {}
+    """One record per combination, seed and backend, the last one written (a resumed run may repeat a skip)."""
+    by_key: dict[tuple[str, Any, Any], dict[str, Any]] = {}
     for record in records:
-        by_key[(record.get("id", "?"), record.get("seed"))] = record
+        by_key[(record.get("id", "?"), record.get("seed"), record.get("backend"))] = record
     return list(by_key.values())
 
 

@@ -47,7 +47,9 @@ def augmented_versions(layer: Any, image: np.ndarray, count: int, seed: int) -> 
     """``count`` draws of ``layer(image, training=True)`` (pixels as float 0-255, as in training)."""
     import keras
 
-    keras.utils.set_random_seed(seed)
+    from harness import backends
+
+    backends.load(keras.backend.backend()).seed(seed)  # keras.utils.set_random_seed imports TensorFlow
     batch = np.asarray(image, dtype=np.float32)[None, ...]
     return [np.asarray(keras.ops.convert_to_numpy(layer(batch, training=True)))[0] for _ in range(count)]
 

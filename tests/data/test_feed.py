@@ -3,9 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harness.backends import tensorflow as tf_backend
+from harness.backends.tensorflow import make_dataset
 from harness.data import cache
 from harness.data.prepare import PreparedData
-from harness.engine.feed import make_dataset, make_datasets
+from harness.engine.feed import make_datasets
 
 tf = pytest.importorskip("tensorflow")
 
@@ -53,7 +55,7 @@ def test_feeds_from_the_memory_mapped_cache(tmp_path, image_files) -> None:
     arrays, _ = cache.load_files({"train": image_files[:4], "validation": image_files[4:5],
                                   "test": image_files[5:]}, (8, 6), 3, tmp_path / "c")
     data = PreparedData("tiny", ("a", "b"), arrays)
-    feeds = make_datasets(data, batch_size=3, seed=1)
+    feeds = make_datasets(tf_backend.BACKEND, data, batch_size=3, seed=1)
     assert set(feeds) == {"train", "validation", "test"}
     assert sorted(sum(_rows(feeds["train"]), [])) == [0, 10, 20, 30]
     assert _rows(feeds["test"]) == [[50]]

@@ -3,6 +3,8 @@ synthetic images: 16x16 pixels, 32 training images (4 batches of 8)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 ENGINE_PLUGIN = '''
@@ -23,20 +25,26 @@ def tiny(request):
 
 
 def slow(request):
-    """tiny, with a forward pass that sleeps: every batch takes at least ``nap`` seconds."""
+    """tiny, with a forward pass that sleeps: every batch takes at least ``nap`` seconds (on every backend)."""
     import keras
-    import tensorflow as tf
 
     nap = float(request.params["nap"])
 
+    def sleep(a):
+        time.sleep(nap)
+        return a
+
     class Nap(keras.layers.Layer):
         def call(self, x):
-            def sleep(a):
-                time.sleep(nap)
-                return a
-            y = tf.numpy_function(sleep, [x], x.dtype, stateful=True)
-            y.set_shape(x.shape)
-            return y
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+                y = tf.numpy_function(sleep, [x], x.dtype, stateful=True)
+                y.set_shape(x.shape)
+                return y
+            if keras.backend.backend() == "jax":
+                import jax
+                return jax.pure_callback(sleep, jax.ShapeDtypeStruct(x.shape, x.dtype), x)
+            return sleep(x)
 
     return keras.Sequential([Nap(), tiny(request)])
 
@@ -51,8 +59,15 @@ def nan(request):
 
 
 def oom(request):
-    import tensorflow as tf
-    raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[4096,4096,4096]")
+    """What each backend raises when the device is out of memory."""
+    import keras
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[4096,4096,4096]")
+    if keras.backend.backend() == "torch":
+        import torch
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 256.00 GiB")
+    raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 281474976710656 bytes.")
 
 
 def interrupt(request):
@@ -158,6 +173,12 @@ class EngineTester:
 def engine_tester(harness_tester, monkeypatch) -> EngineTester:
     monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
     return EngineTester(harness_tester)
+
+
+#: The Keras backend these tests run on: the process's (``KERAS_BACKEND``; tox's py-jax sets it).
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+#: For tests of what only TensorFlow has (its graphs, its gradient registry).
+tensorflow_only = pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's own machinery")
 
 
 def models(*names: str) -> list[str]:

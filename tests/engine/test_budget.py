@@ -246,3 +246,24 @@ def test_a_profile_is_the_budget_that_training_uses(engine_tester) -> None:
     (record,) = result.records
     assert (record["steps"], record["stop_reason"]) == (2, "steps")
     assert record["config"]["budget"]["steps"] == 2
+
+
+def test_the_device_is_waited_for_at_each_epochs_end_and_the_budgets_last_batch() -> None:
+    """The budget check reads the loss (a device sync) only where the clock must be exact: the batch that
+    ends an epoch or reaches a step or image limit (besides the first batch and every second)."""
+    meter = BudgetMeter(Budget(steps=6, images=1000), n_train=30, batch_size=8)  # 4 batches an epoch
+    last = []
+    for _ in range(6):
+        last.append(meter.next_batch_is_last())
+        meter.add_batch(0.1)
+        if meter.epoch_steps == meter.steps_per_epoch:
+            meter.end_epoch()
+            meter.start_epoch()
+    assert last == [False, False, False, True, False, True]
+    images = BudgetMeter(Budget(images=20), n_train=100, batch_size=8)
+    images.start_epoch()
+    seen = []
+    for _ in range(3):
+        seen.append(images.next_batch_is_last())
+        images.add_batch(0.1)
+    assert seen == [False, False, True] and images.stop_reason == "images"  # 16 seen: the next reaches 20

@@ -53,8 +53,10 @@ def test_config_hash_covers_what_determines_the_result() -> None:
     base = make_task()
     assert base.config_hash == make_task(index=0, total=1, cache_dir="/elsewhere").config_hash
     for change in ({"seed": 4}, {"budget": Budget(epochs=3)}, {"batch_size": 16}, {"precision": "float32"},
-                   {"split_seed": 2}, {"restore_best": False}):
+                   {"split_seed": 2}, {"restore_best": False}, {"backend": "jax"}):
         assert make_task(**change).config_hash != base.config_hash, change
+    # --resume never takes one backend's result for another's, nor do repeat statistics pool them.
+    assert make_task(backend="torch").combination_hash != base.combination_hash
 
 
 def test_combination_hash_is_the_same_for_every_seed() -> None:

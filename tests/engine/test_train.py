@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from .conftest import SMALL, models
+from .conftest import BACKEND, SMALL, models, tensorflow_only
 
 #: What must be identical between two trainings with the same seed (timings aside).
 SAME = ("val_accuracy", "test_accuracy", "test_accuracy_best", "test_accuracy_last", "train_accuracy", "best_epoch",
@@ -73,7 +73,7 @@ def test_errors_nan_and_oom_become_rows_and_the_others_run(engine_tester) -> Non
     assert (nan["status"], nan["error_kind"], nan["stop_reason"]) == ("error", "nan_loss", "nan_loss")
     assert nan["error"] == "loss became NaN or infinite at epoch 1, step 1" and nan["steps"] == 1
     assert (oom["status"], oom["error_kind"]) == ("error", "oom")
-    assert "OOM when allocating" in oom["error"]
+    assert oom["error"].startswith("out of memory (") and "allocat" in oom["error"] and "--batch-size" in oom["error"]
     for good in (records["tiny"], records["tiny_c"]):
         assert good["status"] in ("passed", "failed") and good["error"] is None and good["steps"] == 2
     frame = result.results.set_index("model")
@@ -155,19 +155,30 @@ def live_graphs() -> int:
     return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
 
 
-def test_records_carry_what_a_report_needs_and_memory_is_released(engine_tester) -> None:
-    from harness.engine.train import _custom_gradients
+@tensorflow_only
+def test_tensorflow_graphs_and_gradient_functions_are_released(engine_tester) -> None:
+    from harness.backends.tensorflow import _custom_gradients
 
     gradients, graphs = _custom_gradients(), live_graphs()
-    result = engine_tester.run("run", *SMALL, *models("tiny", "tiny_b"), "--steps", "2")
+    engine_tester.run("run", *SMALL, *models("tiny", "tiny_b"), "--steps", "2")
     # Nothing of the trained models stays behind: no traced graph, no gradient function registered for one.
     assert _custom_gradients() == gradients and live_graphs() <= graphs
+
+
+def test_records_carry_what_a_report_needs(engine_tester) -> None:
+    result = engine_tester.run("run", *SMALL, *models("tiny"), "--steps", "2")
     record = result.records[0]
     for key in ("config", "config_hash", "combination_hash", "plugins", "dataset_info", "baseline_accuracy",
                 "history", "epochs", "steps", "images", "train_seconds", "stop_reason", "test_accuracy",
                 "val_accuracy", "p_value", "n_test", "seed", "repeat", "split_seed", "record_version",
-                "started_at", "finished_at"):
+                "started_at", "finished_at", "backend", "backend_version", "device", "peak_memory_bytes",
+                "compiled", "jit_compile", "compile_seconds"):
         assert key in record, key
+    assert record["backend"] == BACKEND == record["config"]["backend"]
+    assert record["device"]["kind"] == "cpu" and record["compiled"] is (BACKEND != "torch")
+    # The first step compiles, off the clock: the clock has the second one only.
+    assert record["compile_seconds"] == record["first_batch_seconds"] > 0
+    assert record["train_seconds"] == pytest.approx(record["last_batch_seconds"])
     assert record["plugins"]["model"]["plugin"] == "harness_plugins"
     assert record["plugins"]["augmentation"]["package"].startswith("harness ")
     info = record["dataset_info"]
@@ -214,7 +225,7 @@ def test_the_model_takes_uint8_and_an_augmentation_still_sees_float32() -> None:
             name="augmentation_probe"), plugin="t", package="t 1")
         task = dataclasses.replace(make_task(), model=model_spec, augmentation=spec, precision="float32")
         keras.backend.clear_session()
-        model = build_model(task, data)
+        model = build_model(task, data, spec.factory({}))
         assert keras.backend.standardize_dtype(model.inputs[0].dtype) == "uint8"
         assert seen.pop("body_probe") == "float32"
         assert seen.pop("augmentation_probe", None) == (None if augmentation is None else "float32")

@@ -1,0 +1,171 @@
+"""The backend seam: choosing a backend, one per process, the same feed order on every backend, and a run
+on JAX or PyTorch that never imports TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import backends
+from harness.errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def needs(name: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not backends.installed(name), reason=f"{name} is not installed")
+
+
+OTHER_BACKENDS = [pytest.param("jax", marks=needs("jax")), pytest.param("torch", marks=needs("torch"))]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(extra)
+    return env
+
+
+def test_default_is_keras_backend_else_the_first_installed(monkeypatch) -> None:
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert backends.default_name() == "torch"
+    monkeypatch.setenv("KERAS_BACKEND", "theano")
+    with pytest.raises(UsageError, match="KERAS_BACKEND: unknown backend 'theano'"):
+        backends.default_name()
+    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.setattr(backends, "installed", lambda name: name != "tensorflow")
+    assert backends.default_name() == "jax"
+    monkeypatch.setattr(backends, "installed", lambda name: False)
+    with pytest.raises(UsageError, match=r"no Keras backend is installed: pip install harness\[tf\]"):
+        backends.default_name()
+
+
+@needs("jax")
+def test_a_process_keeps_the_backend_keras_was_imported_with() -> None:
+    """Keras fixes its backend at import: activate sets KERAS_BACKEND before that, refuses another after."""
+    code = ("import os\nfrom harness import backends\nfrom harness.errors import UsageError\n"
+            "backends.activate('jax')\nprint(os.environ['KERAS_BACKEND'])\nimport keras\n"
+            "print(keras.backend.backend())\nbackends.activate('jax')\n"
+            "try:\n    backends.activate('torch')\nexcept UsageError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=_env())
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["jax", "jax"]
+    assert lines[2].startswith("--backend torch: this process already loaded Keras with the jax backend")
+
+
+def test_bad_backend_option_is_a_usage_error(tmp_path) -> None:
+    out = subprocess.run([sys.executable, "-m", "harness", "run", "--backend", "theano", "--collect-only"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120, env=_env())
+    assert out.returncode == 4
+    assert "invalid backend 'theano'" in out.stderr and len(out.stderr.strip().splitlines()) <= 3
+
+
+FEED_ORDER = """
+import json, numpy as np
+from harness import backends
+backend = backends.activate({name!r})
+images = np.zeros((23, 2, 2, 1), dtype=np.uint8)
+images[:, 0, 0, 0] = np.arange(23)
+labels = (np.arange(23) % 3).astype(np.int32)
+feed = backend.make_feed(images, labels, 5, shuffle=True, seed=7)
+def rows(x):
+    return [int(v) for v in np.asarray(x)[:, 0, 0, 0]]
+if {name!r} == "tensorflow":
+    epochs = [[rows(x) for x, _ in feed] for _ in range(2)]
+else:
+    epochs = []
+    for _ in range(2):
+        epochs.append([rows(feed[i][0]) for i in range(len(feed))])
+        feed.on_epoch_end()
+print(json.dumps(epochs))
+"""
+
+
+@needs("tensorflow")
+@pytest.mark.parametrize("name", OTHER_BACKENDS)
+def test_same_seed_same_batches_on_every_backend(name: str) -> None:
+    """The training feed's batches, epoch after epoch, are the same on TensorFlow (tf.data) and on JAX and
+    PyTorch (the PyDataset feed): one NumPy order per seed and epoch."""
+    orders = {}
+    for backend in ("tensorflow", name):
+        out = subprocess.run([sys.executable, "-c", FEED_ORDER.format(name=backend)], capture_output=True,
+                             text=True, timeout=300, env=_env(TF_CPP_MIN_LOG_LEVEL="3"))
+        assert out.returncode == 0, out.stderr
+        orders[backend] = json.loads(out.stdout.strip().splitlines()[-1])
+    first, second = orders["tensorflow"]
+    assert sorted(sum(first, [])) == list(range(23)) and first != second and [len(b) for b in first][-1] == 3
+    assert orders[name] == orders["tensorflow"]
+
+
+NO_TENSORFLOW = """
+import sys
+from harness.cli import main
+code = main(["run", "--backend", {name!r}, "--dataset", "synthetic", "--model", "small_cnn",
+             "--augmentation", "flip_rotate", "--steps", "2", "--batch-size", "8",
+             "--set", "synthetic.image_size=[24,24]", "--set", "synthetic.train_per_class=16",
+             "--set", "synthetic.validation_per_class=8", "--set", "synthetic.test_per_class=8",
+             "--output", "out", "-q"])
+print("EXIT", int(code), "TF", "tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("name", OTHER_BACKENDS)
+def test_a_run_on_jax_or_torch_never_imports_tensorflow(name: str, tmp_path) -> None:
+    out = subprocess.run([sys.executable, "-c", NO_TENSORFLOW.format(name=name)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=600, env=_env())
+    assert "TF False" in out.stdout, out.stdout + out.stderr
+    records = [json.loads(line) for line in next(tmp_path.glob("out/*/records.jsonl")).read_text().splitlines()]
+    (record,) = records
+    assert record["backend"] == name and record["status"] in ("passed", "failed"), record.get("error")
+    assert record["device"]["kind"] == "cpu" and record["compile_seconds"] > 0
+    if name == "jax":  # the rotation is not jittable: it runs in the feed, the step is compiled
+        assert (record["augmentation_in"], record["compiled"], record["jit_compile"]) == ("feed", True, True)
+    else:  # Keras runs PyTorch eagerly: recorded, not hidden
+        assert (record["augmentation_in"], record["compiled"]) == ("model", False)
+
+
+def test_devices_must_be_visible_gpus(tmp_path) -> None:
+    out = subprocess.run([sys.executable, "-m", "harness", "run", "--dataset", "synthetic", "--model", "small_cnn",
+                          "--augmentation", "none", "--devices", "0,2", "--steps", "1"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300, env=_env())
+    assert out.returncode == 4, out.stderr
+    assert "--devices 0,2: no GPU 0 here (visible: none)" in out.stderr
+
+
+def test_each_worker_takes_a_gpu_of_its_own(tmp_path) -> None:
+    """A worker sets CUDA_VISIBLE_DEVICES to the GPU it takes from its pool's queue, and its Keras backend,
+    before anything imports the framework."""
+    code = ("import multiprocessing, os, sys\nfrom harness.executors import process\n"
+            "from harness.worker import WorkerPlugins\n"
+            "context = multiprocessing.get_context('spawn')\ngpus, progress = context.Queue(), context.Queue()\n"
+            "gpus.put(2)\n"
+            f"process._start_worker(WorkerPlugins((), False, {str(tmp_path)!r}), progress, 0, 1, 'jax', gpus)\n"
+            "print(os.environ['CUDA_VISIBLE_DEVICES'], 'jax' in sys.modules, os.environ['KERAS_BACKEND'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "False", "jax"]
+
+
+#: The engine's tests that must hold on every backend, run again on JAX (Keras: one backend per process).
+ENGINE_ON_JAX = [
+    "tests/engine/test_train.py::test_same_seed_same_result_whatever_ran_before",
+    "tests/engine/test_train.py::test_errors_nan_and_oom_become_rows_and_the_others_run",
+    "tests/engine/test_train.py::test_records_carry_what_a_report_needs",
+    "tests/engine/test_budget.py::test_steps_and_images_limits_in_training",
+    "tests/engine/test_features.py::test_head_on_cached_features_follows_the_full_models_trajectory",
+]
+
+
+@needs("jax")
+def test_the_engine_tests_pass_on_jax() -> None:
+    """The full engine suite runs on each backend in tox (py-jax, py-torch); the main suite runs the engine's
+    contract on JAX too: determinism, failures as rows, the record, budgets, feature caching."""
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *ENGINE_ON_JAX],
+                         capture_output=True, text=True, cwd=ROOT, timeout=1200, env=_env(KERAS_BACKEND="jax"))
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert f"{len(ENGINE_ON_JAX)} passed" in out.stdout
