@@ -23,6 +23,7 @@ import types
 import typing
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Union
 
+from harness.data.names import shown
 from harness.errors import PluginError
 
 if TYPE_CHECKING:
@@ -227,12 +228,34 @@ def validate(record: Any) -> Record:
     return record  # type: ignore[return-value]
 
 
-def to_json(record: Record | dict[str, Any]) -> str:
-    """One line of JSON, as the store writes it: keys sorted, NumPy values as plain numbers, NaN as ``null``
-    (see :func:`harness.store.dumps`)."""
-    from harness.store import dumps
+def json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return str(value)
 
-    return dumps(record)
+
+def json_clean(value: Any) -> Any:
+    """NaN and infinities become ``null``: JSON has no NaN. Text that UTF-8 cannot hold (a file name that is
+    not UTF-8, kept by Python as surrogates) gets ``\\xff`` escapes, so every reader of the record can show it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, dict):
+        return {shown(k): json_clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_clean(v) for v in value]
+    return value
+
+
+def to_json(record: Record | dict[str, Any]) -> str:
+    """One line of JSON, as the store writes it: keys sorted, NumPy values as plain numbers, NaN as ``null``,
+    text that UTF-8 cannot hold with ``\\xff`` escapes."""
+    return json.dumps(json_clean(json.loads(json.dumps(record, default=json_default))), sort_keys=True)
 
 
 def from_json(line: str) -> Record:

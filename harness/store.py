@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from harness.data.names import shown
 from harness.errors import UsageError
-from harness.record import Record, from_json, validate
+from harness.record import Record, from_json, json_clean, json_default, validate
+from harness.record import to_json as dumps
 
 
 class StoreError(UsageError):
@@ -39,35 +39,6 @@ RESULT_COLUMNS = [
     "repeat", "split_seed", "combination_hash", "epochs_fraction", "wall_seconds", "time_overrun_seconds",
     "error_kind",
 ]
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    return str(value)
-
-
-def _clean(value: Any) -> Any:
-    """NaN and infinities become ``null``: JSON has no NaN. Text that UTF-8 cannot hold (a file name that is
-    not UTF-8, kept by Python as surrogates) gets ``\\xff`` escapes, so every reader of the record can show it."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, str):
-        return shown(value)
-    if isinstance(value, dict):
-        return {shown(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
-def dumps(record: Record | dict[str, Any]) -> str:
-    """A record as one line of JSON (:func:`harness.record.to_json`)."""
-    return json.dumps(_clean(json.loads(json.dumps(record, default=_json_default))), sort_keys=True)
 
 
 def shown_path(value: str, cwd: str | os.PathLike[str]) -> str:
@@ -224,7 +195,7 @@ class RunStore:
         return len(data) - keep
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
-        text = json.dumps(_clean(metadata), indent=2, sort_keys=True, default=_json_default)
+        text = json.dumps(json_clean(metadata), indent=2, sort_keys=True, default=json_default)
         write_atomic(self.run_dir / METADATA, lambda handle: handle.write(text + "\n"))
 
     def metadata(self) -> dict[str, Any]:
