@@ -20,6 +20,7 @@ from harness.errors import ExitCode, UsageError
 from harness.executor import executor_name
 from harness.record import RecordError, error_record, skip_record, validate
 from harness.registry import Registry, build_registry
+from harness.shutdown import raise_if_interrupted
 from harness.specs import Combination
 from harness.store import RunStore, StoreError
 
@@ -215,6 +216,7 @@ class Session:
             if limit and self.failures >= limit:
                 flag = "-x" if option.exitfirst else f"--maxfail {limit}"
                 self.should_stop = f"stopped after {self.failures} failed or errored ({flag})"
+        raise_if_interrupted()  # a Ctrl-C or SIGTERM whose KeyboardInterrupt was lost: stop now
 
     def _trainers(self) -> str:
         """The plugins that implement ``harness_combination_train``, for a message."""

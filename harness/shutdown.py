@@ -24,20 +24,43 @@ def freeze_heap_at_exit() -> None:
     atexit.register(gc.freeze)  # atexit runs before the shutdown's collections
 
 
+#: The signal that interrupted the run, until the interruption has ended it (see :func:`raise_if_interrupted`).
+_pending: int | None = None
+
+
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM (what ``kill``, systemd, Kubernetes and SLURM send) raises
-    :class:`KeyboardInterrupt` as Ctrl-C does: the run stops handing out work, keeps and reports what
-    finished, and exits with 2. Outside the main thread (signals go there only) nothing changes."""
+    """While the block runs, SIGTERM (what ``kill``, systemd, Kubernetes and SLURM send) and SIGINT (Ctrl-C)
+    raise :class:`KeyboardInterrupt`: the run stops handing out work, keeps and reports what finished, and
+    exits with 2. Outside the main thread (signals go there only) nothing changes.
+
+    An exception raised by a signal handler is lost when the signal lands inside a garbage-collection callback
+    or a ``__del__`` (Python only prints it: seen with JAX's ``_xla_gc_callback``). The signal is therefore
+    also remembered, and :func:`raise_if_interrupted`, called after each recorded task, raises it again."""
+    global _pending
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum: int, frame: Any) -> None:
+        global _pending
+        _pending = signum
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    _pending = None
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _pending = None
+
+
+def raise_if_interrupted() -> None:
+    """Raise the :class:`KeyboardInterrupt` of a signal whose first one was lost (see
+    :func:`terminate_as_interrupt`); nothing when no signal came."""
+    global _pending
+    if _pending is not None:
+        signum, _pending = _pending, None
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
