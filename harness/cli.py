@@ -1,4 +1,4 @@
-"""The ``harness`` command: ``run``, ``list``, ``report``, ``compare`` and ``cache``."""
+"""The ``harness`` command: ``run``, ``list``, ``report``, ``compare``, ``cache`` and the plugins' commands."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from harness.config import (
     find_config_file,
     resolve_options,
 )
-from harness.errors import ExitCode, UsageError
+from harness.errors import ExitCode, PluginError, UsageError
 from harness.pluginmanager import HarnessPluginManager, load_plugins
 from harness.shutdown import terminate_as_interrupt
 
@@ -92,7 +92,26 @@ def build_parser(pm: HarnessPluginManager | None) -> tuple[argparse.ArgumentPars
     cache = sub.add_parser("cache", help="show or clear the cache (decoded images and downloads)")
     cache.add_argument("action", choices=("info", "clear"))
     cache.add_argument("--cache-dir", default=None, metavar="DIR")
+    if pm is not None:
+        _plugin_commands(sub, pm)
     return parser, extra
+
+
+def _plugin_commands(sub: argparse._SubParsersAction, pm: HarnessPluginManager) -> None:
+    """Commands that plugins add (``harness_subcommands_register``); each parser gets its handler."""
+    caller, taken = pm.hook.harness_subcommands_register, set(sub.choices)
+    try:
+        contributed = pm.call_attributed(caller, subparsers=sub)
+    except argparse.ArgumentError as exc:  # a name already taken (Python 3.11+ refuses it)
+        culprit = pm.culprit(caller, exc)
+        raise PluginError(f"{culprit.describe() if culprit else 'a plugin'}: {exc}") from None
+    for origin, handlers in contributed:
+        for name, handler in handlers.items():
+            if name in taken or name not in sub.choices or not callable(handler):
+                raise PluginError(f"{origin.describe()}: harness_subcommands_register: command {name!r} is "
+                                  "already taken, was not added, or has no callable handler")
+            taken.add(name)
+            sub.choices[name].set_defaults(command_handler=handler)
 
 
 def _plugin_options(run: argparse.ArgumentParser, pm: HarnessPluginManager) -> dict[str, Option[Any]]:
@@ -226,6 +245,9 @@ def _cache(args: argparse.Namespace) -> ExitCode:
 
 def dispatch(config: Config) -> ExitCode:
     command = config.option.command
+    handler = getattr(config.option, "command_handler", None)
+    if handler is not None:  # a plugin's command (harness_subcommands_register)
+        return ExitCode(handler(config))
     if command == "run":
         from harness.main import run
 

@@ -63,6 +63,21 @@ def harness_unconfigure(config: Config) -> None:
     """Called before the process exits, after ``harness_session_finish``."""
 
 
+@hookspec
+def harness_subcommands_register(subparsers: argparse._SubParsersAction) -> dict[str, Any] | None:
+    """Add commands to ``harness`` beside ``run``, ``list``, ``report``, ``compare`` and ``cache``.
+
+    Called once when the command line is built, for every command (the plugin cannot know yet which one
+    runs). Add each command with ``subparsers.add_parser(NAME, help=...)`` and its arguments, and return
+    ``{NAME: handler}``: ``harness NAME ...`` then calls ``handler(config)`` (a :class:`~harness.config.Config`
+    whose ``option`` holds the parsed arguments; ``harness_configure`` has run) and exits with the
+    :class:`~harness.ExitCode` it returns; a :class:`harness.UsageError` it raises is one line and exit code 4.
+    Import what the command needs inside the handler, so that ``harness --help`` stays light. A name that
+    another plugin or harness already uses is an error naming the plugin. harness-mlflow's
+    ``harness export mlflow RUN_DIR`` comes through this hook.
+    """
+
+
 # -------------------------------------------------------------------------------------------------
 # Collection: what there is to run
 # -------------------------------------------------------------------------------------------------

@@ -145,3 +145,38 @@ def harness_models_register(config):
     result = tester.run("list", "models")
     assert result.ret == 4
     assert "harness_models_register returned 'tiny', expected a list of ModelSpec objects" in result.stderr
+
+
+def test_a_plugin_adds_a_command(tester) -> None:
+    tester.make_plugin('''
+import harness
+
+def hello(config):
+    print(f"hello {config.option.who}")
+    return harness.ExitCode.FAILED if config.option.who == "nobody" else harness.ExitCode.OK
+
+@harness.hookimpl
+def harness_subcommands_register(subparsers):
+    parser = subparsers.add_parser("hello", help="say hello")
+    parser.add_argument("who")
+    return {"hello": hello}
+''')
+    assert "hello" in tester.run("--help").stdout
+    result = tester.run("hello", "world")
+    assert result.ret == 0 and result.stdout == "hello world\n"
+    assert tester.run("hello", "nobody").ret == 1
+    assert tester.run("hello").ret == 4  # its arguments are checked as harness's own
+
+
+def test_a_plugin_command_may_not_take_a_taken_name(tester) -> None:
+    tester.make_plugin('''
+import harness
+
+@harness.hookimpl
+def harness_subcommands_register(subparsers):
+    subparsers.add_parser("report", help="mine")
+    return {"report": print}
+''')
+    result = tester.run("list")
+    assert result.ret == 4
+    assert "harness_plugins" in result.stderr and "report" in result.stderr  # the plugin and the name
