@@ -37,7 +37,7 @@ RESULT_COLUMNS = [
     "n_correct", "n_test", "best_epoch", "weights_tested", "test_accuracy_last", "stop_reason", "images_per_second",
     "precision", "params_count", "time_to_target_seconds", "time_to_target_epochs", "config_hash", "error",
     "repeat", "split_seed", "combination_hash", "epochs_fraction", "wall_seconds", "time_overrun_seconds",
-    "error_kind",
+    "error_kind", "backend", "compiled", "compile_seconds",
 ]
 
 

@@ -4,7 +4,13 @@ in points, whether it is significant, and ``--fail-on-drop POINTS`` for continuo
 A combination trained with the same seeds in both runs is compared seed by seed. Otherwise (other seeds,
 another number of repeats) its seeds are pooled on each side: the correct answers of all its seeds over
 their test images, that is the mean accuracy across seeds, counted on the ``n`` distinct test images (the
-seeds share them), and the two pooled accuracies go through the same two-proportion z-test."""
+seeds share them), and the two pooled accuracies go through the same two-proportion z-test.
+
+The backend is part of what is matched. Two runs that each trained on one backend, not the same (the same grid
+run with ``--backend tensorflow``, then ``--backend jax``), are compared across the backends: each combination
+of A with the same combination of B (``backend`` reads ``tensorflow vs jax``, and the output says so).
+Otherwise each combination is matched backend by backend: a run with ``--backend tensorflow,jax`` has a row
+per backend, compared with the other run's row of the same backend, never merged."""
 
 from __future__ import annotations
 
@@ -23,12 +29,39 @@ if TYPE_CHECKING:
     from harness.config import Config
 
 #: ``seed`` is the seed, or for seeds pooled ``"1,2 vs 3"`` (A's seeds vs B's).
-COLUMNS = ["id", "seed", "pooled", "status_a", "status_b", "test_accuracy_a", "test_accuracy_b", "n_test_a",
+#: ``backend`` is the backend, or across backends ``"tensorflow vs jax"`` (A's vs B's).
+COLUMNS = ["id", "backend", "seed", "pooled", "status_a", "status_b", "test_accuracy_a", "test_accuracy_b", "n_test_a",
            "n_test_b", "change_points", "ci_low_points", "ci_high_points", "p_value", "significant", "verdict"]
 
 
 def _key(record: Mapping[str, Any]) -> tuple[str, Any]:
     return str(record.get("id")), record.get("seed")
+
+
+def backends_of(records: list[dict[str, Any]]) -> list[str]:
+    """The backends a run's records name, sorted (none for records written before backends were recorded)."""
+    return sorted({str(r["backend"]) for r in records if r.get("backend")})
+
+
+def across_backends(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """``(A's backend, B's backend)`` when each run trained on one backend and they differ: its combinations
+    are then compared across the two backends. ``None``: matched backend by backend."""
+    a, b = backends_of(records_a), backends_of(records_b)
+    if len(a) == 1 and len(b) == 1 and a != b:
+        return a[0], b[0]
+    return None
+
+
+def _matcher(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]) -> Any:
+    """What a record is matched by besides its seed: its combination, and its backend unless the runs are
+    compared across backends (or one run's records name none)."""
+    by_backend = across_backends(records_a, records_b) is None and bool(backends_of(records_a)) \
+        and bool(backends_of(records_b))
+
+    def key(record: Mapping[str, Any]) -> tuple[str, Any]:
+        return str(record.get("id")), record.get("backend") if by_backend else None
+
+    return key
 
 
 def _verdict(row: dict[str, Any]) -> str:
@@ -54,7 +87,11 @@ def compare_row(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dic
     nb = int(rec.number((b or {}).get("n_test"))) if (b or {}).get("n_test") else 0
     low, high = newcombe_interval(pa, na, pb, nb)
     p = two_proportion_p(pa, na, pb, nb)
-    row = {"id": first.get("id"), "seed": first.get("seed"), "pooled": bool(first.get("pooled")),
+    backend_a, backend_b = (a or {}).get("backend"), (b or {}).get("backend")
+    backend = f"{backend_a} vs {backend_b}" if backend_a and backend_b and backend_a != backend_b \
+        else backend_a or backend_b
+    row = {"id": first.get("id"), "backend": backend, "seed": first.get("seed"),
+           "pooled": bool(first.get("pooled")),
            "status_a": a.get("status") if a else None, "status_b": b.get("status") if b else None,
            "test_accuracy_a": pa, "test_accuracy_b": pb, "n_test_a": na or None, "n_test_b": nb or None,
            "change_points": 100.0 * (pb - pa), "ci_low_points": 100.0 * low, "ci_high_points": 100.0 * high,
@@ -68,7 +105,7 @@ def _pooled(records: list[dict[str, Any]]) -> dict[str, Any]:
     accuracy across seeds), on the ``n`` distinct test images they share."""
     first = records[0]
     tested = [rec.test_counts(r) for r in records if rec.test_counts(r)[0]]
-    pooled: dict[str, Any] = {"id": first.get("id"), "pooled": True,
+    pooled: dict[str, Any] = {"id": first.get("id"), "backend": first.get("backend"), "pooled": True,
                               "status": rec.combination_status(str(r.get("status")) for r in records)}
     if tested and len(tested) == len(records):
         pooled["n_test"] = min(n for n, _ in tested)
@@ -81,14 +118,17 @@ def _seeds(records: list[dict[str, Any]]) -> str:
 
 
 def compare_frame(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]) -> Any:
-    """Both runs side by side (A's order, then what only B has): per combination and seed where the
-    combination has the same seeds in both runs, else one row per combination with its seeds pooled."""
+    """Both runs side by side (A's order, then what only B has): per combination (and backend, see the
+    module's docstring) and seed where the combination has the same seeds in both runs, else one row per
+    combination with its seeds pooled."""
     import pandas as pd
 
-    def by_combination(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-        grouped: dict[str, list[dict[str, Any]]] = {}
+    key = _matcher(records_a, records_b)
+
+    def by_combination(records: list[dict[str, Any]]) -> dict[tuple[str, Any], list[dict[str, Any]]]:
+        grouped: dict[tuple[str, Any], list[dict[str, Any]]] = {}
         for record in rec.latest_per_task(records):
-            grouped.setdefault(str(record.get("id")), []).append(record)
+            grouped.setdefault(key(record), []).append(record)
         return grouped
 
     in_a, in_b = by_combination(records_a), by_combination(records_b)
@@ -106,16 +146,24 @@ def compare_frame(records_a: list[dict[str, Any]], records_b: list[dict[str, Any
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _name(row: Any) -> str:
-    return f"{row.id}[seeds {row.seed}, pooled]" if row.pooled else f"{row.id}[seed={row.seed}]"
+def shows_backend(frame: Any) -> bool:
+    """Whether the rows need their backend to be told apart or read (several backends, or across two)."""
+    named = {str(b) for b in frame["backend"] if isinstance(b, str)}
+    return len(named) > 1 or any(" vs " in b for b in named)
+
+
+def _name(row: Any, backend: bool = False) -> str:
+    where = f"{row.backend}, " if backend and isinstance(row.backend, str) else ""
+    return f"{row.id}[{where}seeds {row.seed}, pooled]" if row.pooled else f"{row.id}[{where}seed={row.seed}]"
 
 
 def drops(frame: Any, points: float) -> list[str]:
     """Why the comparison fails ``--fail-on-drop POINTS``: a drop of more than POINTS, or an accuracy lost
     because the combination errored in B."""
     reasons = []
+    backend = shows_backend(frame)
     for row in frame.itertuples(index=False):
-        name = _name(row)
+        name = _name(row, backend)
         if not math.isnan(row.change_points) and row.change_points < -points:
             reasons.append(f"{name} dropped {-row.change_points:.1f} points "
                            f"({row.test_accuracy_a:.3f} -> {row.test_accuracy_b:.3f})")
@@ -139,11 +187,12 @@ def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 def differences(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]) -> list[str]:
     """Settings and test splits that differ between the runs' tasks of a combination (the change may come
-    from them); the seed aside."""
-    by_b = {str(r.get("id")): r for r in records_b if r.get("config")}
+    from them); the seed aside. Compared across backends, the backend is one of them."""
+    match = _matcher(records_a, records_b)
+    by_b = {match(r): r for r in records_b if r.get("config")}
     found: dict[str, None] = {}
     for a in records_a:
-        b = by_b.get(str(a.get("id")))
+        b = by_b.get(match(a))
         if b is None:
             continue
         config_a = dict(_flatten(a.get("config") or {}))
@@ -168,14 +217,17 @@ def text_table(frame: Any) -> str:
     def acc(value: float, status: Any) -> str:
         return f"{value:.3f}" if not math.isnan(value) else (status if isinstance(status, str) else "-")
 
-    header = ["combination", "seed", "A", "B", "change", "95% CI (points)", "p", "verdict"]
-    rows = [[str(r.id), str(r.seed), acc(r.test_accuracy_a, r.status_a), acc(r.test_accuracy_b, r.status_b),
+    backend = shows_backend(frame)
+    header = ["combination", *(["backend"] if backend else []), "seed", "A", "B", "change", "95% CI (points)", "p",
+              "verdict"]
+    rows = [[str(r.id), *([str(r.backend)] if backend else []), str(r.seed), acc(r.test_accuracy_a, r.status_a),
+             acc(r.test_accuracy_b, r.status_b),
              f"{r.change_points:+.1f}" if not math.isnan(r.change_points) else "",
              f"{r.ci_low_points:+.1f} to {r.ci_high_points:+.1f}" if not math.isnan(r.ci_low_points) else "",
              f"{r.p_value:.2g}" if not math.isnan(r.p_value) else "", str(r.verdict)]
             for r in frame.itertuples(index=False)]
     widths = [max(len(c) for c in column) for column in zip(header, *rows)]
-    right = {1, 2, 3, 4, 5, 6}
+    right = {i + backend for i in (1, 2, 3, 4, 5, 6)}
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
@@ -186,10 +238,15 @@ def text_table(frame: Any) -> str:
 def _test_used(frame: Any) -> str:
     """How the rows were matched and tested, for the line under the table."""
     pooled = int(frame["pooled"].sum())
+    by = "combination, backend and seed" if shows_backend(frame) and not _across(frame) else "combination and seed"
     matched = (f"{pooled} combination{'s' if pooled != 1 else ''} with other seeds in A and B: seeds pooled "
                f"(mean accuracy across seeds on the distinct test images); the others matched seed by seed"
-               if pooled else "matched by combination and seed")
+               if pooled else f"matched by {by}")
     return f"test: {matched}; two-proportion z-test, two-sided, p<{ALPHA:g}; interval: Newcombe 95%"
+
+
+def _across(frame: Any) -> bool:
+    return any(isinstance(b, str) and " vs " in b for b in frame["backend"])
 
 
 def _summary(frame: Any) -> str:
@@ -200,7 +257,7 @@ def _summary(frame: Any) -> str:
     if len(compared):
         worst = compared.loc[compared["change_points"].idxmin()]
         if worst["change_points"] < 0:
-            text += f"; largest drop {worst['change_points']:+.1f} points ({_name(worst)})"
+            text += f"; largest drop {worst['change_points']:+.1f} points ({_name(worst, shows_backend(frame))})"
     return text
 
 
@@ -213,6 +270,10 @@ def compare_runs(run_a: Path, run_b: Path, fail_on_drop: float | None, out: IO[s
     records_b = RunStore.open(run_b).records()
     frame = compare_frame(records_a, records_b)
     out.write(f"A: {run_a}\nB: {run_b}\n")
+    across = across_backends(records_a, records_b)
+    if across:
+        out.write(f"backends: A on {across[0]}, B on {across[1]}: each combination compared across the two "
+                  "backends\n")
     if frame.empty:
         out.write("nothing to compare: neither run has a finished task\n")
         return ExitCode.NO_COMBINATIONS

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.report import records as rec
+from harness.report.tables import model_labels
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 BASELINE_STYLE: dict[str, Any] = {"color": "0.35", "linestyle": "--", "linewidth": 1.4}
@@ -134,7 +135,8 @@ def accuracy_curves(records: list[dict[str, Any]], dataset: str) -> Any:
     from matplotlib.ticker import MaxNLocator
 
     trained = [r for r in rec.latest_per_task(rec.of_dataset(records, dataset)) if rec.history(r)]
-    ids = sorted({str(r["id"]) for r in trained})
+    several = len({r.get("backend") for r in trained}) > 1  # a panel per combination and backend
+    ids = sorted({(str(r["id"]), str(r.get("backend"))) for r in trained})
     baseline = rec.baseline(records, dataset)
     ncols = min(3, max(1, len(ids)))
     figure = new_figure(4.2 * ncols + 0.4, 3.0 * math.ceil(max(1, len(ids)) / ncols) + 1.1)
@@ -143,13 +145,15 @@ def accuracy_curves(records: list[dict[str, Any]], dataset: str) -> Any:
     values = [percent(h.get(k)) for r in trained for h in rec.history(r) for k in ("accuracy", "val_accuracy")]
     low = min([v for v in values if not math.isnan(v)] + [100 * baseline if not math.isnan(baseline) else 100])
     for n, (ax, combination) in enumerate(zip(_curve_axes(figure, len(ids)), ids)):
-        seeds = sorted((r for r in trained if r["id"] == combination), key=lambda r: r.get("seed") or 0)
+        seeds = sorted((r for r in trained if (r["id"], str(r.get("backend"))) == combination),
+                       key=lambda r: r.get("seed") or 0)
         for i, record in enumerate(seeds):
             _plot_history(ax, record, first=(n == 0 and i == 0), alpha=1.0 if len(seeds) == 1 else 0.75)
         _draw_baseline(ax, baseline, legend=(n == 0))
         first = seeds[0]
         seed_text = f"{len(seeds)} seeds" if len(seeds) > 1 else f"seed {first.get('seed')}"
-        ax.set_title(f"{first.get('augmentation')} / {first.get('model')} ({seed_text})", fontsize=10)
+        on = f" on {first.get('backend')}" if several else ""
+        ax.set_title(f"{first.get('augmentation')} / {first.get('model')}{on} ({seed_text})", fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(max(0.0, low - 5.0), 101.0)
@@ -175,11 +179,12 @@ def test_accuracy_chart(combinations: Any, dataset: str) -> Any:
     figure = new_figure(10.5, 2.6 + 0.42 * max(len(rows), 2))
     ax = figure.subplots()
     labels = []
+    names = model_labels(rows)  # with the backend in a run on several
     for y, row in enumerate(rows.itertuples(index=False)):
         if math.isnan(row.test_accuracy):
-            labels.append(f"{row.augmentation} / {row.model}: {row.status}")
+            labels.append(f"{row.augmentation} / {names[y]}: {row.status}")
             continue
-        labels.append(f"{row.augmentation} / {row.model}: {row.lift_points:+.1f} pts, {row.status}")
+        labels.append(f"{row.augmentation} / {names[y]}: {row.lift_points:+.1f} pts, {row.status}")
         mean = 100 * row.test_accuracy
         low = 100 * row.ci_low if not math.isnan(row.ci_low) else mean
         high = 100 * row.ci_high if not math.isnan(row.ci_high) else mean

@@ -1,4 +1,8 @@
-"""The built-in report tables (pandas), computed from the stored records alone."""
+"""The built-in report tables (pandas), computed from the stored records alone.
+
+A run on several backends (``--backend tensorflow,jax``) has a row per combination and backend (the
+``backend`` column): the leaderboard names the backend after the model, the grid's columns read
+``model (backend)``."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from harness.report import records as rec
 
 #: Columns of the per-seed table ``per_seed``.
 SEED_COLUMNS = [
-    "id", "dataset", "augmentation", "model", "seed", "status", "params", "budget", "epochs", "steps", "images",
+    "id", "dataset", "augmentation", "model", "backend", "seed", "status", "params", "budget", "epochs", "steps",
+    "images",
     "train_seconds", "stop_reason", "train_accuracy", "val_accuracy", "test_accuracy", "baseline_accuracy",
     "lift_points", "ci_low", "ci_high", "ci_method", "p_value", "n_correct", "n_test", "images_per_second",
     "time_to_target_seconds", "time_to_target_epochs", "error",
@@ -19,7 +24,8 @@ SEED_COLUMNS = [
 
 #: Columns of the per-combination table ``combinations`` (seeds aggregated).
 COMBINATION_COLUMNS = [
-    "id", "dataset", "augmentation", "model", "status", "seeds", "seeds_passed", "params", "budget", "epochs",
+    "id", "dataset", "augmentation", "model", "backend", "status", "seeds", "seeds_passed", "params", "budget",
+    "epochs",
     "train_seconds", "train_accuracy", "val_accuracy", "test_accuracy", "test_std", "test_min", "test_max",
     "baseline_accuracy", "lift_points", "ci_low", "ci_high", "ci_method", "p_value", "p_holm", "n_test",
     "min_detectable_lift_points", "images_per_second", "time_to_target_seconds", "error",
@@ -49,7 +55,8 @@ def seed_row(record: dict[str, Any]) -> dict[str, Any]:
     target = record.get("time_to_target") or {}
     return {
         "id": record.get("id"), "dataset": record.get("dataset"), "augmentation": record.get("augmentation"),
-        "model": record.get("model"), "seed": record.get("seed"), "status": record.get("status"),
+        "model": record.get("model"), "backend": record.get("backend"), "seed": record.get("seed"),
+        "status": record.get("status"),
         "params": rec.describe_params(record), "budget": rec.describe_budget(record),
         "epochs": record.get("epochs"), "steps": record.get("steps"), "images": record.get("images"),
         "train_seconds": rec.number(record.get("train_seconds")), "stop_reason": record.get("stop_reason"),
@@ -111,7 +118,8 @@ def _combination_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     errors = sorted({str(r["error"]) for r in rows if r.get("error")})
     return {
         "id": first["id"], "dataset": first["dataset"], "augmentation": first["augmentation"],
-        "model": first["model"], "status": rec.combination_status(r["status"] for r in rows),
+        "model": first["model"], "backend": first["backend"],
+        "status": rec.combination_status(r["status"] for r in rows),
         "seeds": len(rows), "seeds_passed": sum(r["status"] == "passed" for r in rows),
         "params": first["params"], "budget": first["budget"],
         "epochs": _mean([rec.number(r["epochs"]) for r in trained]),
@@ -137,15 +145,16 @@ def _run_status(row: Any) -> str:
 
 
 def combinations_table(records: list[dict[str, Any]]) -> Any:
-    """``combinations``: one row per combination, seeds pooled; per dataset, best test accuracy first.
+    """``combinations``: one row per combination (and backend), seeds pooled; per dataset, best test accuracy
+    first.
     ``p_holm`` is Holm's adjustment of ``p_value`` across every combination of the run, and the status
     comes from it."""
     import pandas as pd
 
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in rec.latest_per_task(records):
         row = seed_row(record)
-        grouped[str(row["id"])].append(row)
+        grouped[(str(row["id"]), str(row["backend"]))].append(row)
     frame = pd.DataFrame([_combination_row(rows) for rows in grouped.values()], columns=COMBINATION_COLUMNS)
     frame["p_holm"] = stats.holm([float(p) for p in frame["p_value"]])
     if len(frame):
@@ -161,14 +170,28 @@ def _interval(row: Any) -> str:
     return f"{row['ci_low']:.3f}-{row['ci_high']:.3f}"
 
 
+def several_backends(rows: Any) -> bool:
+    """Whether ``rows`` (of the combinations table) come from more than one backend."""
+    return rows["backend"].dropna().nunique() > 1
+
+
+def model_labels(rows: Any) -> list[str]:
+    """Each row's model, with its backend when ``rows`` come from several: ``small_cnn (jax)``."""
+    if not several_backends(rows):
+        return [str(m) for m in rows["model"]]
+    return [f"{m} ({b})" for m, b in zip(rows["model"], rows["backend"])]
+
+
 def leaderboard(combinations: Any, dataset: str) -> Any:
     """``leaderboard-DATASET``: the combinations of ``dataset``, best first, in the few columns that answer
     the question (accuracy with its interval, lift, Holm-adjusted p, training time, status)."""
     import pandas as pd
 
     rows = combinations[combinations["dataset"] == dataset]
+    backend = several_backends(rows)
     frame = pd.DataFrame({
-        "combination": [f"{a} / {m}" for a, m in zip(rows["augmentation"], rows["model"])],
+        "combination": [f"{a} / {m}" + (f" / {b}" if backend else "")
+                        for a, m, b in zip(rows["augmentation"], rows["model"], rows["backend"])],
         "test_accuracy": rows["test_accuracy"].tolist(),
         "95% interval": [_interval(r) for _, r in rows.iterrows()],
         "lift_points": rows["lift_points"].tolist(), "p_holm": rows["p_holm"].tolist(),
@@ -181,8 +204,10 @@ def leaderboard(combinations: Any, dataset: str) -> Any:
 
 
 def pivot_table(combinations: Any, dataset: str) -> Any:
-    """Mean test accuracy of ``dataset``'s combinations: augmentations down, models across."""
+    """Mean test accuracy of ``dataset``'s combinations: augmentations down, models across (``model
+    (backend)`` in a run on several backends)."""
     rows = combinations[combinations["dataset"] == dataset]
+    rows = rows.assign(model=model_labels(rows))
     pivot = rows.pivot_table(index="augmentation", columns="model", values="test_accuracy", aggfunc="mean",
                              dropna=False)
     pivot = pivot.reindex(index=sorted(rows["augmentation"].unique()), columns=sorted(rows["model"].unique()))
@@ -195,7 +220,7 @@ def status_pivot(combinations: Any, dataset: str) -> Any:
     """The status of each cell of :func:`pivot_table` (``None`` where the grid has no combination)."""
     pivot = pivot_table(combinations, dataset)
     rows = combinations[combinations["dataset"] == dataset]
-    statuses = rows.set_index(["augmentation", "model"])["status"]
+    statuses = rows.assign(model=model_labels(rows)).set_index(["augmentation", "model"])["status"]
     return pivot.apply(lambda column: [statuses.get((a, column.name)) for a in pivot.index]).astype(object)
 
 

@@ -111,3 +111,43 @@ def test_nothing_in_common_is_not_a_pass(run_dir_factory, tmp_path, capsys) -> N
     b = run_dir_factory([make_record("flip")], "b")
     assert compare(tmp_path, a, b, "--fail-on-drop", 1) == 5
     assert "nothing in common" in capsys.readouterr().out
+
+
+def _on(backend: str, record: dict) -> dict:
+    """``record`` as trained on ``backend`` (the record and its configuration name it)."""
+    return {**record, "backend": backend, "config": {**record["config"], "backend": backend},
+            "config_hash": f"{record['config_hash']}-{backend}"}
+
+
+def test_two_runs_on_two_backends_are_paired_across_backends(run_dir_factory, tmp_path, capsys) -> None:
+    """The same grid run with --backend tensorflow (A) and --backend jax (B): each combination of A is compared
+    with the same combination of B, and the output says the rows pair two backends."""
+    a = [_on("tensorflow", make_record(aug, test=0.80, n_test=400)) for aug in ("none", "flip")]
+    b = [_on("jax", make_record("none", test=0.80, n_test=400)), _on("jax", make_record("flip", test=0.70, n_test=400))]
+    frame = compare_frame(a, b)
+    assert list(zip(frame["id"], frame["backend"], frame["verdict"])) == [
+        ("pets-none-cnn", "tensorflow vs jax", "same (within noise)"), ("pets-flip-cnn", "tensorflow vs jax", "worse")]
+    assert compare(tmp_path, run_dir_factory(a, "a"), run_dir_factory(b, "b"), "--fail-on-drop", 5) == 1
+    out = capsys.readouterr().out
+    assert "backends: A on tensorflow, B on jax: each combination compared across the two backends" in out
+    assert "pets-flip-cnn[tensorflow vs jax, seed=1] dropped 10.0 points (0.800 -> 0.700)" in out
+    assert "note: backend: 'tensorflow' in A, 'jax' in B" in out
+
+
+def test_runs_with_several_backends_are_matched_backend_by_backend(run_dir_factory, tmp_path, capsys) -> None:
+    """A run with --backend tensorflow,jax has two rows per combination and seed: they are compared with the
+    other run's rows of the same backend, never with each other's or merged."""
+    a = [_on("tensorflow", make_record(test=0.80, n_test=400)), _on("jax", make_record(test=0.60, n_test=400))]
+    b = [_on("tensorflow", make_record(test=0.80, n_test=400)), _on("jax", make_record(test=0.70, n_test=400)),
+         _on("torch", make_record(test=0.75, n_test=400))]
+    frame = compare_frame(a, b)
+    rows = list(zip(frame["backend"], frame["test_accuracy_a"], frame["test_accuracy_b"], frame["verdict"]))
+    assert rows[:2] == [("tensorflow", 0.80, 0.80, "same (within noise)"), ("jax", 0.60, 0.70, "better")]
+    assert (rows[2][0], rows[2][2], rows[2][3]) == ("torch", 0.75, "only in B")
+    assert not frame["pooled"].any() and len(frame) == 3
+    assert differences(a, b) == []  # each row's configuration is compared with the same backend's
+    assert compare(tmp_path, run_dir_factory(a, "a"), run_dir_factory(b, "b")) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[2]
+    assert header.split()[:3] == ["combination", "backend", "seed"]
+    assert "matched by combination, backend and seed" in out

@@ -51,6 +51,16 @@ def test_curves_follow_the_history(records: list[dict]) -> None:
     assert figure.legends and "Training and validation accuracy" in figure.get_suptitle()
 
 
+def test_a_run_on_several_backends_draws_each_backend_apart() -> None:
+    records = [{**make_record("none", "cnn", test=t), "backend": b} for b, t in (("tensorflow", 0.8), ("jax", 0.7))]
+    curves = figures.accuracy_curves(records, "pets")
+    assert [ax.get_title() for ax in curves.axes if ax.get_visible()] == ["none / cnn on jax (seed 1)",
+                                                                         "none / cnn on tensorflow (seed 1)"]
+    chart = figures.test_accuracy_chart(tables.combinations_table(records), "pets").axes[0]
+    assert [t.get_text().split(":")[0] for t in chart.get_yticklabels()] == ["none / cnn (jax)",
+                                                                            "none / cnn (tensorflow)"]
+
+
 def test_test_accuracy_chart_has_intervals_and_the_baseline(records: list[dict]) -> None:
     combinations = tables.combinations_table(records)
     figure = figures.test_accuracy_chart(combinations, "pets")

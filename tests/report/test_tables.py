@@ -202,3 +202,24 @@ def test_a_resumed_run_repeating_a_skip_counts_it_once() -> None:
 ])
 def test_combination_status(statuses: list[str], expected: str) -> None:
     assert combination_status(statuses) == expected
+
+
+def test_a_run_on_several_backends_has_a_row_per_backend() -> None:
+    """`--backend tensorflow,jax`: each combination is a row per backend, in every table (never merged into
+    one combination with twice the seeds), and the leaderboard and the grid name the backend."""
+    records = [{**make_record("none", "cnn", seed=s, test=t), "backend": b}
+               for b, tests in (("tensorflow", (0.80, 0.82)), ("jax", (0.60, 0.62))) for s, t in zip((1, 2), tests)]
+    combinations = tables.combinations_table(records)
+    assert list(zip(combinations["backend"], combinations["seeds"], combinations["test_accuracy"])) == [
+        ("tensorflow", 2, pytest.approx(0.81)), ("jax", 2, pytest.approx(0.61))]
+    assert sorted(tables.per_seed_table(records)["backend"]) == ["jax", "jax", "tensorflow", "tensorflow"]
+    board = tables.leaderboard(combinations, "pets")
+    assert list(board["combination"]) == ["none / cnn / tensorflow", "none / cnn / jax"]
+    pivot = tables.pivot_table(combinations, "pets")
+    assert list(pivot.columns) == ["cnn (jax)", "cnn (tensorflow)"]
+    assert pivot.loc["none", "cnn (jax)"] == pytest.approx(0.61)
+    statuses = tables.status_pivot(combinations, "pets")
+    assert (statuses.loc["none", "cnn (tensorflow)"], statuses.loc["none", "cnn (jax)"]) == ("passed", "failed")
+    single = tables.combinations_table([{**r, "backend": "jax"} for r in records[2:]])
+    assert list(tables.leaderboard(single, "pets")["combination"]) == ["none / cnn"]
+    assert list(tables.pivot_table(single, "pets").columns) == ["cnn"]
