@@ -237,6 +237,9 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
     Option("maxfail", ("--maxfail",), "stop after N tasks failed or errored", positive_int, None, metavar="N"),
     Option("verbose", ("-v", "--verbose"), "more output (repeatable)", None, 0, "output"),
     Option("quiet", ("-q", "--quiet"), "less output (repeatable)", None, 0, "output"),
+    Option("tbstyle", ("--tb",), "traceback of an error inside a combination: short (default: the plugin's "
+           "frames, file and line), long (the whole traceback) or no (the message only)",
+           choice("short", "long", "no"), "short", "output", metavar="STYLE"),
 )
 
 RUN_OPTION_BY_DEST = {opt.dest: opt for opt in RUN_OPTIONS}

@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import harness
 from harness.errors import ExitCode
+from harness.tracebacks import format_traceback
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -249,8 +250,9 @@ class TerminalReporter:
             return
         if self.verbosity < -1:
             return
-        self.write_line(self.rule("summary"))
         repeated = _repeated_ids(records)
+        self._tracebacks(records, repeated)
+        self.write_line(self.rule("summary"))
         for record in sorted(records, key=lambda r: STATUS_ORDER.get(r.get("status", ""), len(STATUS_ORDER))):
             if self.verbosity < 0 and record.get("status") == "passed":
                 continue
@@ -261,6 +263,21 @@ class TerminalReporter:
             self.write_line(f"best on {dataset}: {combination} test {accuracy:.3f}{mean}{lift}")
         if session.run_dir is not None:
             self.write_line(f"run directory: {session.run_dir}")
+
+    def _tracebacks(self, records: list[dict[str, Any]], repeated: set[str]) -> None:
+        """``--tb``: the tracebacks of the errors that raised inside a combination, as pytest's "ERRORS"
+        section (``short``: a plugin's exceptions, by its frames; ``long``: every error's whole traceback)."""
+        style = getattr(self.config.option, "tbstyle", "short") or "short"
+        shown = [r for r in records if r.get("status") == "error" and r.get("traceback")
+                 and (style == "long" or r.get("error_kind") == "exception")]
+        if style == "no" or not shown:
+            return
+        self.write_line(self.rule("errors"))
+        for record in shown:
+            seed = f"[seed={record.get('seed')}]" if record.get("id") in repeated else ""
+            self.write_line(self.rule(f"{record.get('id')}{seed}", "_"))
+            for line in format_traceback(record["traceback"], style, self.config.cwd):
+                self.write_line(line)
 
 
 STATUS_ORDER = {status: i for i, status in enumerate(("passed", "failed", "error", "skipped"))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -94,6 +95,25 @@ def test_summary_of_a_run(tester) -> None:
     passed = "1 passed, 1 failed" if tiny["status"] == "passed" else "2 failed"
     assert re.fullmatch(rf"=+ {passed}, 1 error, 1 skipped in [\dhms]+ =+", summary[8]), summary[8]
     assert len(summary) == 9
+
+
+def test_tb_shows_where_a_plugin_raised(tester) -> None:
+    """--tb=short (the default) shows the plugin's frames with file and line, long the whole traceback, no
+    nothing but the message; the traceback comes from the record (made where the task trained)."""
+    source = (tester.path / "harness_plugins.py").read_text().splitlines()
+    line = source.index('    raise ValueError("this model cannot be built")') + 1
+    short = tester.run(*ARGS, "--model", "broken").stdout.splitlines()
+    start = short.index(next(text for text in short if " errors " in text))
+    assert " synthetic-none-broken " in short[start + 1]
+    assert short[start + 2:start + 6] == [f"harness_plugins.py:{line}: in broken",
+                                          '    raise ValueError("this model cannot be built")',
+                                          "E   ValueError: this model cannot be built", short[start + 5]]
+    assert " summary " in short[start + 5]
+    long = tester.run(*ARGS, "--model", "broken", "--tb=long").stdout
+    assert "Traceback (most recent call last):" in long and f'harness_plugins.py", line {line}, in broken' in long
+    assert f"harness{os.sep}engine{os.sep}train.py" in long
+    quiet = tester.run(*ARGS, "--model", "broken", "--tb", "no").stdout
+    assert " errors " not in quiet and "ERROR    synthetic-none-broken - ValueError: this model" in quiet
 
 
 def test_quiet_summaries(tester) -> None:
