@@ -1,5 +1,5 @@
 """`import harness`, `harness --help`, `harness list` and `--collect-only` import no backend (TensorFlow, JAX,
-PyTorch), no Keras and no matplotlib."""
+PyTorch), no Keras, no matplotlib, no MLflow and no tensorboardX."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 CHECK = """
 import sys
 {body}
-heavy = sorted(m for m in ("tensorflow", "keras", "jax", "torch", "matplotlib") if m in sys.modules)
+heavy = sorted(m for m in ("tensorflow", "keras", "jax", "torch", "matplotlib", "mlflow", "tensorboardX")
+               if m in sys.modules)
 print("HEAVY=" + ",".join(heavy))
 """
 
