@@ -5,8 +5,8 @@ entry-point group (or ``-p MODULE`` or a ``harness_plugins.py`` in the working d
 parts of harness are plugins of this same contract.
 
 Order: harness's own plugins register first (by module name: ``core``, ``engine``, ``synthetic``,
-``terminal``, ``reports``; ``core`` and ``engine`` cannot be blocked), then the entry points of installed
-packages sorted by name, then ``-p`` modules, then ``harness_plugins.py``. pluggy calls a hook's
+``terminal``, ``reports``, ``tensorboard``; ``core`` and ``engine`` cannot be blocked), then the entry points of
+installed packages sorted by name, then ``-p`` modules, then ``harness_plugins.py``. pluggy calls a hook's
 implementations last registered first, unless ``tryfirst``/``trylast`` say otherwise; ``wrapper=True``
 implementations wrap all the others and see their list of results. For a hook that stops at the first
 non-``None`` result, the local file is asked first and harness's own plugins last. Every implementation is

@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("synthetic", "harness.builtin.synthetic"),
     ("terminal", "harness.terminal"),
     ("reports", "harness.report.plugin"),
+    ("tensorboard", "harness.builtin.tensorboard"),
 )
 #: Built-ins that ``-p no:NAME`` may not block: without them ``harness run`` cannot work.
 ESSENTIAL: tuple[str, ...] = ("core", "engine")
