@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from harness import __version__
+from harness.store import RunStore
 from harness.testing import HarnessTester, RunResult
 
 mlflow = pytest.importorskip("mlflow", reason="needs mlflow-skinny: pip install -e plugins/mlflow")
@@ -88,7 +90,10 @@ def check_task_runs(uri: str, run: RunResult) -> None:
         record = records[row["tags.mlflow.runName"]]
         assert row["tags.mlflow.parentRunId"] == parent["run_id"]
         assert row["status"] == "FINISHED" and row["tags.status"] == record["status"]
-        assert row["tags.combination_id"] == "synthetic-none-tiny"
+        assert row["tags.combination_id"] == "synthetic-none-tiny" and row["tags.harness_version"] == __version__
+        assert row["tags.config_hash"] == record["config_hash"]
+        for name in ("p_value", "images_per_second", "train_seconds"):
+            assert row[f"metrics.{name}"] == pytest.approx(record[name]), name
         assert (row["params.dataset"], row["params.model"], row["params.seed"]) == ("synthetic", "tiny",
                                                                                    str(record["seed"]))
         assert row["params.model.learning_rate"] == "0.01" and row["params.budget.epochs"] == "2"
@@ -180,6 +185,17 @@ def test_export_sends_the_run_later(unreachable: tuple[RunResult, str], tester: 
 def test_export_refuses_a_folder_that_is_not_a_run(tester: HarnessTester) -> None:
     result = tester.run("-p", "harness_mlflow", "export", "mlflow", "nowhere")
     assert result.ret == 4 and "nowhere" in result.stderr and "not a harness run directory" in result.stderr
+
+
+def test_export_refuses_a_run_in_progress(logged: tuple[RunResult, str], tester: HarnessTester) -> None:
+    run, _ = logged
+    running = RunStore(run.run_dir)
+    running.lock()  # as the harness process that runs it holds it
+    try:
+        result = tester.run("-p", "harness_mlflow", "export", "mlflow", str(run.run_dir))
+    finally:
+        running.close()
+    assert result.ret == 4 and "in use by another harness process" in result.stderr
 
 
 def test_the_plugin_imports_mlflow_only_to_log() -> None:

@@ -19,7 +19,17 @@ def export_mlflow(config: Config) -> ExitCode:
     option = config.option
     run_dir = Path(option.run_dir)
     run_dir = run_dir if run_dir.is_absolute() else config.cwd / run_dir
-    records = RunStore.open(run_dir).records()  # a folder that is not a run: a usage error naming it
+    store = RunStore.open(run_dir)  # a folder that is not a run: a usage error naming it
+    store.lock()  # a run still in progress sends its own records: refused, as a second run would be
+    try:
+        return _export(config, store)
+    finally:
+        store.close()
+
+
+def _export(config: Config, store: RunStore) -> ExitCode:
+    option, run_dir = config.option, store.run_dir
+    records = store.records()
     uri = (resolve_uri(option.tracking_uri, config.cwd) if option.tracking_uri
            else State.load(run_dir).last or resolve_uri(None, config.cwd))
     sender = Sender(run_dir, uri, option.experiment)

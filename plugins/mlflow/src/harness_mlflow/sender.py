@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
 from harness_mlflow import convert
 
 #: The file in the run directory that says what was sent where.
@@ -94,9 +95,13 @@ class State:
         path = run_dir / STATE_FILE
         state = cls(path)
         if path.is_file():
-            data = json.loads(path.read_text())
-            state.last = data.get("last")
-            state.targets = {uri: Target(**value) for uri, value in data.get("targets", {}).items()}
+            try:
+                data = json.loads(path.read_text())
+                state.last = data.get("last")
+                state.targets = {uri: Target(**value) for uri, value in data.get("targets", {}).items()}
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise UsageError(f"{path}: not what harness-mlflow wrote ({exc}); move it away to send "
+                                 "everything again") from None
         return state
 
     def target(self, uri: str, experiment: str) -> Target:
