@@ -141,6 +141,8 @@ def _info(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: Arrays,
 
 
 _MEMO: dict[str, PreparedData] = {}
+#: Datasets that failed in this process, with their error message (see :func:`prepare`).
+_FAILED: dict[str, tuple[type[DataError], tuple[Any, ...]]] = {}
 
 
 def _files_digest(files: dict[str, list[tuple[str, int]]]) -> str:
@@ -176,13 +178,22 @@ def prepare(spec: DatasetSpec, request: DatasetRequest, *, split_seed: int, prog
     """Build the dataset's splits, decoded once per image size (in memory and in the on-disk cache).
 
     With ``expected_digest`` (:func:`split_digest` computed where the run started), a dataset whose splits
-    here give another digest is a :class:`DataError`: this machine has other files than the run's."""
+    here give another digest is a :class:`DataError`: this machine has other files than the run's.
+
+    A dataset that fails with a :class:`DataError` (a download that cannot work, a missing folder) fails once
+    per process: the later tasks of the same dataset get the same error without trying again."""
     factory = f"{getattr(spec.factory, '__module__', '')}.{getattr(spec.factory, '__qualname__', spec.factory)}"
     memo_key = _digest([spec.name, factory, dict(spec.params), list(spec.image_size), spec.channels, split_seed,
                         request.data_dir])
+    if memo_key in _FAILED:  # the same error, not a second download that cannot work either
+        raise _again(*_FAILED[memo_key])
     data = _MEMO.get(memo_key)
     if data is None:
-        data = _MEMO[memo_key] = _prepare(spec, request, split_seed, progress)
+        try:
+            data = _MEMO[memo_key] = _prepare(spec, request, split_seed, progress)
+        except DataError as exc:
+            _FAILED[memo_key] = (type(exc), exc.args)
+            raise
     if expected_digest is not None and data.info["split_digest"] != expected_digest:
         raise DataError(
             f"dataset {spec.name!r}: the files on {socket.gethostname()} ({data.info['root'] or 'in memory'}) "
@@ -208,5 +219,14 @@ def _prepare(spec: DatasetSpec, request: DatasetRequest, split_seed: int, progre
                         _info(spec, source, arrays, digest, skipped, split_seed))
 
 
+def _again(kind: type[DataError], args: tuple[Any, ...]) -> DataError:
+    """A dataset's earlier error, raised again: the same type and message."""
+    try:
+        return kind(*args)
+    except Exception:  # a plugin's DataError with a constructor of its own
+        return DataError(*args[:1])
+
+
 def clear_memo() -> None:
     _MEMO.clear()
+    _FAILED.clear()

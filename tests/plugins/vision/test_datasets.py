@@ -208,10 +208,39 @@ def test_cats_and_dogs_refuses_a_malformed_checksum(tmp_path, sha256):
 
 
 def test_cats_and_dogs_refuses_a_failed_download(tmp_path):
+    """The cause comes first (not cut off after the URL), then where a local copy was looked for and how to
+    give one."""
     url = (tmp_path / "nowhere.zip").as_uri()
 
-    with pytest.raises(DataError, match="cannot download " + url):
+    with pytest.raises(DataError) as failed:
         datasets.cats_and_dogs(cats_request(tmp_path, url=url))
+    assert str(failed.value) == (
+        f"cats_and_dogs: cannot download {url} (No such file or directory); no --data-dir given (nor "
+        "HARNESS_DATA_DIR); download and unzip the archive, then pass --data-dir DIR where "
+        "DIR/cats_and_dogs_filtered/ exists")
+    with pytest.raises(DataError, match=rf"\(No such file or directory\); no local copy in "
+                                        rf"{tmp_path / 'data' / 'cats_and_dogs_filtered'};"):
+        datasets.cats_and_dogs(cats_request(tmp_path, url=url, data_dir=tmp_path / "data"))
+
+
+def test_cats_and_dogs_takes_the_folder_itself_as_data_dir(tmp_path, cats_and_dogs_tree):
+    root = cats_and_dogs_tree(tmp_path / "data")
+
+    source = datasets.cats_and_dogs(cats_request(tmp_path, data_dir=root))
+
+    assert source.root == str(root) and source.info["source"] == "local copy" and len(source.train) == 6
+
+
+def test_a_download_that_cannot_work_fails_once_per_dataset(harness_tester, tmp_path):
+    """Every combination of the dataset gets the same error; the download is tried once."""
+    url = (tmp_path / "nowhere" / "cats_and_dogs_filtered.zip").as_uri()
+    result = harness_tester.run("run", "--dataset", "cats_and_dogs", "--augmentation", "none", "--model",
+                                "small_cnn", "--model", "small_cnn_scaled", "--set", f"cats_and_dogs.url={url}")
+    assert result.ret == 1, result.stdout + result.stderr
+    errors = {record["error"] for record in result.records}
+    assert len(result.records) == 2 and len(errors) == 1
+    assert errors.pop().startswith(f"DownloadFailed: cats_and_dogs: cannot download {url} (No such file")
+    assert result.stdout.count(f"Downloading data from {url}") == 1
 
 
 def test_cats_and_dogs_refuses_an_archive_without_the_dataset_folder(tmp_path, image_tree, make_zip):

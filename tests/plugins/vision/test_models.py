@@ -180,3 +180,26 @@ def test_a_weights_file_of_another_model_is_refused(tmp_path, other):
         SPECS["mobilenet_v2"].factory(request("mobilenet_v2", weights=str(path)))
 
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.filterwarnings("ignore:`input_shape` is undefined or non-square")
+def test_imagenet_weights_that_cannot_download_say_how_to_do_without(tmp_path, monkeypatch):
+    """Keras's bare Exception becomes a DataError with the way out; no network needed (a file:// origin that
+    does not exist, and an empty Keras cache)."""
+    import keras.src.applications.mobilenet_v2 as keras_mobilenet
+    import keras.src.backend.config as keras_config
+
+    from harness import DataError
+
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path / "keras"))
+    monkeypatch.setattr(keras_mobilenet, "BASE_WEIGHT_PATH", (tmp_path / "nowhere").as_uri() + "/")
+    with pytest.raises(DataError) as failed:
+        SPECS["mobilenet_v2"].factory(request("mobilenet_v2", weights="imagenet"))
+    assert str(failed.value) == (
+        "model mobilenet_v2: cannot download the ImageNet weights (No such file or directory): train from "
+        "scratch with --set mobilenet_v2.weights=none, or give a weights file with --set mobilenet_v2.weights=PATH")
+
+
+def test_weights_none_from_python_trains_from_scratch():
+    model = SPECS["mobilenet_v2"].factory(request("mobilenet_v2", weights=None))
+    assert transfer.base_of(model).trainable and transfer.features(model) is None

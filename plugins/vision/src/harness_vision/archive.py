@@ -26,6 +26,31 @@ class DamagedArchive(DataError):
     """An archive that cannot be read; it has been deleted, so that it is fetched again."""
 
 
+class DownloadFailed(DataError):
+    """A download that could not be made (no network, a host that refuses, a missing file): the message says
+    the URL and the cause."""
+
+
+def failure_cause(exc: BaseException) -> str:
+    """Why a download failed, in a few words: ``HTTP 404 Not Found``, ``Connection refused``, ``Name or
+    service not known``... Keras's ``get_file`` raises a bare ``Exception`` whose context is urllib's error."""
+    import urllib.error
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, urllib.error.HTTPError):
+            return f"HTTP {seen.code} {seen.msg}".strip()
+        if isinstance(seen, urllib.error.URLError):
+            reason = seen.reason
+            if isinstance(reason, OSError):
+                return reason.strerror or str(reason)
+            return str(reason)
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def sha256_of(path: Path) -> str:
     """The hex sha256 digest of a file."""
     digest = hashlib.sha256()
@@ -68,7 +93,7 @@ def download(url: str, sha256: str | None, cache_dir: str) -> Path:
         target.unlink(missing_ok=True)
         raise DataError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}") from None
     except Exception as exc:  # get_file raises a bare Exception on a failed fetch
-        raise DataError(f"cannot download {url}: {exc}") from None
+        raise DownloadFailed(f"cannot download {url} ({failure_cause(exc)})") from None
     return Path(path)
 
 

@@ -36,11 +36,26 @@ SOURCE_PARAMS = ("path", "train", "validation", "test")
 
 
 def _local_copy(data_dir: str | None) -> Path | None:
-    """``DATA_DIR/cats_and_dogs_filtered`` when it exists."""
+    """``DATA_DIR/cats_and_dogs_filtered`` when it exists, or ``DATA_DIR`` itself when it is that folder (it
+    has ``train/`` and ``validation/``: the user gave the folder rather than its parent)."""
     if data_dir is None:
         return None
-    local = Path(data_dir).expanduser().absolute() / CATS_AND_DOGS_FOLDER
-    return local if local.is_dir() else None
+    given = Path(data_dir).expanduser().absolute()
+    if (given / CATS_AND_DOGS_FOLDER).is_dir():
+        return given / CATS_AND_DOGS_FOLDER
+    if (given / "train").is_dir() and (given / "validation").is_dir():
+        return given
+    return None
+
+
+def _not_found(data_dir: str | None) -> str:
+    """Where a local copy was looked for, and how to give one: the end of a failed download's message."""
+    if data_dir is None:
+        looked = "no --data-dir given (nor HARNESS_DATA_DIR)"
+    else:
+        looked = f"no local copy in {Path(data_dir).expanduser().absolute() / CATS_AND_DOGS_FOLDER}"
+    return (f"{looked}; download and unzip the archive, then pass --data-dir DIR where "
+            f"DIR/{CATS_AND_DOGS_FOLDER}/ exists")
 
 
 def _downloaded_copy(params: Mapping[str, Any], cache_dir: str) -> tuple[Path, dict[str, Any]]:
@@ -67,12 +82,17 @@ def _fetch_and_extract(url: str, sha256: str | None, cache_dir: str) -> tuple[Pa
 
 
 def cats_and_dogs(request: DatasetRequest) -> ImageFiles:
-    """The 2,000 + 1,000 images of the study, from ``--data-dir`` if a copy is there, else downloaded."""
+    """The 2,000 + 1,000 images of the study, from ``--data-dir`` if a copy is there (``DATA_DIR/cats_and_dogs_
+    filtered/``, or that folder given itself), else downloaded; a download that fails says where a copy was
+    looked for and how to give one."""
     check_known(request.params, ("url", "sha256"), "cats_and_dogs")
     root = _local_copy(request.data_dir)
     info: dict[str, Any] = {"source": "local copy"}
     if root is None:
-        root, info = _downloaded_copy(request.params, request.cache_dir)
+        try:
+            root, info = _downloaded_copy(request.params, request.cache_dir)
+        except archive.DownloadFailed as exc:
+            raise archive.DownloadFailed(f"cats_and_dogs: {exc}; {_not_found(request.data_dir)}") from None
     splits = {name: folders.scan(root / name) for name in ("train", "validation")}
     class_names = folders.common_classes(splits)
     return ImageFiles(

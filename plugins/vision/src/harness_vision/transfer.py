@@ -1,20 +1,23 @@
 """Models built on a ``keras.applications`` base: ImageNet weights, a local weights file, or from scratch.
 
-The ``weights`` parameter is ``"imagenet"`` (downloaded by Keras into ``~/.keras/models``), ``"none"``
-(random initialization; the whole model trains) or the path of a weights file for the base alone
+The ``weights`` parameter is ``"imagenet"`` (downloaded by Keras into ``~/.keras/models``; when that cannot
+be done, a :class:`~harness.DataError` says how to do without), ``"none"`` (or ``None``: random
+initialization; the whole model trains) or the path of a weights file for the base alone
 (``.weights.h5`` from ``base.save_weights`` or a Keras ``..._notop.h5`` file). With pretrained weights the
 base is frozen and runs in inference mode; :func:`fine_tune` unfreezes its top layers for a second phase.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness import ModelRequest, UsageError
+from harness import DataError, ModelRequest, UsageError
 from harness_vision._params import check_known, number, text, whole
+from harness_vision.archive import failure_cause
 from harness_vision.cnn import TRAINER_PARAMS
 
 #: Parameters every transfer model takes, besides the trainer's.
@@ -40,14 +43,32 @@ def _load_weights(base: Any, weights: str, owner: str) -> None:
         raise UsageError(f"{owner}: cannot load weights from {path}: {_one_line(exc)}") from None
 
 
+def _weights(params: Mapping[str, Any], owner: str) -> str:
+    """The ``weights`` parameter: ``"imagenet"``, ``"none"`` (also ``None``, from Python) or a file's path."""
+    value = params["weights"]
+    if value is None:
+        return "none"
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return text(params, "weights", owner)
+
+
 def _base(application: Callable[..., Any], request: ModelRequest, owner: str, **kwargs: Any) -> Any:
-    """The application without its top, with the weights the ``weights`` parameter names."""
-    weights = text(request.params, "weights", owner)
+    """The application without its top, with the weights the ``weights`` parameter names. ImageNet weights
+    that cannot be downloaded are a :class:`~harness.DataError` that says how to do without them."""
+    weights = _weights(request.params, owner)
     try:
         base = application(input_shape=request.input_shape, include_top=False,
                            weights="imagenet" if weights == "imagenet" else None, **kwargs)
     except ValueError as exc:
         raise UsageError(f"{owner}: {_one_line(exc)}") from None
+    except Exception as exc:  # Keras's get_file raises a bare Exception when the weights cannot be fetched
+        if weights != "imagenet":
+            raise
+        name = owner.split()[-1]
+        raise DataError(f"{owner}: cannot download the ImageNet weights ({failure_cause(exc)}): train from "
+                        f"scratch with --set {name}.weights=none, or give a weights file with --set "
+                        f"{name}.weights=PATH") from None
     if weights not in ("imagenet", "none"):
         _load_weights(base, weights, owner)
     if weights == "none":
@@ -70,7 +91,7 @@ def _fast_batch_norm(base: Any) -> None:
 
 
 def _pretrained(params: Mapping[str, Any]) -> bool:
-    return params["weights"] != "none"
+    return params["weights"] not in ("none", None)
 
 
 def _with_head(base: Any, request: ModelRequest, owner: str, name: str) -> Any:
