@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -53,6 +54,8 @@ class Session:
         self.exitstatus: ExitCode = ExitCode.OK
         #: Whether this session made its run directory (``False`` with ``--resume``).
         self.created = False
+        #: Whether this session made the ``--output`` folder too.
+        self.created_output = False
         #: Keras and backend versions and devices, known once there is something to train.
         self.runtime: dict[str, Any] = {}
 
@@ -108,6 +111,7 @@ class Session:
         output = Path(option.output)
         if not output.is_absolute():
             output = self.config.cwd / output
+        self.created_output = not output.exists()
         try:
             self.store = RunStore.create(output, self.metadata())
         except OSError as exc:
@@ -136,6 +140,9 @@ class Session:
         if self.created and not self.tasks and not store.records():
             store.close()
             shutil.rmtree(store.run_dir, ignore_errors=True)
+            if self.created_output:  # nor the --output folder it made for it
+                with contextlib.suppress(OSError):
+                    store.run_dir.parent.rmdir()
             self.store = None
             return
         try:

@@ -108,6 +108,22 @@ def test_nothing_selected_exits_5(tester) -> None:
     assert result.ret == 5
 
 
+def test_without_a_selection_run_shows_the_grid_and_asks_for_one(tester) -> None:
+    """An empty folder (no configuration, no selection) does not train every installed combination."""
+    result = tester.run("run")
+    assert result.ret == 4 and result.run_dir is None and not (tester.path / "reports").exists()
+    lines = result.stdout.splitlines()
+    start = lines.index("without a selection, harness would train every installed dataset x augmentation x model:")
+    assert lines[start + 1:] == ["  2 datasets: synthetic, blobs [fast]", "  2 augmentations: none, brighten",
+                                 "  2 models: tiny, huge_input [slow]",
+                                 "  8 combinations (4 to skip): 4 trainings of 5 epochs each"]
+    assert result.stderr.startswith("harness: error: no selection: choose what to train with --preset NAME")
+    assert "--dataset/--augmentation/--model NAME" in result.stderr and "[tool.harness]" in result.stderr
+    assert tester.run("run", "--collect-only").ret == 0
+    tester.make_config('epochs = 1\nmodel = ["tiny"]\ndataset = ["blobs"]\naugmentation = ["none"]\n')
+    assert tester.run("run").ret in (0, 1)
+
+
 def test_bad_option_value_is_quoted(tester) -> None:
     result = tester.run("run", "--time", "soon")
     assert result.ret == 4

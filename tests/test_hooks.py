@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import TINY_MODEL_PLUGIN
 
-SMALL = ["--set", "synthetic.image_size=[16,16]", "--set", "synthetic.train_per_class=16",
+SMALL = ["--dataset", "synthetic", "--set", "synthetic.image_size=[16,16]", "--set", "synthetic.train_per_class=16",
          "--set", "synthetic.validation_per_class=8", "--set", "synthetic.test_per_class=16"]
 
 
@@ -68,7 +68,7 @@ def harness_combination_train(task):
             "model": task.model.name, "seed": task.seed, "config_hash": task.config_hash, "status": "passed",
             "test_accuracy": 0.9, "baseline_accuracy": 0.5, "steps": task.budget.steps}
 ''')
-    result = tester.run("run")
+    result = tester.run("run", "--model", "tiny")
     assert result.ret == 0
     assert result.records[0]["steps"] == 7
     assert result.results.loc[0, "test_accuracy"] == 0.9
