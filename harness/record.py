@@ -100,7 +100,10 @@ class Record(TypedDict, total=False):
     max_batch_seconds: float
     wall_seconds: float  #: from the start of training to the end of the last epoch, validation included
     images_per_second: float | None
-    time_to_target: dict[str, float] | None  #: ``epoch`` and ``seconds`` to reach ``--target-accuracy``
+    #: The first complete epoch whose validation reached ``--target-accuracy`` (``epoch``), the wall ``seconds``
+    #: from the first touch of the data to the end of that validation (compilation and validations included),
+    #: and the ``train_seconds`` and ``compile_seconds`` at that point (see :mod:`harness.engine.budget`).
+    time_to_target: dict[str, float] | None
     history: list[HistoryEntry]  #: per epoch
     # -- metrics ------------------------------------------------------------------------------------
     train_accuracy: float | None  #: of the last epoch

@@ -1,10 +1,12 @@
 """Honest statistics: confidence intervals, the test of beating the label-frequency baseline, Holm's
-correction across a run's combinations and the smallest lift a test set can detect."""
+correction across a run's combinations, the smallest lift a test set can detect, the time to a target
+accuracy over repeated runs (MLPerf's rules) and normalised scores across datasets (the AutoML benchmark's)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 #: Significance level of the one-sided test that decides PASSED.
 ALPHA = 0.05
@@ -136,3 +138,149 @@ def min_detectable_lift(n: int, baseline: float, alpha: float = ALPHA, power: fl
         else:
             low = middle
     return 100.0 * (high - baseline)
+
+
+# -------------------------------------------------------------------------------------------------
+# Time to a target accuracy (MLPerf Training's rules for a benchmark result)
+# -------------------------------------------------------------------------------------------------
+
+#: Runs below which none is dropped: with fewer than three, dropping the fastest and the slowest leaves nothing.
+MIN_RUNS_TO_DROP = 3
+
+
+@dataclass(frozen=True)
+class TimeToTarget:
+    """The time to a target of one combination over its runs (seeds), by MLPerf Training's rules: the
+    fastest and the slowest run dropped and the rest averaged; a single run that never reached the target
+    may be the slowest, dropped; two or more make the result invalid (``mean`` NaN, ``why`` says so)."""
+
+    runs: int  #: runs counted (the combination's seeds that trained)
+    reached: int  #: runs that reached the target
+    kept: tuple[float, ...]  #: the times averaged, fastest first
+    #: The times dropped, fastest first; ``None`` stands for a run that never reached the target.
+    dropped: tuple[float | None, ...]
+    mean: float  #: mean of ``kept``; NaN when there is no valid result
+    std: float  #: sample standard deviation of ``kept`` (NaN with fewer than two)
+    why: str = ""  #: why there is no valid result, empty when there is
+
+    @property
+    def valid(self) -> bool:
+        return not math.isnan(self.mean)
+
+    @property
+    def not_reached(self) -> int:
+        return self.runs - self.reached
+
+
+def time_to_target(times: Sequence[float | None]) -> TimeToTarget:
+    """The benchmark result of one combination from its runs' times to the target (``None`` or NaN: the
+    run never reached it within its budget).
+
+    With :data:`MIN_RUNS_TO_DROP` runs or more: sorted, a run that never reached the target counting as the
+    slowest, the fastest and the slowest are dropped and the others averaged; with two or more runs that
+    never reached it there is no result. With one or two runs nothing is dropped: the mean of them all, and
+    no result if any run missed the target (none can be dropped)."""
+    reached = sorted(float(t) for t in times if t is not None and not math.isnan(t))
+    runs, missing = len(times), len(times) - len(reached)
+    ordered: list[float | None] = [*reached, *([None] * missing)]
+    if runs == 0:
+        return TimeToTarget(0, 0, (), (), math.nan, math.nan, "no run")
+    if runs < MIN_RUNS_TO_DROP:
+        kept, dropped = ordered, []
+    else:
+        kept, dropped = ordered[1:-1], [ordered[0], ordered[-1]]
+    if None in kept:
+        allowed = ("one (as the slowest, dropped)" if runs >= MIN_RUNS_TO_DROP
+                   else f"none (fewer than {MIN_RUNS_TO_DROP} runs: none is dropped)")
+        why = f"{missing} of {runs} runs did not reach the target; the protocol allows {allowed}"
+        return TimeToTarget(runs, len(reached), (), tuple(dropped), math.nan, math.nan, why)
+    values = [float(t) for t in kept if t is not None]
+    mean, std, _, _ = mean_interval(values)
+    return TimeToTarget(runs, len(reached), tuple(values), tuple(dropped), mean, std)
+
+
+# -------------------------------------------------------------------------------------------------
+# Normalised scores across datasets (as the AutoML benchmark ranks frameworks)
+# -------------------------------------------------------------------------------------------------
+
+
+def normalised_score(value: float, baseline: float, reference: float) -> float:
+    """``value`` on a scale where the ``baseline`` scores 0 and the ``reference`` scores 1 (above 1: better
+    than the reference; below 0: worse than the baseline). NaN when the reference does not differ from the
+    baseline (no scale) or a value is missing."""
+    if any(math.isnan(v) for v in (value, baseline, reference)) or math.isclose(reference, baseline, abs_tol=1e-12):
+        return math.nan
+    return (value - baseline) / (reference - baseline)
+
+
+@dataclass(frozen=True)
+class CrossDatasetScore:
+    """One combination's normalised scores across datasets, and their mean and spread."""
+
+    scores: dict[str, float]  #: by dataset; NaN where the dataset has no scale (see ``unscaled``)
+    mean: float
+    std: float  #: sample standard deviation across datasets (NaN with one)
+    low: float
+    high: float
+    imputed: tuple[str, ...]  #: datasets where the combination had no accuracy, scored 0 (the baseline)
+
+
+@dataclass(frozen=True)
+class CrossDatasetBoard:
+    """Every combination's :class:`CrossDatasetScore`, and what each dataset was scaled by."""
+
+    scores: dict[str, CrossDatasetScore]  #: by combination
+    references: dict[str, tuple[str, float]]  #: by dataset: the reference combination and its accuracy
+    unscaled: dict[str, str]  #: datasets left out of every mean, and why
+
+
+def cross_dataset_scores(accuracy: Mapping[str, Mapping[str, float]], baselines: Mapping[str, float],
+                         reference: str | None = None) -> CrossDatasetBoard:
+    """Normalised scores of every combination on every dataset (``accuracy[dataset][combination]``; NaN or
+    absent: no result there), 0 = the dataset's label-frequency baseline (``baselines``), 1 = the
+    ``reference`` combination's accuracy on that dataset, or, without one, the best accuracy of the run on
+    it; averaged over the datasets with their spread, as the AutoML benchmark does.
+
+    A combination without an accuracy on a dataset (an error, a skip) is scored 0 there, as the AutoML
+    benchmark imputes a failed task with the constant predictor, and the dataset is listed in ``imputed``. A
+    dataset whose reference has no accuracy, or one no better than the baseline (no scale to measure on),
+    is left out of every mean (``unscaled``)."""
+    combinations = sorted({c for by in accuracy.values() for c in by})
+    references: dict[str, tuple[str, float]] = {}
+    unscaled: dict[str, str] = {}
+    for dataset in sorted(accuracy):
+        found = {c: float(a) for c, a in accuracy[dataset].items() if a is not None and not math.isnan(a)}
+        baseline = float(baselines.get(dataset, math.nan))
+        if reference is not None:
+            if reference not in found:
+                unscaled[dataset] = f"the reference {reference} has no test accuracy on it"
+                continue
+            name = reference
+        elif found:
+            name = max(sorted(found), key=lambda c: found[c])
+        else:
+            unscaled[dataset] = "no combination has a test accuracy on it"
+            continue
+        if math.isnan(baseline) or found[name] <= baseline:
+            unscaled[dataset] = (f"the reference {name} ({found[name]:.3f}) does not beat the baseline "
+                                 f"({baseline:.3f}): no scale")
+            continue
+        references[dataset] = (name, found[name])
+    scores: dict[str, CrossDatasetScore] = {}
+    for combination in combinations:
+        by_dataset: dict[str, float] = {}
+        imputed = []
+        for dataset in sorted(accuracy):
+            if dataset not in references:
+                by_dataset[dataset] = math.nan
+                continue
+            value = float(accuracy[dataset].get(combination, math.nan))
+            if math.isnan(value):
+                imputed.append(dataset)
+                value = float(baselines[dataset])
+            by_dataset[dataset] = normalised_score(value, float(baselines[dataset]), references[dataset][1])
+        values = [v for v in by_dataset.values() if not math.isnan(v)]
+        mean, std, _, _ = mean_interval(values)
+        scores[combination] = CrossDatasetScore(by_dataset, mean, std, min(values, default=math.nan),
+                                                max(values, default=math.nan), tuple(imputed))
+    return CrossDatasetBoard(scores, references, unscaled)

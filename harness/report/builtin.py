@@ -84,10 +84,24 @@ def augmentation_figure(report: Report, dataset: str, name: str, images: Any, la
     return samples.augmentation_examples(images[0], versions, name, dataset, class_names[int(labels[0])])
 
 
+def protocol_figures(report: Report) -> dict[str, Any]:
+    """The figures of the run as a whole: the leaderboard across datasets (two datasets or more) and the
+    time to the target accuracy (``--target-accuracy``)."""
+    from harness.report import across_datasets, time_to_target
+
+    out = Gallery(report)
+    board = across_datasets.table(report.records, across_datasets.reference_of(report.metadata))
+    if board is not None and board["score"].notna().any():
+        out.add(across_datasets.FIGURE, across_datasets.figure, board)
+    if time_to_target.runs_by_combination(report.records):
+        out.add(time_to_target.NAME, time_to_target.figure, report.records)
+    return out
+
+
 def builtin_figures(report: Report) -> dict[str, Any]:
     combinations = tables.combinations_table(report.records)
     results = tables.per_seed_table(report.records)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = dict(protocol_figures(report))
     for dataset in rec.datasets(report.records):
         out.update(result_figures(report, dataset, combinations, results))
         out.update(data_figures(report, dataset))

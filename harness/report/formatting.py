@@ -65,6 +65,8 @@ def formatter_for(column: str) -> Callable[[Any], str]:
     name = str(column)
     if name.endswith("accuracy") or name in ("ci_low", "ci_high", "test_std") or name.startswith("accuracy_"):
         return accuracy
+    if name == "score" or name.startswith(("score_", "score:")):
+        return lambda v: f"{float(v):.2f}"
     if name.endswith("points"):
         return points
     if name.startswith("p_value") or name == "p_holm":
@@ -75,7 +77,8 @@ def formatter_for(column: str) -> Callable[[Any], str]:
         return rate
     if name.endswith("percent"):
         return lambda v: f"{float(v):.1f}"
-    if name in ("epochs", "steps", "images", "seed", "seeds", "n_test", "count", "time_to_target_epochs"):
+    if name in ("epochs", "steps", "images", "seed", "seeds", "n_test", "count", "time_to_target_epochs",
+                "runs", "reached", "not_reached", "datasets", "epochs_to_target"):
         return count
     if name == "error":
         return text

@@ -7,12 +7,14 @@ imported only when a report is built.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
 import harness
 from harness.config import StashKey
+from harness.errors import UsageError
 from harness.store import StoreError
 
 if TYPE_CHECKING:
@@ -24,11 +26,55 @@ if TYPE_CHECKING:
 WRITTEN: StashKey[WrittenReport] = StashKey()
 
 
+@harness.hookimpl
+def harness_options_add(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("report")
+    group.add_argument("--reference", dest="reference", default=None, metavar="AUGMENTATION-MODEL",
+                       help="the combination that scores 1 on every dataset in the leaderboard across datasets "
+                            "(0 is the label-frequency baseline), e.g. none-small_cnn; with several backends "
+                            "add -BACKEND (default: the best of the run on each dataset)")
+
+
+def reference_keys(session: Session) -> list[str]:
+    """What ``--reference`` may name in this run: ``AUGMENTATION-MODEL`` of the selected combinations, with
+    ``-BACKEND`` for each backend when the run has several."""
+    pairs = sorted({f"{c.augmentation.name}-{c.model.name}" for c in session.combinations})
+    backends = list(getattr(session.config.option, "backend", None) or [])
+    if len(backends) > 1:
+        return [f"{pair}-{backend}" for pair in pairs for backend in backends]
+    return pairs
+
+
+@harness.hookimpl(tryfirst=True)
+def harness_collection_finish(session: Session) -> None:
+    """Refuse a ``--reference`` that names no selected combination, before anything trains."""
+    reference = getattr(session.config.option, "reference", None)
+    if reference is None or not session.combinations:
+        return
+    known = reference_keys(session)
+    if str(reference) not in known:
+        from harness.config import _unknown
+
+        raise UsageError(f"--reference: {_unknown('combination', str(reference), dict.fromkeys(known))} "
+                         "(AUGMENTATION-MODEL, with -BACKEND when the run has several backends)")
+
+
+def _keep_reference(session: Session) -> None:
+    """Store ``--reference`` in the run's metadata, so ``harness report`` rebuilds the same leaderboard."""
+    reference = getattr(session.config.option, "reference", None)
+    if reference is None or session.store is None:
+        return
+    metadata = session.store.metadata()
+    if metadata.get("reference") != reference:
+        session.store.write_metadata({**metadata, "reference": str(reference)})
+
+
 @harness.hookimpl(tryfirst=True)
 def harness_report_tables(report: Report) -> dict[str, Any]:
+    from harness.report.across_datasets import reference_of
     from harness.report.tables import builtin_tables
 
-    return builtin_tables(report.records)
+    return builtin_tables(report.records, reference=reference_of(report.metadata))
 
 
 @harness.hookimpl(tryfirst=True)
@@ -57,6 +103,7 @@ def harness_session_finish(session: Session, exitstatus: int) -> None:
     from harness.report.write import write_report
 
     try:
+        _keep_reference(session)
         written = write_report(session_report(session), session.config.pluginmanager)
     except (OSError, StoreError) as exc:  # a full or read-only disk: the user's to fix, one line
         why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)

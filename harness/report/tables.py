@@ -280,11 +280,17 @@ def _pivot_caption(dataset: str, baseline: float) -> str:
             f"the label-frequency baseline is {baseline:.3f}.")
 
 
-def builtin_tables(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every built-in table by name: ``leaderboard-DATASET``, ``combinations``, ``per_seed``,
-    ``pivot-DATASET`` and ``labels``."""
+def builtin_tables(records: list[dict[str, Any]], reference: str | None = None) -> dict[str, Any]:
+    """Every built-in table by name: ``leaderboard-across_datasets`` (two datasets or more; ``reference``:
+    the combination that scores 1, see :mod:`harness.report.across_datasets`), ``time_to_target`` (with
+    ``--target-accuracy``, see :mod:`harness.report.time_to_target`), ``leaderboard-DATASET``,
+    ``combinations``, ``per_seed``, ``pivot-DATASET`` and ``labels``."""
+    from harness.report import across_datasets, time_to_target
+
     combinations = combinations_table(records)
-    tables: dict[str, Any] = {}
+    tables: dict[str, Any] = {across_datasets.NAME: across_datasets.table(records, reference),
+                              time_to_target.NAME: time_to_target.table(records)}
+    tables = {name: frame for name, frame in tables.items() if frame is not None}
     for dataset in rec.datasets(records):
         if combinations.loc[combinations["dataset"] == dataset, "test_accuracy"].notna().any():
             board = leaderboard(combinations, dataset)

@@ -39,12 +39,14 @@ class WrittenReport:
     warnings: list[str] = field(default_factory=list)
     #: The run's verdict after Holm's correction (see :func:`harness.report.tables.verdict_counts`).
     verdict: str = ""
+    #: The protocols' results: the time to the target accuracy and the leaderboard across datasets.
+    protocols: list[str] = field(default_factory=list)
 
     def terminal_lines(self) -> list[str]:
-        """What the terminal shows of the report after a run or ``harness report``: its notes, warnings and
-        the run's verdict."""
+        """What the terminal shows of the report after a run or ``harness report``: its notes, warnings, the
+        run's verdict and the protocols' results."""
         lines = [f"note: {note}" for note in self.notes] + [f"warning: {warning}" for warning in self.warnings]
-        return lines + ([f"statistics: {self.verdict}"] if self.verdict else [])
+        return lines + ([f"statistics: {self.verdict}"] if self.verdict else []) + self.protocols
 
 
 def write_file(path: Path, write: Any, mode: str = "w") -> None:
@@ -218,14 +220,31 @@ def _markdown_page(report: Report, summary: list[str], warnings: list[str], lead
     return "\n".join(parts)
 
 
-def _write_tables(report: Report, found: dict[str, Any], written: WrittenReport) -> list[tuple[str, str, str, str]]:
-    """Each table as CSV and Markdown; returns (name, caption, Markdown, HTML) for the pages."""
+def _write_tables(report: Report, found: dict[str, Any],
+                  written: WrittenReport) -> list[tuple[str, str, str, str, bool]]:
+    """Each table as CSV and Markdown; returns (name, caption, Markdown, HTML, headline) for the pages. A
+    headline table (a leaderboard, or one whose ``attrs["headline"]`` is true) is shown first, after the
+    summary."""
+    from harness.report.tables import LEADERBOARD
+
     parts = []
     for name, frame in found.items():
         path, md, body = write_table(report.run_dir / TABLES_DIR, name, frame)
         written.tables[name] = path
-        parts.append((name, str(frame.attrs.get("caption", "")), md, body))
+        headline = name.startswith(LEADERBOARD) or bool(frame.attrs.get("headline"))
+        parts.append((name, str(frame.attrs.get("caption", "")), md, body, headline))
     return parts
+
+
+def protocol_lines(report: Report) -> list[str]:
+    """The time to the target accuracy and the leaderboard across datasets, one line each (when the run
+    has them), for the summary and the terminal."""
+    from harness.report import across_datasets, time_to_target
+
+    reference = across_datasets.reference_of(report.metadata)
+    lines = [time_to_target.summary(time_to_target.table(report.records)),
+             across_datasets.summary(across_datasets.table(report.records, reference), reference)]
+    return [line for line in lines if line]
 
 
 def _write_figures(report: Report, found: dict[str, Any], written: WrittenReport) -> list[tuple[str, str, bytes]]:
@@ -246,23 +265,18 @@ def _write_figures(report: Report, found: dict[str, Any], written: WrittenReport
 
 def write_report(report: Report, pm: HarnessPluginManager) -> WrittenReport:
     """Collect the tables and figures from every plugin and write them with the Markdown and HTML pages."""
-    from harness.report.tables import (
-        LEADERBOARD,
-        combinations_table,
-        split_warnings,
-        test_size_warnings,
-        verdict_counts,
-    )
+    from harness.report.tables import combinations_table, split_warnings, test_size_warnings, verdict_counts
 
     written = WrittenReport(html=report.run_dir / HTML_NAME, markdown=report.run_dir / MARKDOWN_NAME)
     tables = _write_tables(report, collect(pm, "harness_report_tables", report), written)
     figures = _write_figures(report, collect(pm, "harness_report_figures", report), written)
     combinations = combinations_table(report.records)
-    summary = summary_lines(report, combinations)
+    written.protocols = protocol_lines(report)
+    summary = summary_lines(report, combinations) + written.protocols
     written.warnings = test_size_warnings(combinations) + split_warnings(report.records)
     written.verdict = verdict_counts(combinations)
-    boards = [t for t in tables if t[0].startswith(LEADERBOARD)]
-    rest = [t for t in tables if not t[0].startswith(LEADERBOARD)]
+    boards = [t[:4] for t in tables if t[4]]
+    rest = [t[:4] for t in tables if not t[4]]
     page = html.page(title=f"harness report: {report.run_id}", run_id=report.run_id, metadata=report.metadata,
                      summary=summary, warnings=written.warnings,
                      leaderboards=[(name, caption, body.replace('class="sortable"', 'class="sortable leaderboard"'))

@@ -122,7 +122,12 @@ def test_best_and_last_weights_are_both_recorded(engine_tester) -> None:
     assert 1 <= record["best_epoch"] <= 3 and record["last_epoch"] == 3
     best = max(e["val_accuracy"] for e in record["history"])
     assert record["history"][record["best_epoch"] - 1]["val_accuracy"] == best
-    assert record["time_to_target"] == {"epoch": 1, "seconds": record["history"][0]["train_seconds_total"]}
+    target = record["time_to_target"]
+    assert target["epoch"] == 1 and target["train_seconds"] == record["history"][0]["train_seconds_total"]
+    assert target["compile_seconds"] == record["compile_seconds"]  # one phase: compiled in epoch 1
+    # the wall clock from the first batch: training, compilation and the first validation, within the run's
+    assert target["seconds"] > target["train_seconds"] + target["compile_seconds"]
+    assert target["seconds"] < record["wall_seconds"]
     assert not record["config"]["restore_best"]
 
 

@@ -57,6 +57,17 @@ def make_record(augmentation: str = "none", model: str = "cnn", *, dataset: str 
             "params_count": 1234, "precision": "float32", "images_per_second": 100 * len(points) / seconds}
 
 
+def reached(record: dict[str, Any], seconds: float | None, target: float = 0.7, epoch: int = 2,
+            backend: str | None = None) -> dict[str, Any]:
+    """``record`` trained with ``--target-accuracy target``: it reached it after ``seconds`` (``None``: never)."""
+    record["config"]["target_accuracy"] = target
+    record["time_to_target"] = None if seconds is None else {
+        "epoch": epoch, "seconds": seconds, "train_seconds": seconds / 2, "compile_seconds": 0.5}
+    if backend is not None:
+        record["backend"] = backend
+    return record
+
+
 def skip_record(augmentation: str = "none", model: str = "gray", dataset: str = "pets",
                 reason: str = "gray needs 1-channel images, pets has 3") -> dict[str, Any]:
     return {"id": f"{dataset}-{augmentation}-{model}", "dataset": dataset, "augmentation": augmentation,
