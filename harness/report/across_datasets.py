@@ -35,7 +35,7 @@ def key_of(record: dict[str, Any], backends: bool) -> str:
 def label_of(key: str, records: list[dict[str, Any]], backends: bool) -> str:
     for record in records:
         if key_of(record, backends) == key:
-            backend = f" ({record.get('backend')})" if backends else ""
+            backend = f" / {record.get('backend')}" if backends else ""  # as the per-dataset leaderboards
             return f"{record.get('augmentation')} / {record.get('model')}{backend}"
     return key
 

@@ -159,7 +159,7 @@ def summary(frame: Any) -> str:
     best = valid.sort_values("time_to_target_seconds", kind="stable").iloc[0]
     name = "-".join(str(best[c]) for c in ("dataset", "augmentation", "model"))
     if "backend" in valid.columns and isinstance(best["backend"], str):
-        name += f" ({best['backend']})"
+        name += f" on {best['backend']}"
     compile_part = (f", {best['compile_seconds']:.1f} s of it compiling"
                     if not math.isnan(best["compile_seconds"]) else "")
     return (head + f"fastest {name} {best['time_to_target_seconds']:.1f} s, {best['result']}{compile_part}; "
@@ -186,7 +186,7 @@ def figure(records: list[dict[str, Any]]) -> Any:
     edge = 1.08 * max(times) if times else 1.0
     labels = []
     for y, ((dataset, augmentation, model, backend), runs, result) in enumerate(found):
-        labels.append(f"{dataset}: {augmentation} / {model}{f' ({backend})' if backends else ''}\n"
+        labels.append(f"{dataset}: {augmentation} / {model}{f' / {backend}' if backends else ''}\n"
                       f"{result.reached} of {result.runs} reached")
         if result.valid:
             ax.barh([y], [result.mean], height=0.5, color=KEPT_COLOUR, alpha=0.35, zorder=1)

@@ -73,8 +73,8 @@ def test_only_with_two_datasets_and_keys_with_several_backends(records) -> None:
     assert across_datasets.table(pets) is None and "leaderboard-across_datasets" not in tables.builtin_tables(pets)
     both = [{**r, "backend": backend} for r in records if r["status"] != "skipped" for backend in ("jax", "torch")]
     frame = across_datasets.table(both, reference="flip-cnn-torch")
-    assert "flip / cnn (torch)" in set(frame["combination"]) and len(frame) == 6
-    assert frame.set_index("combination").loc["flip / cnn (jax)", "score"] == 1.0  # the same accuracies
+    assert "flip / cnn / torch" in set(frame["combination"]) and len(frame) == 6
+    assert frame.set_index("combination").loc["flip / cnn / jax", "score"] == 1.0  # the same accuracies
 
 
 def test_the_summary_line_and_the_figure(records) -> None:
