@@ -38,7 +38,8 @@ def build(request):
 @harness.hookimpl
 def harness_models_register(config):
     return [harness.ModelSpec(name="tiny", factory=build, description="a tiny CNN", input_range="0-1",
-                              params={"learning_rate": 0.01})]
+                              params={"learning_rate": 0.01}),
+            harness.ModelSpec(name="big", factory=build, description="skipped here", min_image_size=64)]
 '''
 RUN = ("-p", "harness_mlflow", "run", "--dataset", "synthetic", "--augmentation", "none", "--model", "tiny",
        "--repeats", "2", "--epochs", "2", "--set", "synthetic.image_size=[16,16]",
@@ -82,8 +83,9 @@ def check_task_runs(uri: str, run: RunResult) -> None:
     under one parent run that holds the report."""
     from mlflow import MlflowClient
 
-    records = {f"{r['id']}[seed={r['seed']},{r['backend']}]": r for r in run.records}
+    records = {f"{r['id']}[seed={r['seed']},{r['backend']}]": r for r in run.records if r["status"] != "skipped"}
     parent, children = split(runs_of(uri, run.run_dir.name))
+    children = children[children["tags.status"] != "skipped"]
     assert sorted(children["tags.mlflow.runName"]) == sorted(records)
     client = MlflowClient(uri)
     for _, row in children.iterrows():
@@ -121,25 +123,33 @@ def check_task_runs(uri: str, run: RunResult) -> None:
 @pytest.fixture(scope="module")
 def logged(tester: HarnessTester) -> tuple[RunResult, str]:
     target = tester.stores / "store"
-    run = tester.run(*RUN, "--mlflow", str(target))
+    run = tester.run(*RUN, "--model", "big", "--mlflow", str(target))  # big: skipped, not trained
     assert run.ret in (0, 1), run.stderr
     return run, store(target)
 
 
 def test_each_task_is_an_mlflow_run_with_its_parameters_metrics_and_status(logged: tuple[RunResult, str]) -> None:
     run, uri = logged
-    assert len(run.records) == 2
+    assert sorted(r["status"] == "skipped" for r in run.records) == [False, False, True]
     check_task_runs(uri, run)
-    assert "mlflow: 2 task runs logged to" in run.stdout and "harness: mlflow" not in run.stderr
+    assert "mlflow: 3 task runs logged to" in run.stdout and "harness: mlflow" not in run.stderr
+
+
+def test_a_skipped_combination_is_a_run_that_says_why(logged: tuple[RunResult, str]) -> None:
+    run, uri = logged
+    runs = runs_of(uri, run.run_dir.name)
+    (skipped,) = runs[runs["tags.status"] == "skipped"].to_dict("records")
+    assert skipped["tags.mlflow.runName"] == "synthetic-none-big[seed=1]"
+    assert "needs images of at least 64px" in skipped["tags.error"]
 
 
 def test_what_was_sent_is_remembered_and_not_sent_twice(logged: tuple[RunResult, str], tester: HarnessTester) -> None:
     run, uri = logged
     state = json.loads((run.run_dir / "mlflow.json").read_text())
-    assert state["last"] == uri and len(state["targets"][uri]["runs"]) == 2 and state["targets"][uri]["report"]
+    assert state["last"] == uri and len(state["targets"][uri]["runs"]) == 3 and state["targets"][uri]["report"]
     again = tester.run("-p", "harness_mlflow", "export", "mlflow", str(run.run_dir))
     assert again.ret == 0 and "nothing to send" in again.stdout, again.stderr
-    assert len(runs_of(uri, run.run_dir.name)) == 3
+    assert len(runs_of(uri, run.run_dir.name)) == 4  # the parent, two tasks, the skipped combination
 
 
 # -------------------------------------------------------------------------------------------------
@@ -208,3 +218,28 @@ def test_the_plugin_imports_mlflow_only_to_log() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "--tracking-uri" in out.stdout
+
+
+def test_a_run_begun_and_not_completed_is_replaced(logged: tuple[RunResult, str], tester: HarnessTester,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server went away between creating a task's run and completing it: export deletes that run and sends
+    the task again, so MLflow ends with one run per record."""
+    import shutil
+
+    from mlflow import MlflowClient
+
+    run, _ = logged
+    copy = tester.stores / "copy" / run.run_dir.name
+    shutil.copytree(run.run_dir, copy, ignore=shutil.ignore_patterns("mlflow.json", ".lock"))
+    uri = store(tester.stores / "retry")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # as the plugin does for a file store
+    client = MlflowClient(uri)
+    half = client.create_run(client.create_experiment(copy.name), run_name="half-sent")
+    first = next(r for r in run.records if r["status"] != "skipped")
+    key = f"{first['config_hash']}@{first['finished_at']}"
+    (copy / "mlflow.json").write_text(json.dumps({"last": uri, "targets": {uri: {
+        "experiment": copy.name, "begun": {key: half.info.run_id}}}}))
+    result = tester.run("-p", "harness_mlflow", "export", "mlflow", str(copy))
+    assert result.ret == 0 and "sent 3 task runs and the report" in result.stdout, result.stderr
+    assert client.get_run(half.info.run_id).info.lifecycle_stage == "deleted"
+    assert len(runs_of(uri, copy.name)) == 4
