@@ -196,7 +196,7 @@ def _list(config: Config) -> ExitCode:
         if name == "presets":
             for preset, values in sorted(registry.presets.items()):
                 summary = ", ".join(f"{k}={v}" for k, v in values.items() if k != "params")
-                out.write(f"  {preset:<22} {summary}\n")
+                out.write(f"  {preset:<22} {summary}  ({config.preset_origins.get(preset, '?')})\n")
             continue
         specs = registry.of_kind(name)
         width = max((len(s) for s in specs), default=0) + 2
@@ -211,17 +211,21 @@ def _list(config: Config) -> ExitCode:
 
 
 def _parameters(spec: Any, indent: str) -> str:
-    """``harness list -v``: a spec's parameters with their defaults, and those it takes without one."""
-    defaults = ", ".join(f"{key}={value!r}" for key, value in sorted(spec.params.items()))
-    optional = sorted(spec.accepted_params() - set(spec.params))
-    lines = [f"{indent}parameters: {defaults or 'none'}"]
-    if optional:
-        lines.append(f"{indent}also takes: {', '.join(optional)}")
+    """``harness list -v``: a spec's parameters, a line each: its default (those taken without one are
+    ``optional``) and what it means when the spec says (``param_descriptions``)."""
+    names = sorted(spec.accepted_params(), key=lambda name: (name not in spec.params, name))
+    if not names:
+        return f"{indent}parameters: none\n"
+    shown = {name: f"{name} = {spec.params[name]!r}" if name in spec.params else f"{name} (optional)"
+             for name in names}
+    width = min(max(len(text) for text in shown.values()), 40) + 2
+    lines = [f"{indent}{text:<{width - 2}}  {spec.describe_param(name)}".rstrip() for name, text in shown.items()]
     return "".join(f"{line}\n" for line in lines)
 
 
 def _cache(args: argparse.Namespace) -> ExitCode:
     from harness.data import cache
+    from harness.terminal import plural
 
     cache_dir = Path(args.cache_dir) if args.cache_dir else cache.default_cache_dir()
     if args.action == "clear":
@@ -232,13 +236,14 @@ def _cache(args: argparse.Namespace) -> ExitCode:
     print(f"decoded-image cache: {summary['path']}")
     for entry in summary["entries"]:
         height, width = entry["size"] or ("?", "?")
-        print(f"  {entry['key']}  {entry['files']} files at {height}x{width}x{entry['channels']}"
+        print(f"  {entry['key']}  {plural(entry['files'], 'file')} at {height}x{width}x{entry['channels']}"
               f"  {entry['bytes'] / 2**20:.1f} MiB  skipped {entry['skipped']}  {entry['root']}")
     print(f"downloads: {summary['downloads_path']}")
     for download in summary["downloads"]:
         print(f"  {download['name']}  {download['bytes'] / 2**20:.1f} MiB")
-    print(f"total {(summary['bytes'] + summary['downloads_bytes']) / 2**20:.1f} MiB in {len(summary['entries'])} "
-          f"entries and {len(summary['downloads'])} downloads "
+    entries = plural(len(summary["entries"]), "entry").replace("entrys", "entries")
+    print(f"total {(summary['bytes'] + summary['downloads_bytes']) / 2**20:.1f} MiB in {entries} "
+          f"and {plural(len(summary['downloads']), 'download')} "
           "(move it with --cache-dir or HARNESS_CACHE_DIR; empty it with `harness cache clear`)")
     return ExitCode.OK
 

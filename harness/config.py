@@ -374,6 +374,8 @@ class Config:
         self.stash = Stash()
         #: Presets from plugins and the configuration file, filled by :func:`resolve_options`.
         self.presets: dict[str, dict[str, Any]] = {}
+        #: Where each preset comes from: its plugin's package (``name version``) or the configuration file.
+        self.preset_origins: dict[str, str] = {}
 
     @property
     def hook(self) -> pluggy.HookRelay:

@@ -126,13 +126,17 @@ def add_configured(config: Config, registry: Registry) -> None:
 
 
 def collect_presets(config: Config) -> dict[str, dict[str, Any]]:
+    """The plugins' presets, then the configuration file's; where each comes from (its plugin's package, or
+    the file) goes to ``config.preset_origins``."""
     presets: dict[str, dict[str, Any]] = {}
     for origin, result in contributions(config, "harness_presets_register"):
         if not isinstance(result, dict):
             raise PluginError(f"{origin.describe()}: harness_presets_register returned {result!r}, expected a "
                               "dict of presets by name")
         presets.update(result)
+        config.preset_origins.update(dict.fromkeys(result, origin.package))
     presets.update(config.table("presets"))
+    config.preset_origins.update(dict.fromkeys(config.table("presets"), config.file.label))
     return presets
 
 

@@ -13,6 +13,12 @@ from typing import Any
 
 #: Model parameters that the trainer reads (not the model factory): a model spec may declare them in ``params``.
 TRAINER_PARAMS: tuple[str, ...] = ("learning_rate", "epochs_frozen", "fine_tune_learning_rate")
+#: What the trainer's parameters mean (``harness list models -v``), unless a model spec says otherwise.
+TRAINER_PARAM_DESCRIPTIONS: dict[str, str] = {
+    "learning_rate": "Adam's learning rate (default 0.001)",
+    "epochs_frozen": "epochs of a first phase before the model's fine_tune unfreezes layers (none: one phase)",
+    "fine_tune_learning_rate": "Adam's learning rate after fine_tune (default 1e-5)",
+}
 
 #: Value ranges a model can declare for its input pixels.
 VALUE_RANGES: dict[str, tuple[float, float]] = {
@@ -38,6 +44,9 @@ class _Spec:
     #: Parameters the factory also takes that have no default (an optional ``seed``, a dataset's ``path``).
     #: A parameter a user sets that is neither here nor in ``params`` is refused when collecting.
     optional_params: frozenset[str] = frozenset()
+    #: What each parameter means, in a few words, by name (shown by ``harness list KIND -v``); optional, and
+    #: every name must be a parameter (in ``params`` or ``optional_params``).
+    param_descriptions: Mapping[str, str] = field(default_factory=dict)
     #: Filled in by the registry: the plugin that contributed the spec and its distribution ``name==version``.
     plugin: str = ""
     package: str = ""
@@ -47,6 +56,10 @@ class _Spec:
     def accepted_params(self) -> frozenset[str]:
         """Every parameter name a user may set: those with a default and the optional ones."""
         return frozenset(self.params) | self.optional_params
+
+    def describe_param(self, name: str) -> str:
+        """What parameter ``name`` means, or ``""`` when the spec does not say."""
+        return self.param_descriptions.get(name, "")
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "-" in self.name or " " in self.name:
@@ -58,6 +71,12 @@ class _Spec:
         object.__setattr__(self, "tags", frozenset(self.tags))
         object.__setattr__(self, "optional_params", frozenset(self.optional_params))
         object.__setattr__(self, "params", _frozen(self.params))
+        object.__setattr__(self, "param_descriptions", _frozen(self.param_descriptions))
+        unknown = sorted(set(self.param_descriptions) - self.accepted_params())
+        if unknown:
+            raise ValueError(f"{self.kind} {self.name!r}: param_descriptions names {', '.join(unknown)}, which "
+                             f"{'is not a parameter' if len(unknown) == 1 else 'are not parameters'} "
+                             "(in params or optional_params)")
 
 
 @dataclass(frozen=True)
@@ -119,6 +138,10 @@ class ModelSpec(_Spec):
         """A model also takes the trainer's parameters (:data:`TRAINER_PARAMS`)."""
         return super().accepted_params() | frozenset(TRAINER_PARAMS)
 
+    def describe_param(self, name: str) -> str:
+        """The spec's description, else the trainer's for its parameters (:data:`TRAINER_PARAM_DESCRIPTIONS`)."""
+        return super().describe_param(name) or TRAINER_PARAM_DESCRIPTIONS.get(name, "")
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.input_range not in VALUE_RANGES:
@@ -174,13 +197,13 @@ class Budget:
     def describe(self) -> str:
         parts = []
         if self.epochs is not None:
-            parts.append(f"{self.epochs} epochs")
+            parts.append(f"{self.epochs} epoch{'s' * (self.epochs != 1)}")
         if self.seconds is not None:
             parts.append(f"{self.seconds:g}s")
         if self.steps is not None:
-            parts.append(f"{self.steps} steps")
+            parts.append(f"{self.steps} step{'s' * (self.steps != 1)}")
         if self.images is not None:
-            parts.append(f"{self.images} images")
+            parts.append(f"{self.images} image{'s' * (self.images != 1)}")
         return ", ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:

@@ -230,15 +230,26 @@ def test_a_tag_no_spec_declares_is_warned_about(tester) -> None:
 
 
 def test_list_budgets_and_parameters(tester) -> None:
-    tester.make_config('[budgets.tiny_run]\nsteps = 3\n')
+    tester.make_config('[budgets.tiny_run]\nsteps = 3\n[presets.mine]\nmodel = ["tiny"]\n')
     result = tester.run("list", "budgets")
     assert result.ret == 0
     assert "smoke            epochs=1, steps=5" in result.stdout and "tiny_run         steps=3" in result.stdout
     result = tester.run("list", "datasets", "-v")
     assert result.ret == 0
-    lines = result.stdout.splitlines()
-    blobs = next(i for i, line in enumerate(lines) if line.strip().startswith("blobs "))
-    assert lines[blobs + 1].strip().startswith("parameters: num_classes=3, seed=3, ")
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    blobs = next(i for i, line in enumerate(lines) if line.startswith("blobs "))
+    assert lines[blobs + 1:blobs + 3] == ["num_classes = 3", "seed = 3"]  # no descriptions declared
+    synthetic = next(i for i, line in enumerate(lines) if line.startswith("synthetic "))
+    assert lines[synthetic + 3] == "num_classes = 2            shapes to tell apart (2 to 8)"
+    models = [line.strip() for line in tester.run("list", "models", "-v").stdout.splitlines()]
+    tiny = models.index(next(line for line in models if line.startswith("tiny ")))
+    assert models[tiny + 1:tiny + 4] == ["learning_rate = 0.02                Adam's learning rate (default 0.001)",
+                                         "epochs_frozen (optional)            epochs of a first phase before the "
+                                         "model's fine_tune unfreezes layers (none: one phase)",
+                                         "fine_tune_learning_rate (optional)  Adam's learning rate after fine_tune "
+                                         "(default 1e-5)"]
+    presets = tester.run("list", "presets").stdout.splitlines()
+    assert presets[1] == f"  mine                   model=['tiny']  ({tester.path / 'harness.toml'})"
     one = tester.run("run", "--collect-only", "--dataset", "blobs", "--augmentation", "none", "--model", "tiny")
     assert one.stdout.splitlines()[-1] == "1 combination collected"
 

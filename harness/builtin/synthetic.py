@@ -120,6 +120,16 @@ def synthetic_spec(size: int = 32, channels: int = 3, num_classes: int = 2) -> D
         channels=channels,
         params={"num_classes": num_classes, "seed": 0, "noise": 15.0, "distractors": 2, "tint_by_class": False,
                 "train_per_class": 300, "validation_per_class": 50, "test_per_class": 200},
+        param_descriptions={
+            "num_classes": "shapes to tell apart (2 to 8)",
+            "seed": "the generator's seed: the same seed, the same images",
+            "noise": "standard deviation of the pixel noise (0-255 scale)",
+            "distractors": "shapes of other classes drawn around the one to find",
+            "tint_by_class": "give each class its own colour (then colour alone tells them apart)",
+            "train_per_class": "training images per class",
+            "validation_per_class": "validation images per class",
+            "test_per_class": "test images per class",
+        },
     )
 
 

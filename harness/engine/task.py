@@ -13,9 +13,10 @@ from harness.specs import AugmentationSpec, Budget, DatasetSpec, ModelSpec
 
 
 def _spec_state(spec: Any) -> tuple[type, dict[str, Any]]:
-    """A spec as its class and constructor arguments (its read-only ``params`` mapping as a plain dict)."""
+    """A spec as its class and constructor arguments (its read-only mappings as plain dicts)."""
     values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.init}
     values["params"] = dict(values["params"])
+    values["param_descriptions"] = dict(values["param_descriptions"])
     return type(spec), values
 
 

@@ -84,14 +84,10 @@ def describe_budget(record: Mapping[str, Any]) -> str:
     """The budget's limits, e.g. ``20 epochs, 5m``."""
     budget = (record.get("config") or {}).get("budget") or {}
     parts = []
-    if budget.get("epochs") is not None:
-        parts.append(f"{budget['epochs']} epochs")
-    if budget.get("seconds") is not None:
-        parts.append(f"{budget['seconds']:g}s")
-    if budget.get("steps") is not None:
-        parts.append(f"{budget['steps']} steps")
-    if budget.get("images") is not None:
-        parts.append(f"{budget['images']} images")
+    for key, word in (("epochs", "epoch"), ("seconds", ""), ("steps", "step"), ("images", "image")):
+        value = budget.get(key)
+        if value is not None:
+            parts.append(f"{value:g}s" if key == "seconds" else f"{value} {word}{'s' * (value != 1)}")
     return ", ".join(parts)
 
 

@@ -78,6 +78,8 @@ def harness_datasets_register(config: Any) -> list[harness.DatasetSpec]:
             channels=3,
             num_classes=2,
             params={"per_class": 100, "seed": 0},
+            param_descriptions={"per_class": "images per class (split 70/20/10 by harness)",
+                                "seed": "the generator's seed"},
         )
     ]
 
@@ -101,6 +103,7 @@ def harness_augmentations_register(config: Any) -> list[harness.AugmentationSpec
             factory=brightness,
             description="random brightness change by up to factor of the range (example plugin)",
             params={"factor": 0.2},
+            param_descriptions={"factor": "the largest change, as a fraction of the 0-255 range"},
         )
     ]
 

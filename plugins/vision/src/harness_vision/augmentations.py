@@ -93,10 +93,21 @@ AUGMENTATIONS: dict[str, tuple[tuple[LayerBuilder, ...], dict[str, Any], str]] =
 }
 
 
+#: What each parameter means (``harness list augmentations -v``).
+PARAM_DESCRIPTIONS = {
+    "mode": "flip direction: horizontal, vertical or horizontal_and_vertical",
+    "factor": "the largest change, a fraction: of 360 degrees (rotate), of the image size (zoom, translate), of "
+              "the contrast (contrast)",
+    "fill_mode": "how pixels moved in from outside are filled: reflect, wrap, constant or nearest",
+    "seed": "a fixed seed for this layer's draws (default: the task's seed, through Keras's global generator)",
+}
+
+
 @harness.hookimpl
 def harness_augmentations_register(config: Config) -> list[AugmentationSpec]:
     return [
         AugmentationSpec(name=name, factory=functools.partial(build, name, builders, tuple(defaults)), description=text,
-                         params=defaults, optional_params=frozenset({"seed"}))
+                         params=defaults, optional_params=frozenset({"seed"}),
+                         param_descriptions={key: PARAM_DESCRIPTIONS[key] for key in (*defaults, "seed")})
         for name, (builders, defaults, text) in AUGMENTATIONS.items()
     ]

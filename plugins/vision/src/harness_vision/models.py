@@ -16,6 +16,21 @@ if TYPE_CHECKING:
     from harness.config import Config
 
 
+#: What each parameter means (``harness list models -v``); the trainer's (``learning_rate``...) are harness's.
+PARAM_DESCRIPTIONS = {
+    "dropout": "dropout rate before the last dense layer",
+    "widths": "filters of each stage's convolutions (one stage per number)",
+    "blocks_per_stage": "residual blocks in each stage",
+    "weights": "'imagenet' (downloaded once, base frozen), 'none' (random, all trains) or a weights file's path",
+    "alpha": "width multiplier of MobileNetV2 (1.0: the standard network)",
+    "fine_tune_layers": "top layers of the base unfrozen after epochs_frozen epochs (batch norm stays frozen)",
+}
+
+
+def _described(*names: str) -> dict[str, str]:
+    return {name: PARAM_DESCRIPTIONS[name] for name in names}
+
+
 def _specs() -> list[ModelSpec]:
     return [
         ModelSpec(
@@ -25,6 +40,7 @@ def _specs() -> list[ModelSpec]:
             input_range="0-255",
             min_image_size=18,
             params={"dropout": 0.2, "learning_rate": 1e-3},
+            param_descriptions=_described("dropout"),
         ),
         ModelSpec(
             name="small_cnn_scaled",
@@ -33,6 +49,7 @@ def _specs() -> list[ModelSpec]:
             input_range="-1-1",
             min_image_size=18,
             params={"dropout": 0.2, "learning_rate": 1e-3},
+            param_descriptions=_described("dropout"),
         ),
         ModelSpec(
             name="resnet_small",
@@ -41,6 +58,7 @@ def _specs() -> list[ModelSpec]:
             input_range="0-1",
             min_image_size=32,
             params={"widths": [32, 64, 128, 256], "blocks_per_stage": 1, "dropout": 0.2, "learning_rate": 1e-3},
+            param_descriptions=_described("widths", "blocks_per_stage", "dropout"),
         ),
         ModelSpec(
             name="mobilenet_v2",
@@ -52,6 +70,7 @@ def _specs() -> list[ModelSpec]:
             tags=frozenset({"pretrained", "slow"}),
             params={"weights": "imagenet", "alpha": 1.0, "dropout": 0.2, "learning_rate": 1e-4,
                     "fine_tune_layers": 54, "fine_tune_learning_rate": 1e-5},
+            param_descriptions=_described("weights", "alpha", "dropout", "fine_tune_layers"),
             fine_tune=transfer.fine_tune,
             features=transfer.features,
         ),
@@ -65,6 +84,7 @@ def _specs() -> list[ModelSpec]:
             tags=frozenset({"pretrained", "slow"}),
             params={"weights": "imagenet", "dropout": 0.2, "learning_rate": 1e-3,
                     "fine_tune_layers": 20, "fine_tune_learning_rate": 1e-5},
+            param_descriptions=_described("weights", "dropout", "fine_tune_layers"),
             fine_tune=transfer.fine_tune,
             features=transfer.features,
         ),

@@ -1,0 +1,24 @@
+"""Spec objects: what a plugin author declares is checked when the spec is made."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import AugmentationSpec, ModelSpec
+
+
+def test_a_parameter_description_must_name_a_parameter() -> None:
+    spec = AugmentationSpec(name="a", factory=lambda params: None, params={"factor": 0.2},
+                            optional_params=frozenset({"seed"}),
+                            param_descriptions={"factor": "how much", "seed": "its own seed"})
+    assert spec.describe_param("factor") == "how much" and spec.describe_param("seed") == "its own seed"
+    with pytest.raises(ValueError, match="param_descriptions names facter, which is not a parameter"):
+        AugmentationSpec(name="a", factory=lambda params: None, params={"factor": 0.2},
+                         param_descriptions={"facter": "how much"})
+
+
+def test_a_model_describes_the_trainers_parameters_unless_it_says_otherwise() -> None:
+    plain = ModelSpec(name="m", factory=lambda request: None)
+    assert plain.describe_param("learning_rate").startswith("Adam's learning rate")
+    own = ModelSpec(name="m", factory=lambda request: None, param_descriptions={"learning_rate": "mine"})
+    assert own.describe_param("learning_rate") == "mine" and own.describe_param("nothing") == ""
