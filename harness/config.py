@@ -203,7 +203,8 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
     Option("budget", ("--budget",), "a named budget profile from configuration (smoke, default, full, ...)",
            string, None, "budget", metavar="PROFILE"),
     Option("target_accuracy", ("--target-accuracy",), "record time and epochs to first reach this validation "
-           "accuracy", fraction, None, "budget", metavar="A"),
+           "accuracy; the report ranks combinations by it, MLPerf's way (use --repeats 5; README: Time to "
+           "accuracy)", fraction, None, "budget", metavar="A"),
     # run
     Option("seed", ("--seed",), "random seed of the first repeat (default 1)", seed_number, 1, metavar="N"),
     Option("repeats", ("--repeats",), "train each combination with N seeds", positive_int, 1, metavar="N"),

@@ -45,6 +45,13 @@ def test_the_table_drops_the_extremes_and_counts_runs_that_did_not_reach_the_tar
     assert frame.attrs["headline"] and "MLPerf" in frame.attrs["caption"]
 
 
+def test_the_combinations_table_has_the_protocols_result(records) -> None:
+    combinations = tables.combinations_table(records).set_index("id")
+    assert combinations.loc["pets-none-cnn", "time_to_target_seconds"] == pytest.approx(3.0)
+    assert combinations.loc["pets-flip-cnn", "time_to_target_seconds"] == pytest.approx(14 / 3)  # not 4.0
+    assert math.isnan(combinations.loc["pets-crop-cnn", "time_to_target_seconds"])
+
+
 def test_fewer_than_three_runs_drop_nothing(records) -> None:
     frame = time_to_target.table(runs("none", [3.0, 1.0]))
     assert frame.iloc[0]["time_to_target_seconds"] == pytest.approx(2.0) and frame.iloc[0]["dropped_seconds"] == ""
