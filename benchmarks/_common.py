@@ -1,14 +1,12 @@
-"""Shared by the benchmark scripts: the machine's description, medians, timed subprocesses, the real data."""
+"""Shared by the benchmark suite and scripts: the machine's description, the subprocesses' environment, the real
+data. (The timing itself is pytest-benchmark's: see conftest.py.)"""
 
 from __future__ import annotations
 
 import os
 import platform
 import shutil
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,40 +30,6 @@ def machine() -> str:
     units = ",".join(sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile", "avx512f"})) or "none"
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     return f"{model}, {os.cpu_count()} cores ({units}), load average {load}, Python {sys.version.split()[0]}"
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def fmt(values: list[float]) -> str:
-    return f"median {median(values):.3f} s (runs: {', '.join(f'{v:.3f}' for v in values)})"
-
-
-def step_times(variants: dict[str, tuple[Any, Any]], steps: int, rounds: int) -> dict[str, list[float]]:
-    """Seconds per training step of each ``(compiled model, repeated feed)``: a 3-step ``fit`` first traces
-    each one, then ``steps``-step ``fit`` calls alternate between them ``rounds`` times (side by side, so the
-    machine's drifting load hits every variant alike)."""
-    for model, feed in variants.values():
-        model.fit(feed, steps_per_epoch=3, epochs=1, verbose=0)
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, (model, feed) in variants.items():
-            start = time.perf_counter()
-            model.fit(feed, steps_per_epoch=steps, epochs=1, verbose=0)
-            times[name].append((time.perf_counter() - start) / steps)
-    return times
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-          check: bool = True) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Wall time of one subprocess, with its output captured."""
-    start = time.perf_counter()
-    out = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if check and out.returncode not in (0, 1):  # 1: a harness run whose combination did not beat the baseline
-        raise SystemExit(f"{' '.join(cmd)} failed with {out.returncode}:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
-    return elapsed, out
 
 
 def bench_env(**extra: str) -> dict[str, str]:
@@ -109,3 +73,41 @@ def subset(data: Path, per_class_train: int | None, per_class_val: int | None, w
             for image in sorted(class_dir.iterdir())[:limit]:
                 (target / split / class_dir.name / image.name).symlink_to(image)
     return target
+
+
+def files_of(folder: Path) -> list[tuple[str, int]]:
+    """``(path, label)`` of every image under ``folder/CLASS/``, classes in sorted order."""
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    return [(str(p), label) for label, name in enumerate(classes) for p in sorted((folder / name).iterdir())]
+
+
+def model_1(*, policy: str = "float32", xla: bool = False, augmentation: Any = None, uint8: bool = False) -> Any:
+    """The study's model 1 (benchmarks/study_plugin.py) behind a ``Rescaling(1/255)``, compiled as harness
+    compiles it (Adam, sparse cross-entropy from logits, float32 logits), under ``policy``; ``augmentation``: a
+    Keras layer put first; ``uint8``: the input is the cache's uint8 images, as harness feeds them."""
+    import keras
+    from study_plugin import model_1 as body
+
+    from harness.specs import ModelRequest
+
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(1)
+        inputs = keras.Input((160, 160, 3), dtype="uint8" if uint8 else "float32")
+        x = augmentation(inputs) if augmentation is not None else inputs
+        logits = body(ModelRequest(input_shape=(160, 160, 3), num_classes=2, params={}, seed=1))(
+            keras.layers.Rescaling(1 / 255.0)(x))
+        model = keras.Model(inputs, keras.layers.Activation("linear", dtype="float32")(logits))
+        model.compile(optimizer=keras.optimizers.Adam(), metrics=["accuracy"], jit_compile=xla,
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    return model
+
+
+def decoded(folder: Path, cache_dir: Path) -> tuple[Any, Any]:
+    """The images and labels under ``folder/CLASS/``, decoded at 160x160 through harness's decode-once cache."""
+    from harness.data import cache
+
+    arrays, _ = cache.load_files({"train": files_of(folder)}, (160, 160), 3, cache_dir)
+    return arrays["train"]

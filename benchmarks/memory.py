@@ -1,6 +1,10 @@
 """Peak and current memory after each combination of a six-combination run, in one process.
 
-    python benchmarks/memory.py [--steps 10] [--train-per-class 100] [--val-per-class 50]
+    python benchmarks/memory.py [--steps 10] [--train-per-class 100] [--val-per-class 50] [--batch-size 32]
+                                [--same [--repeats 6]]
+
+The memory benchmark (``pytest benchmarks/test_memory.py``) runs this script in a fresh process, so that the
+figures are this run's alone, and reads its last line (JSON: the rows below).
 
 Runs ``harness run`` in this process (cats-vs-dogs subset at 160x160, augmentations none and flip, three
 sizes of the study's model 1 = six combinations) and reads ``VmHWM`` (peak resident) and ``VmRSS`` (resident
@@ -11,6 +15,7 @@ last means each combination's memory is released.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import tempfile
@@ -66,7 +71,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--train-per-class", type=int, default=100)
     parser.add_argument("--val-per-class", type=int, default=50)
-    parser.add_argument("--same", action="store_true", help="one combination (none x model 1) with six seeds")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--same", action="store_true", help="one combination (none x model 1) with --repeats seeds")
+    parser.add_argument("--repeats", type=int, default=6, help="the seeds of --same (default 6)")
     parser.add_argument("--malloc-trim", action="store_true",
                         help="return freed heap to the OS after each combination (glibc malloc_trim) before reading")
     args = parser.parse_args()
@@ -80,13 +87,14 @@ def main() -> None:
     grid = ["--augmentation", "none", "--augmentation", "flip", "--model", "study_model1", "--model", "m1_half",
             "--model", "m1_double"]
     if args.same:
-        grid = ["--augmentation", "none", "--model", "study_model1", "--repeats", "6"]
+        grid = ["--augmentation", "none", "--model", "study_model1", "--repeats", str(args.repeats)]
     with tempfile.TemporaryDirectory(prefix="memory-") as tmp:
         data = subset(find_data(args.data), args.train_per_class, args.val_per_class, Path(tmp))
         print(f"machine: {machine()}")
         before = status_mib()
         code = harness_main(["run", "-p", "study_plugin", "--dataset", "bench_cats_dogs", *grid,
-                             "--steps", str(args.steps), "--data-dir", str(data.parent),
+                             "--steps", str(args.steps), "--batch-size", str(args.batch_size),
+                             "--data-dir", str(data.parent),
                              "--cache-dir", str(Path(tmp) / "cache"), "--output", str(Path(tmp) / "reports"), "-q"],
                             extra_plugins=[(probe, "memory_probe")])
     print(f"before the run: peak {before['VmHWM']:.0f} MiB, resident {before['VmRSS']:.0f} MiB (exit code {code})")
@@ -98,6 +106,8 @@ def main() -> None:
         print(f"resident growth from combination 2 to {len(probe.rows)}: {growth:+.0f} MiB; "
               f"peak growth from 1 to {len(probe.rows)}: {last['VmHWM'] - first['VmHWM']:+.0f} MiB")
     print(f"load after: {machine().split('load average ')[1]}")
+    print(json.dumps({"exit_code": code, "before": before,
+                      "after": [{"task": name, **mib} for name, mib in probe.rows]}))
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shu
     ``tf.data``'s autotuning is off, with fixed parallelism and prefetching instead: with it on, on a 2-core
     machine, long stretches of training ran at half speed (the study's model 1 at 127 against 63 ms per step
     in mixed bfloat16, 255 against 126 ms in float32, in one ``fit`` call in three to two; evaluations
-    likewise). Measured in ``benchmarks/feed_autotune.py``; ``docs/benchmarks.md`` section 10."""
+    likewise). Measured in ``benchmarks/test_feed_autotune.py``; ``docs/benchmarks.md`` section 10."""
     import tensorflow as tf
 
     from harness.engine.feed import EpochIndices, parallel_gathers

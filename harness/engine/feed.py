@@ -4,7 +4,7 @@ backend.
 Every feed shuffles and batches *indices*, and each batch gathers its rows straight from the ``uint8`` arrays
 (memory maps of the decode-once cache, or in-memory arrays). Nothing is copied up front: ``from_tensor_slices``
 on the images would copy the whole array into a tensor and a shuffle buffer would copy it again (about 650 MB
-more resident memory for cats-vs-dogs at 160x160, measured in ``benchmarks/pipeline_throughput.py``), while a
+more resident memory for cats-vs-dogs at 160x160, measured by the former ``benchmarks/pipeline_throughput.py``), while a
 gathered batch costs one 2.4 MB copy, tens of thousands of images per second, far above what training
 consumes. Evaluation sets need no augmentation and are read in order.
 
