@@ -284,7 +284,18 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     target = record.get("time_to_target") or {}
     row["time_to_target_seconds"] = target.get("seconds")
     row["time_to_target_epochs"] = target.get("epoch")
-    return row
+    return {column: _significant(value) for column, value in row.items()}
+
+
+#: Significant digits of the other numbers in ``results.csv`` (p-values, seconds): no rounding noise
+#: (``0.6562500000000008`` is written ``0.65625``); the record keeps every digit.
+SIGNIFICANT_DIGITS = 12
+
+
+def _significant(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    return value
 
 
 def results_frame(records: list[dict[str, Any]]) -> Any:

@@ -112,7 +112,8 @@ def test_results_csv_has_clean_numbers(store: RunStore) -> None:
     float32 they are; the CSV shows 0.56, not 0.5600000023841858."""
     row = record("a")
     row.update(test_accuracy=0.5600000023841858, test_accuracy_last=0.5400000214576721, n_test=50,
-               baseline_accuracy=0.5, train_accuracy=0.6312500238418579, val_accuracy=0.59375)
+               baseline_accuracy=0.5, train_accuracy=0.6312500238418579, val_accuracy=0.59375,
+               p_value=0.6562500000000008, wall_seconds=10.290133118000085)
     store.append(row)
     text = store.write_results().read_text()
     assert "0.5600000023841858" not in text and "0.6312500238418579" not in text
@@ -120,6 +121,7 @@ def test_results_csv_has_clean_numbers(store: RunStore) -> None:
     assert written["test_accuracy"] == "0.56" and written["test_accuracy_last"] == "0.54"
     assert written["n_correct"] == "28" and written["n_test"] == "50"
     assert written["train_accuracy"] == "0.63125" and written["lift_points"] == "6.0"
+    assert written["p_value"] == "0.65625" and written["wall_seconds"] == "10.290133118"
 
 
 def test_latest_run_and_open(tmp_path: Path) -> None:

@@ -38,12 +38,32 @@ class SplitFractions:
 
 @dataclass(frozen=True)
 class ImageFiles:
-    """Image files on disk, with integer labels indexing ``class_names``."""
+    """Image files on disk, with integer labels indexing ``class_names``: what a dataset factory returns to
+    have harness split, decode (at the spec's ``image_size`` and ``channels``), cache and feed them.
 
+    A folder per class, split 70/20/10 by harness::
+
+        def load(request: DatasetRequest) -> ImageFiles:
+            root = Path(request.params["path"])
+            classes = tuple(sorted(p.name for p in root.iterdir() if p.is_dir()))
+            files = [(str(f), label) for label, name in enumerate(classes)
+                     for f in sorted((root / name).glob("*.jpg"))]
+            return ImageFiles(class_names=classes, train=files, root=str(root))
+
+    Files that turn out not to be images are skipped, and recorded with the reason.
+    """
+
+    #: The class names; a label is an index into them.
     class_names: tuple[str, ...]
+    #: ``(path, label)`` pairs to train on (and to carve the missing splits from).
     train: Files
+    #: ``(path, label)`` pairs, or ``None``: then ``fractions.validation`` and ``fractions.test`` of ``train``
+    #: are held out (stratified, from the run's seed).
     validation: Files | None = None
+    #: ``(path, label)`` pairs, or ``None``: then ``fractions.test_from_validation`` of ``validation`` (or
+    #: ``fractions.test`` of ``train`` when there is no validation either) becomes the test split.
     test: Files | None = None
+    #: How the missing splits are carved (:class:`SplitFractions`).
     fractions: SplitFractions = field(default_factory=SplitFractions)
     #: Where the files are, for messages and the record.
     root: str = ""
