@@ -58,9 +58,11 @@ def test_plugin_extras_take_tensorflow_from_harness() -> None:
 
 
 def test_the_testing_kit_is_opt_in() -> None:
-    """No pytest11 entry point: a pytest run elsewhere in the environment must not load harness."""
+    """The only pytest11 entry point is `pytest --harness`'s plugin, inert without --harness (tests/pytest_plugin):
+    the testing kit (harness.testing) and the plugin packages load in no pytest run elsewhere in the environment."""
     for folder in PACKAGES:
-        assert "pytest11" not in pyproject(folder)["project"].get("entry-points", {}), folder
+        declared = pyproject(folder)["project"].get("entry-points", {}).get("pytest11", {})
+        assert declared == ({"harness.pytest_plugin": "harness.pytest_plugin"} if folder == ROOT else {}), folder
 
 
 def test_the_wheel_ships_types_and_license(tmp_path: Path) -> None:
@@ -76,4 +78,7 @@ def test_the_wheel_ships_types_and_license(tmp_path: Path) -> None:
     assert wheel.name.startswith(f"harness-{harness.__version__}-")
     names = zipfile.ZipFile(wheel).namelist()
     assert "harness/py.typed" in names
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    assert "[pytest11]\nharness.pytest_plugin = harness.pytest_plugin\n" in zipfile.ZipFile(wheel).read(
+        entry_points).decode()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
