@@ -230,7 +230,7 @@ class HarnessItem(pytest.Function):
         if self.record.get("status") != "passed":
             raise HarnessFailed(failure_message(self.record))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         """A failed combination: its accuracy, baseline and p-value, no traceback of this plugin."""
         if isinstance(excinfo.value, HarnessFailed):
             return str(excinfo.value)
