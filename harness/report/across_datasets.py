@@ -146,7 +146,7 @@ def figure(frame: Any) -> Any:
     from harness.report.figures import BASELINE_STYLE, MARKERS, new_figure
 
     rows = frame.iloc[::-1]
-    datasets = [c.split(":", 1)[1] for c in frame.columns if c.startswith("score:")]
+    datasets = [c.split(":", 1)[1] for c in frame.columns if c.startswith("score:") and frame[c].notna().any()]
     fig = new_figure(10.0, 2.4 + 0.42 * max(len(rows), 2))
     ax = fig.subplots()
     for y, (_, line) in enumerate(rows.iterrows()):
@@ -165,8 +165,9 @@ def figure(frame: Any) -> Any:
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel("normalised score (0 = label-frequency baseline, 1 = reference)")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.set_title(f"Normalised score across {len(datasets)} datasets\n(diamond: mean with its standard deviation; "
-                 "hollow markers: each dataset)")
+    plural = "s" if len(datasets) != 1 else ""
+    ax.set_title(f"Normalised score across {len(datasets)} dataset{plural}\n"
+                 "(diamond: mean with its standard deviation; hollow markers: each dataset)")
     handles = [Line2D([], [], color="black", marker="D", linestyle="", label="mean over the datasets"),
                *(Line2D([], [], color=f"C{k}", marker=MARKERS[k % len(MARKERS)], markerfacecolor="none",
                         linestyle="", label=f"dataset: {d}") for k, d in enumerate(datasets)),

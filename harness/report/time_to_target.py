@@ -23,9 +23,9 @@ NAME = "time_to_target"
 
 KEPT_COLOUR, MISSED_COLOUR = "#4c72b0", "#b3261e"
 
-COLUMNS = ["dataset", "augmentation", "model", "backend", "target_accuracy", "runs", "reached", "not_reached",
-           "time_to_target_seconds", "std_seconds", "kept_seconds", "dropped_seconds", "epochs_to_target",
-           "compile_seconds", "result"]
+COLUMNS = ["dataset", "augmentation", "model", "backend", "target_accuracy", "time_to_target_seconds", "std_seconds",
+           "runs", "reached", "not_reached", "compile_seconds", "epochs_to_target", "run_seconds", "kept_seconds",
+           "dropped_seconds", "result"]
 
 
 def target_of(record: dict[str, Any]) -> float | None:
@@ -53,7 +53,7 @@ def _seconds(record: dict[str, Any]) -> float | None:
 
 
 def _times(values: Any) -> str:
-    return ", ".join("not reached" if v is None else f"{v:.1f}" for v in values)
+    return ", ".join("not reached" if v is None or math.isinf(v) else f"{v:.1f}" for v in values)
 
 
 def describe(result: stats.TimeToTarget) -> str:
@@ -102,7 +102,8 @@ def row(key: tuple[str, str, str, str], runs: list[dict[str, Any]], result: stat
         "dataset": dataset, "augmentation": augmentation, "model": model, "backend": backend or None,
         "target_accuracy": targets[0] if len(targets) == 1 else math.nan, "runs": result.runs,
         "reached": result.reached, "not_reached": result.not_reached, "time_to_target_seconds": result.mean,
-        "std_seconds": result.std, "kept_seconds": _times(result.kept), "dropped_seconds": _times(result.dropped),
+        "std_seconds": result.std, "run_seconds": _times(sorted(_seconds(r) or math.inf for r in runs)),
+        "kept_seconds": _times(result.kept), "dropped_seconds": _times(result.dropped) if result.valid else "",
         "epochs_to_target": _mean_of(kept, "epoch"), "compile_seconds": _mean_of(kept, "compile_seconds"),
         "result": describe(result),
     }
@@ -139,7 +140,8 @@ def caption(frame: Any) -> str:
             f"combination's runs (seeds) the fastest and the slowest are dropped and the others averaged "
             f"(time_to_target_seconds, std_seconds); a run that did not reach the target within the budget counts "
             f"as the slowest: one is dropped, two or more leave no result. With fewer than "
-            f"{stats.MIN_RUNS_TO_DROP} runs none is dropped. kept_seconds and dropped_seconds list the runs.")
+            f"{stats.MIN_RUNS_TO_DROP} runs none is dropped. run_seconds lists every run's time, fastest first, "
+            f"kept_seconds those averaged and dropped_seconds those dropped.")
 
 
 def summary(frame: Any) -> str:

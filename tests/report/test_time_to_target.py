@@ -41,6 +41,9 @@ def test_the_table_drops_the_extremes_and_counts_runs_that_did_not_reach_the_tar
                               "dropped)")
     assert math.isnan(crop["time_to_target_seconds"]) and (crop["reached"], crop["not_reached"]) == (3, 2)
     assert crop["result"].startswith("no result: 2 of 5 runs did not reach the target")
+    assert crop["run_seconds"] == "1.0, 2.0, 4.0, not reached, not reached"  # every run shown
+    assert crop["kept_seconds"] == crop["dropped_seconds"] == ""  # nothing averaged
+    assert none["run_seconds"] == "1.0, 2.0, 3.0, 4.0, 9.0"
     assert none["target_accuracy"] == TARGET and none["epochs_to_target"] == 2 and none["compile_seconds"] == 0.5
     assert frame.attrs["headline"] and "MLPerf" in frame.attrs["caption"]
 
@@ -148,6 +151,7 @@ def test_a_real_run_with_repeats_a_target_and_two_datasets(harness_tester, monke
     plain, tinted = rows.loc["plain"], rows.loc["tinted"]
     assert (plain["runs"], plain["reached"], plain["not_reached"]) == (3, 0, 3)
     assert plain["result"].startswith("no result: 3 of 3 runs did not reach the target")
+    assert plain["run_seconds"] == "not reached, not reached, not reached"
     times = sorted(t["time_to_target"]["seconds"] for t in result.records
                    if t["dataset"] == "tinted" and t.get("time_to_target"))
     assert tinted["runs"] == 3 and tinted["reached"] == len(times) >= 2  # the colour cue: reached by epoch 5
