@@ -155,6 +155,78 @@ def test_time_budget_stops_within_one_batch_of_its_limit() -> None:
     assert [(e["steps"], e["partial"]) for e in callback.history] == [(4, True)]
 
 
+class LossReads:
+    """Counts how often the loss of a training batch is read as a number (``float(loss)``: on a GPU, a wait
+    for the device): a Keras callback placed before the budget's wraps each batch's loss in the real logs."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.reads: list[int] = []  # the batch (1-based, across epochs) of each read
+
+    def callback(self):
+        import keras
+
+        counter = self
+
+        class Counted:
+            def __init__(self, value, batch: int) -> None:
+                self.value, self.batch = value, batch
+
+            def __float__(self) -> float:
+                counter.reads.append(self.batch)
+                return float(self.value)
+
+        class Wrap(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None) -> None:
+                counter.batches += 1
+                logs["loss"] = Counted(logs["loss"], counter.batches)
+
+        return Wrap()
+
+
+def _fit_counting(x, y, budget: Budget, epochs: int, seconds_per_batch: float) -> tuple[LossReads, object]:
+    """Real Keras training as the engine does it (its callback list, which leaves the batches' logs on the
+    device), 4 images a batch, each batch taking ``seconds_per_batch`` on a controlled clock."""
+    import keras
+
+    from harness.engine.budget import callback_list
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    clock, reads = Clock(), LossReads()
+    callback = make_budget_callback(_task(budget, batch_size=4), n_train=len(x), clock=clock)
+    steps = len(x) // 4
+    callbacks = callback_list(model, [_ticker(clock, seconds_per_batch), reads.callback(), callback], epochs, steps)
+    model.fit(x, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks)
+    return reads, callback
+
+
+def test_the_loss_is_not_read_after_every_batch() -> None:
+    """Reading the loss waits for the device: 2 epochs of 16 batches (1/8 s each) read it at the first batch,
+    each epoch's last, and once a second (NAN_CHECK_INTERVAL) of training between them: 5 of 32 batches."""
+    from harness.engine import budget as budget_module
+
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    reads, callback = _fit_counting(x, y, Budget(epochs=2), epochs=2, seconds_per_batch=0.125)
+    assert reads.batches == 32 and callback.meter.stop_reason == "epochs" and callback.nan_at is None
+    assert budget_module.NAN_CHECK_INTERVAL == 1.0
+    assert reads.reads == [1, 9, 16, 24, 32]  # a second after the first batch, the epoch's end, a second later
+
+
+def test_a_nan_loss_between_two_reads_is_still_caught() -> None:
+    """The loss becomes NaN at the 6th batch (a NaN input), which is not read: it is found at the next read
+    (a second after the first batch: the 9th), and training stops there, for a NaN loss."""
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    x[21] = np.nan  # in the 6th batch of 4; the weights are NaN after it, and so is every later loss
+    y = (np.nan_to_num(x[:, 0]) > 0).astype("int32")
+    reads, callback = _fit_counting(x, y, Budget(epochs=2), epochs=2, seconds_per_batch=0.125)
+    assert reads.reads == [1, 9] and reads.batches == 9  # stopped at the batch where it was found
+    assert callback.nan_at == {"epoch": 1, "step": 9}
+    assert callback.meter.used()["stop_reason"] == "nan_loss"
+
+
 def test_time_budget_in_a_run_stops_by_time_and_overruns_by_at_most_one_batch(engine_tester) -> None:
     """The same property end to end, on the real clock: whatever the machine's speed (the first batch, which
     traces the training step, may alone outlast the limit), training stops for time, and past the limit by no
