@@ -58,6 +58,10 @@ def tester(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessTester]:
         # the stores hold copies of the run's metadata.json: outside the tester's folder, where it finds runs
         tester.stores = tmp_path_factory.mktemp("stores")  # type: ignore[attr-defined]
         tester.make_plugin(TINY_MODEL)
+        # what the plugin sets in this process (os.environ.setdefault), restored after the module's tests
+        for name in ("MLFLOW_ALLOW_FILE_STORE", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"):
+            monkeypatch.setenv(name, "unset")
+            monkeypatch.delenv(name)
         yield tester
 
 

@@ -5,6 +5,9 @@
   ``sqlite:///mlflow.db``, which needs SQLAlchemy, which ``mlflow-skinny`` does not install; a file store needs
   nothing more, and MLflow 3 opens one only with ``MLFLOW_ALLOW_FILE_STORE=true``, which is set for this
   process when the target is a file store (a user's own setting wins).
+- **Retries**: MLflow retries a failed HTTP request 7 times with a back-off factor of 2 (about 4 minutes
+  against a server that is down); unless the environment says otherwise, this process uses 2 retries and a
+  factor of 1 (:data:`HTTP_RETRIES`): a few seconds.
 - **How**: an experiment named after the run directory (or the one given), one parent run per run directory
   (its settings, and its report as artifacts under ``report/`` once the run ends) and one child run per record
   (``mlflow.parentRunId``), each written in one ``log_batch`` (chunked to MLflow's limits).
@@ -32,6 +35,10 @@ from harness_mlflow import convert
 STATE_FILE = "mlflow.json"
 #: The run directory's files and folders sent as the parent run's artifacts (under ``report/``).
 REPORT_FILES = ("report.html", "report.md", "metadata.json", "records.jsonl", "tables", "figures")
+#: MLflow's HTTP retries, unless the environment sets them: MLflow's own (7 retries, back-off factor 2) keep a
+#: run waiting about 4 minutes on a server that is down before the first failure; these, a few seconds. A
+#: failure costs nothing (what is missing is sent later), so giving up soon is the better trade.
+HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 #: MLflow's limits on one ``log_batch`` call.
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
@@ -142,6 +149,8 @@ class Sender:
     def __init__(self, run_dir: Path, uri: str, experiment: str | None = None) -> None:
         if is_file_store(uri):
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        for name, value in HTTP_RETRIES.items():
+            os.environ.setdefault(name, value)
         from mlflow import MlflowClient
 
         self.run_dir = Path(run_dir).resolve()
