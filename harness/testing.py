@@ -177,10 +177,14 @@ def registered_specs(package: str | None = None, cwd: Path | None = None) -> dic
 
 
 def check_spec_metadata(spec: DatasetSpec | AugmentationSpec | ModelSpec) -> None:
-    """A registered spec says what it is (``description``) and where it comes from (``package``)."""
+    """A registered spec says what it is (``description``) and where it comes from (``package``), and its
+    ``param_descriptions`` describe parameters it has."""
     __tracebackhide__ = True
     assert spec.description, f"{spec.kind} {spec.name!r} has no description"
     assert spec.package, f"{spec.kind} {spec.name!r} has no package (was it registered through a plugin?)"
+    unknown = sorted(set(spec.param_descriptions) - spec.accepted_params())
+    assert not unknown, (f"{spec.kind} {spec.name!r}: param_descriptions names {', '.join(unknown)}, not a "
+                         "parameter (in params or optional_params)")
 
 
 def _model_params(spec: ModelSpec) -> dict[str, Any]:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from harness import AugmentationSpec, ModelSpec
+from harness.testing import check_spec_metadata
 
 
 def test_a_parameter_description_must_name_a_parameter() -> None:
+    """The contract check flags a description of a parameter the spec does not have (a typo)."""
     spec = AugmentationSpec(name="a", factory=lambda params: None, params={"factor": 0.2},
-                            optional_params=frozenset({"seed"}),
+                            optional_params=frozenset({"seed"}), package="mine 1.0", description="a",
                             param_descriptions={"factor": "how much", "seed": "its own seed"})
     assert spec.describe_param("factor") == "how much" and spec.describe_param("seed") == "its own seed"
-    with pytest.raises(ValueError, match="param_descriptions names facter, which is not a parameter"):
-        AugmentationSpec(name="a", factory=lambda params: None, params={"factor": 0.2},
-                         param_descriptions={"facter": "how much"})
+    check_spec_metadata(spec)
+    typo = dataclasses.replace(spec, param_descriptions={"facter": "how much"})
+    with pytest.raises(AssertionError, match="param_descriptions names facter, not a parameter"):
+        check_spec_metadata(typo)
 
 
 def test_a_model_describes_the_trainers_parameters_unless_it_says_otherwise() -> None:
