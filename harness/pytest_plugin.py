@@ -48,6 +48,9 @@ NOT_OFFERED = ("keyword", "markexpr", "collect_only", "exitfirst", "maxfail", "v
 RECORD_ATTR = "harness_record"
 #: The attribute of a setup report that carries the task's id.
 TASK_ATTR = "harness_task"
+#: The attribute of a setup report that carries what the worker that trained chose (backend, precision) and
+#: found (versions, devices): pytest-xdist's controller writes the run's metadata from it, importing no backend.
+RUNTIME_ATTR = "harness_runtime"
 
 
 # -------------------------------------------------------------------------------------------------
@@ -296,7 +299,15 @@ class HarnessPlugin:
         self.callobj = (_benchmarked_task_function if config.pluginmanager.hasplugin("benchmark")
                         else _task_function)
         self._tasks: dict[str, Task] | None = None
+        #: The names of the selected items, once known.
+        self._selected: set[str] | None = None
+        self.runtime_json = ""
         self.started = False
+
+    @property
+    def xdist_controller(self) -> bool:
+        """pytest-xdist's controller (``-n N``): it collects nothing and trains nothing."""
+        return self.config.pluginmanager.hasplugin("dsession")
 
     # -- training (where items run) -------------------------------------------------------------
 
@@ -308,21 +319,44 @@ class HarnessPlugin:
         return self._tasks[item_name]
 
     def _prepare_tasks(self) -> None:
+        """Choose the backend and precision (importing the backend) and make the tasks, as ``harness run``
+        does; in a pytest-xdist worker, with cores/N threads of its backend for N workers, as harness's
+        process executor gives them."""
         from harness import backends
         from harness.main import choose_backends
+        from harness.record import to_json
         from harness.session import runtime_versions
 
         hs = self.hsession
-        if self.is_worker:  # each of N workers gets cores/N threads, as harness's process executor gives them
+        if self.is_worker:
             workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
             name = (self.hconfig.option.backend or [backends.default_name()])[0]
             backends.activate(name).configure(max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None)
-        if not hs.backends:
-            choose_backends(hs)
-            if not self.is_worker:  # for the run's metadata
-                hs.runtime = runtime_versions(hs.backends)
+        choose_backends(hs)
+        hs.runtime = runtime_versions(hs.backends)
+        self.runtime_json = to_json({"backends": hs.backends, "precisions": hs.precisions, "gpus": hs.gpus,
+                                     "runtime": hs.runtime})
+        self._make_tasks()
+
+    def _adopt_runtime(self, line: str) -> None:
+        """pytest-xdist's controller: the backend, precision and versions of the worker that trained first, as
+        if chosen here; then the tasks, and the metadata that ``harness run`` writes once they are known."""
+        from harness.record import from_json
+
+        hs = self.hsession
+        found: dict[str, Any] = dict(from_json(line))
+        hs.backends, hs.precisions, hs.gpus, hs.runtime = (found["backends"], found["precisions"], found["gpus"],
+                                                             found["runtime"])
+        hs.precision = hs.precisions[hs.backends[0]]
+        self._make_tasks()
+        self._write_metadata()
+
+    def _make_tasks(self) -> None:
+        hs = self.hsession
         tasks = hs.make_tasks()
         self._tasks = {task.id: task for task in tasks}
+        if self._selected is not None:
+            hs.tasks = [task for task in tasks if task.id in self._selected]
 
     def train(self, task: Task) -> dict[str, Any]:
         """Train ``task`` through the ``harness_combination_train`` hook (as the serial executor does), its
@@ -353,6 +387,7 @@ class HarnessPlugin:
 
             setattr(report, RECORD_ATTR, to_json(item.record))  # plain text: pytest-xdist sends it as it is
             setattr(report, TASK_ATTR, item.name)
+            setattr(report, RUNTIME_ATTR, self.runtime_json)
         return report
 
     # -- collection -----------------------------------------------------------------------------
@@ -384,37 +419,43 @@ class HarnessPlugin:
         self.started = True
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.started and not self.config.pluginmanager.hasplugin("dsession"):  # not pytest-xdist's controller
+        if self.started and not self.xdist_controller:
             self._begin([item.name for item in session.items if isinstance(item, HarnessItem)])
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         """pytest-xdist's controller collects nothing itself: the selection is its first worker's collection."""
-        if self.started and self._tasks is None:
+        if self.started and self._selected is None:
             prefix = "harness::"
             self._begin([nodeid[len(prefix):] for nodeid in ids if nodeid.startswith(prefix)])
 
     def _begin(self, names: list[str]) -> None:
         """The selection is known (after ``-k``, ``-m``, ``--lf``, ``--deselect``): narrow harness's session to
-        it, make its tasks and write the run's metadata and skipped combinations, as ``harness run`` does."""
+        it, make its tasks and write the run's metadata and skipped combinations, as ``harness run`` does.
+        pytest-xdist's controller makes its tasks when the first worker reports what it chose (it trains
+        nothing itself, and imports no backend)."""
         hs = self.hsession
-        selected = set(names)
-        ids = {name.rpartition("[")[0] for name in selected}
+        self._selected = set(names)
+        ids = {name.rpartition("[")[0] for name in self._selected}
         hs.combinations = [c for c in hs.combinations if c.id in ids]
-        if any(c.skip_reason is None for c in hs.combinations):
+        if not self.xdist_controller and any(c.skip_reason is None for c in hs.combinations):
             self._prepare_tasks()
-            hs.tasks = [task for task in hs.tasks if task.id in selected]
-        else:
-            self._tasks = {}
         hs.describe_run()
+        self._write_metadata()
+
+    def _write_metadata(self) -> None:
+        """The run's metadata as ``harness run`` writes it, with pytest's command line (``pytest_args``)."""
+        hs = self.hsession
         assert hs.store is not None
-        hs.store.write_metadata({**hs.store.metadata(), "pytest_args": list(self.config.invocation_params.args)})
+        hs.store.write_metadata({**hs.metadata(), "pytest_args": list(self.config.invocation_params.args)})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Store a task's record (in this process, also for the tasks pytest-xdist's workers trained)."""
         line = getattr(report, RECORD_ATTR, None)
         if not self.started or line is None:
             return
+        if self._tasks is None:
+            self._adopt_runtime(str(getattr(report, RUNTIME_ATTR)))
         from harness.record import from_json
         from harness.store import StoreError
 

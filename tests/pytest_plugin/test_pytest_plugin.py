@@ -118,7 +118,9 @@ def test_collect_only_tags_as_markers_and_options_with_harness_messages(project:
 
 @pytest.mark.slow
 def test_xdist_run_passes_fails_errors_and_skips_as_harness_decides(project: pytest.Pytester) -> None:
-    result = project.runpytest_subprocess("--harness", "-n", "2", "-v", "-rfEs", "--junitxml=junit.xml")
+    project.makeconftest(MODULES_CONFTEST)
+    result = project.runpytest_subprocess("--harness", "-n", "2", "-v", "-rfEs", "--junitxml=junit.xml",
+                                          "--harness-plugin", "no:reports")  # the report: in the next test
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=2, failed=1, errors=1, skipped=1)
     workers = {line.split()[0] for line in result.outlines if line.startswith("[gw") and "harness::" in line}
@@ -132,6 +134,8 @@ def test_xdist_run_passes_fails_errors_and_skips_as_harness_decides(project: pyt
     ])
     result.stdout.fnmatch_lines(["RuntimeError: this model cannot be built", "", "the training's traceback:",
                                  "Traceback (most recent call last):"])
+    controller = next(line for line in result.outlines if line.startswith("MODULES="))
+    assert "tensorflow" not in controller.split(",")  # the workers train; the controller only stores
     # one run directory, written by the controller as `harness run` writes it
     (run_dir,) = run_dirs(project)
     found = records(run_dir)
@@ -141,9 +145,8 @@ def test_xdist_run_passes_fails_errors_and_skips_as_harness_decides(project: pyt
     assert "this model cannot be built" in found["tinted-none-broken[seed=1]"]["traceback"]
     metadata = json.loads((run_dir / "metadata.json").read_text())
     assert metadata["selection"] == [name[len("harness::"):].partition("[")[0] for name in IDS]
-    assert (run_dir / "results.csv").is_file() and (run_dir / "report.html").is_file()
-    result.stdout.fnmatch_lines(["statistics: 1 of 2 combinations beat the baseline*", f"run directory: {run_dir}*"])
-    assert harness_main(["report", str(run_dir)]) == 0
+    assert metadata["backends"] == [found["tinted-none-tiny[seed=1]"]["backend"]] and metadata["keras"]
+    assert (run_dir / "results.csv").read_text().count("\n") == 1 + 4
     assert harness_main(["compare", str(run_dir), str(run_dir), "--fail-on-drop", "0"]) == 0
     junit = ET.parse(project.path / "junit.xml")
     cases = {case.get("name"): [child.tag for child in case] for case in junit.iter("testcase")}
@@ -152,7 +155,7 @@ def test_xdist_run_passes_fails_errors_and_skips_as_harness_decides(project: pyt
 
 
 @pytest.mark.slow
-def test_k_x_and_benchmark_json(project: pytest.Pytester) -> None:
+def test_k_x_benchmark_json_and_the_report(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--harness", "-k", "harness and not big", "-x", "--benchmark-json=bench.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=1, failed=1, deselected=2)  # -x: broken does not run
@@ -164,6 +167,11 @@ def test_k_x_and_benchmark_json(project: pytest.Pytester) -> None:
     for bench in benchmarks:
         record = found[bench["name"]]
         assert bench["fullname"] == f"harness::{bench['name']}" and bench["stats"]["rounds"] == 1
+        assert bench["group"] == "harness tinted"
         assert bench["extra_info"]["accuracy"] == record["test_accuracy"]
         assert bench["extra_info"]["status"] == record["status"]
         assert bench["extra_info"]["lift_points"] == pytest.approx(100 * (record["test_accuracy"] - 0.5))
+    # the report, as `harness run` writes it (`harness report` rebuilds it with the same code)
+    assert (run_dir / "report.html").is_file() and (run_dir / "report.md").is_file()
+    result.stdout.fnmatch_lines(["statistics: 1 of 2 combinations beat the baseline*",
+                                 f"run directory: {run_dir} (report: {run_dir / 'report.html'})"])
