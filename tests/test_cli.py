@@ -120,7 +120,7 @@ def test_without_a_selection_run_shows_the_grid_and_asks_for_one(tester) -> None
     assert result.stderr.startswith("harness: error: no selection: choose what to train with --preset NAME")
     assert "--dataset/--augmentation/--model NAME" in result.stderr and "[tool.harness]" in result.stderr
     assert tester.run("run", "--collect-only").ret == 0
-    tester.make_config('epochs = 1\nmodel = ["tiny"]\ndataset = ["blobs"]\naugmentation = ["none"]\n')
+    tester.make_config('steps = 1\nmodel = ["tiny"]\ndataset = ["blobs"]\naugmentation = ["none"]\n')
     assert tester.run("run").ret in (0, 1)
 
 

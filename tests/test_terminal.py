@@ -102,17 +102,19 @@ def test_tb_shows_where_a_plugin_raised(tester) -> None:
     nothing but the message; the traceback comes from the record (made where the task trained)."""
     source = (tester.path / "harness_plugins.py").read_text().splitlines()
     line = source.index('    raise ValueError("this model cannot be built")') + 1
-    short = tester.run(*ARGS, "--model", "broken").stdout.splitlines()
+    small = ("--model", "broken", "--set", "synthetic.train_per_class=8", "--set", "synthetic.validation_per_class=4",
+             "--set", "synthetic.test_per_class=4", "-p", "no:reports")
+    short = tester.run(*ARGS, *small).stdout.splitlines()
     start = short.index(next(text for text in short if " errors " in text))
     assert " synthetic-none-broken " in short[start + 1]
     assert short[start + 2:start + 6] == [f"harness_plugins.py:{line}: in broken",
                                           '    raise ValueError("this model cannot be built")',
                                           "E   ValueError: this model cannot be built", short[start + 5]]
     assert " summary " in short[start + 5]
-    long = tester.run(*ARGS, "--model", "broken", "--tb=long").stdout
+    long = tester.run(*ARGS, *small, "--tb=long").stdout
     assert "Traceback (most recent call last):" in long and f'harness_plugins.py", line {line}, in broken' in long
     assert f"harness{os.sep}engine{os.sep}train.py" in long
-    quiet = tester.run(*ARGS, "--model", "broken", "--tb", "no").stdout
+    quiet = tester.run(*ARGS, *small, "--tb", "no").stdout
     assert " errors " not in quiet and "ERROR    synthetic-none-broken - ValueError: this model" in quiet
 
 
