@@ -126,6 +126,7 @@ class Record(TypedDict, total=False):
     compiled: bool  #: the training step was compiled (a graph on TensorFlow, XLA on JAX; PyTorch: eager)
     jit_compile: bool  #: XLA compiled it
     augmentation_in: Literal["model", "feed"] | None  #: where the augmentation ran (the feed: on JAX, not jittable)
+    jit_blockers: list[str]  #: on JAX, a step not compiled: the layers that declare ``supports_jit=False``
     started_at: float  #: Unix time
     finished_at: float  #: Unix time
     # -- how it was computed (see harness.engine.features) ------------------------------------------

@@ -173,6 +173,7 @@ ENGINE_ON_JAX = [
     "tests/engine/test_train.py::test_same_seed_same_result_whatever_ran_before",
     "tests/engine/test_train.py::test_errors_nan_and_oom_become_rows_and_the_others_run",
     "tests/engine/test_train.py::test_records_carry_what_a_report_needs",
+    "tests/engine/test_train.py::test_a_step_that_runs_uncompiled_is_never_silent",
     "tests/engine/test_budget.py::test_steps_and_images_limits_in_training",
     "tests/engine/test_features.py::test_head_on_cached_features_follows_the_full_models_trajectory",
 ]

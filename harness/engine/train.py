@@ -262,12 +262,18 @@ def _train(task: Task, backend: backends.Backend) -> dict[str, Any]:
 
 
 def _where(backend: backends.Backend, model: Any) -> dict[str, Any]:
-    """The backend, the device, its peak memory, and whether the training step was compiled."""
+    """The backend, the device, its peak memory, and whether the training step was compiled (and, on JAX,
+    when it was not, the layers that kept XLA off: never silent, the report warns about them)."""
     versions = backend.versions()
     jit = bool(getattr(model, "jit_compile", False))
-    return {"backend_version": versions.get(backend.name), "device": _device(backend).as_dict(),
-            "peak_memory_bytes": backend.peak_memory_bytes(), "jit_compile": jit,
-            "compiled": jit or (backend.name == "tensorflow" and not model.run_eagerly)}
+    compiled = jit or (backend.name == "tensorflow" and not model.run_eagerly)
+    where: dict[str, Any] = {"backend_version": versions.get(backend.name), "device": _device(backend).as_dict(),
+                             "peak_memory_bytes": backend.peak_memory_bytes(), "jit_compile": jit,
+                             "compiled": compiled}
+    if backend.name == "jax" and not compiled:
+        where["jit_blockers"] = sorted({type(layer).__name__ for layer in [model, *model._flatten_layers()]
+                                        if not getattr(layer, "supports_jit", True)})
+    return where
 
 
 

@@ -391,3 +391,23 @@ def split_warnings(records: list[dict[str, Any]]) -> list[str]:
                 warnings.append(f"{dataset}: the {split} split has only {size} image{'s' if size != 1 else ''}: "
                                 f"{reason}")
     return warnings
+
+
+def uncompiled_warnings(records: list[dict[str, Any]]) -> list[str]:
+    """One warning per backend whose training step some combinations ran uncompiled on JAX (a layer that
+    declares ``supports_jit=False`` turns XLA off for the whole model): never silent, since such steps are
+    about ten times slower and their times not comparable. PyTorch, which Keras runs eagerly, is not warned
+    about (its records say ``compiled: false``)."""
+    found: dict[str, list[str]] = defaultdict(list)
+    blockers: dict[str, set[str]] = defaultdict(set)
+    for record in rec.latest_per_task(records):
+        if record.get("backend") == "jax" and record.get("compiled") is False:
+            found["jax"].append(str(record.get("id")))
+            blockers["jax"].update(record.get("jit_blockers") or [])
+    warnings = []
+    for backend, ids in found.items():
+        names = sorted(set(ids))
+        layers = f" (layers XLA cannot compile: {', '.join(sorted(blockers[backend]))})" if blockers[backend] else ""
+        warnings.append(f"{backend}: {len(names)} combination{'s' if len(names) != 1 else ''} trained uncompiled"
+                        f"{layers}, about ten times slower a step: {', '.join(names)}")
+    return warnings

@@ -265,7 +265,13 @@ def _write_figures(report: Report, found: dict[str, Any], written: WrittenReport
 
 def write_report(report: Report, pm: HarnessPluginManager) -> WrittenReport:
     """Collect the tables and figures from every plugin and write them with the Markdown and HTML pages."""
-    from harness.report.tables import combinations_table, split_warnings, test_size_warnings, verdict_counts
+    from harness.report.tables import (
+        combinations_table,
+        split_warnings,
+        test_size_warnings,
+        uncompiled_warnings,
+        verdict_counts,
+    )
 
     written = WrittenReport(html=report.run_dir / HTML_NAME, markdown=report.run_dir / MARKDOWN_NAME)
     tables = _write_tables(report, collect(pm, "harness_report_tables", report), written)
@@ -273,7 +279,8 @@ def write_report(report: Report, pm: HarnessPluginManager) -> WrittenReport:
     combinations = combinations_table(report.records)
     written.protocols = protocol_lines(report)
     summary = summary_lines(report, combinations) + written.protocols
-    written.warnings = test_size_warnings(combinations) + split_warnings(report.records)
+    written.warnings = (test_size_warnings(combinations) + split_warnings(report.records)
+                        + uncompiled_warnings(report.records))
     written.verdict = verdict_counts(combinations)
     boards = [t[:4] for t in tables if t[4]]
     rest = [t[:4] for t in tables if not t[4]]

@@ -53,6 +53,12 @@ def broken(request):
     raise RuntimeError("factory exploded")
 
 
+def unjittable(request):
+    """tiny behind a layer XLA cannot compile (``supports_jit=False``): on JAX, the whole step runs uncompiled."""
+    import keras
+    return keras.Sequential([keras.layers.RandomRotation(0.1), tiny(request)])
+
+
 def nan(request):
     import keras
     return keras.Sequential([tiny(request), keras.layers.Lambda(lambda x: x * float("inf"))])
@@ -130,6 +136,7 @@ def harness_models_register(config):
         harness.ModelSpec(name="tiny_c", factory=tiny, input_range="0-1", params={"learning_rate": 0.01, "width": 3}),
         harness.ModelSpec(name="slow", factory=slow, input_range="0-1", params={"learning_rate": 0.01, "nap": 0.05}),
         harness.ModelSpec(name="broken", factory=broken),
+        harness.ModelSpec(name="unjittable", factory=unjittable, input_range="0-1"),
         harness.ModelSpec(name="nan_loss", factory=nan, input_range="0-1"),
         harness.ModelSpec(name="oom", factory=oom),
         harness.ModelSpec(name="interrupt", factory=interrupt),

@@ -108,6 +108,27 @@ def test_ctrl_c_keeps_what_finished_and_exits_2(engine_tester) -> None:
     assert "(interrupted; 2 not run)" in result.stdout
 
 
+def test_a_step_that_runs_uncompiled_is_never_silent(engine_tester) -> None:
+    """A model with a layer XLA cannot compile (RandomRotation, supports_jit=False) trains on every backend;
+    on JAX its step runs uncompiled: the record says so and names the layer, and the report warns."""
+    from harness.report.tables import uncompiled_warnings
+
+    result = engine_tester.run("run", *SMALL, *models("unjittable", "tiny"), "--steps", "1")
+    records = by_model(result)
+    unjittable, tiny = records["unjittable"], records["tiny"]
+    assert unjittable["status"] != "error", unjittable.get("traceback")
+    assert tiny["compiled"] is (BACKEND != "torch")  # Keras runs PyTorch eagerly
+    if BACKEND == "jax":
+        assert (unjittable["compiled"], unjittable["jit_compile"]) == (False, False)
+        assert unjittable["jit_blockers"] == ["RandomRotation"]
+        assert uncompiled_warnings(result.records) == [
+            "jax: 1 combination trained uncompiled (layers XLA cannot compile: RandomRotation), about ten times "
+            "slower a step: synthetic-none-unjittable"]
+    else:  # TensorFlow compiles it as a graph; PyTorch runs eagerly, as every model, recorded not warned
+        assert unjittable["compiled"] is (BACKEND == "tensorflow") and "jit_blockers" not in unjittable
+        assert uncompiled_warnings(result.records) == []
+
+
 # -------------------------------------------------------------------------------------------------
 # What is trained and tested
 # -------------------------------------------------------------------------------------------------
