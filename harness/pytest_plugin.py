@@ -200,7 +200,10 @@ class HarnessItem(pytest.Function):
     """One combination and seed: trains in setup (an exception is then an error), checks the status in call."""
 
     def __init__(self, *, combination: Combination, seed: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(originalname=combination.id, **kwargs)
+        node_id: Any = getattr(self, "_id", None)
+        if hasattr(node_id, "with_params"):  # a pytest whose node ids are structured: the seed as their parameters,
+            self._id = node_id.with_params(f"seed={seed}")  # as --lf and --ff read an id back (nodeid: the same text)
         self.combination = combination
         self.seed = seed
         self.record: dict[str, Any] | None = None

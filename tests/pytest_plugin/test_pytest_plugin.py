@@ -99,7 +99,7 @@ def test_without_harness_nothing_is_collected_and_nothing_heavy_imported(project
     assert not (project.path / "reports").exists()
 
 
-def test_collect_only_tags_as_markers_and_options_with_harness_messages(project: pytest.Pytester) -> None:
+def test_collect_only_markers_lf_ff_and_options_with_harness_messages(project: pytest.Pytester) -> None:
     result = project.runpytest("--harness", "--collect-only", "-q")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     assert [line for line in result.outlines if "::" in line] == ["test_plain.py::test_plain", *IDS]
@@ -108,6 +108,12 @@ def test_collect_only_tags_as_markers_and_options_with_harness_messages(project:
     assert [line for line in result.outlines if "::" in line] == [IDS[0], IDS[3]]
     result = project.runpytest("--harness", "--collect-only", "-q", "--harness-model", "t*", "--harness-repeats", "2")
     assert [line for line in result.outlines if "harness::" in line] == [IDS[0], IDS[0].replace("seed=1", "seed=2")]
+    project.path.joinpath(".pytest_cache", "v", "cache").mkdir(parents=True)
+    project.path.joinpath(".pytest_cache", "v", "cache", "lastfailed").write_text(json.dumps({IDS[1]: True}))
+    result = project.runpytest("--harness", "--collect-only", "-q", "--lf")
+    assert [line for line in result.outlines if "::" in line] == [IDS[1]]
+    result = project.runpytest("--harness", "--collect-only", "-q", "--ff")
+    assert [line for line in result.outlines if "::" in line][:2] == [IDS[1], "test_plain.py::test_plain"]
     result = project.runpytest("--harness", "--harness-epochs", "0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--harness-epochs*invalid value '0': expected a positive whole number*"])
