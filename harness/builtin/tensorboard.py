@@ -172,7 +172,8 @@ def harness_combination_result(session: Session, task: Task, result: dict[str, A
 def harness_terminal_summary(session: Session, terminal: Any) -> None:
     board = _board(session.config)
     if board is not None and board.error is None and board.epochs and session.run_dir is not None:
-        terminal.write_line(f"tensorboard: {len(board.epochs)} tasks' curves in {board.logdir / session.run_dir.name} "
+        tasks = f"{len(board.epochs)} task's" if len(board.epochs) == 1 else f"{len(board.epochs)} tasks'"
+        terminal.write_line(f"tensorboard: {tasks} curves in {board.logdir / session.run_dir.name} "
                             f"(tensorboard --logdir {board.logdir})")
 
 

@@ -56,5 +56,6 @@ def rebuild(config: Config, run_dir: Path, out: Any = None) -> ExitCode:
     RunStore(report.run_dir).write_results(report.records)
     written = write_report(report, config.pluginmanager)
     out.writelines(f"{line}\n" for line in written.terminal_lines())
-    out.write(f"{len(written.tables)} tables, {len(written.figures)} figures\nreport: {written.html}\n")
+    tables, figures = len(written.tables), len(written.figures)
+    out.write(f"{tables} table{'s' * (tables != 1)}, {figures} figure{'s' * (figures != 1)}\nreport: {written.html}\n")
     return ExitCode.OK
