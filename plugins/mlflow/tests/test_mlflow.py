@@ -247,3 +247,22 @@ def test_a_run_begun_and_not_completed_is_replaced(logged: tuple[RunResult, str]
     assert result.ret == 0 and "sent 3 task runs and the report" in result.stdout, result.stderr
     assert client.get_run(half.info.run_id).info.lifecycle_stage == "deleted"
     assert len(runs_of(uri, copy.name)) == 4
+
+
+@pytest.mark.parametrize(("value", "env", "expected"), [
+    (True, None, "file:///work/mlruns"),                 # --mlflow alone: ./mlruns of the working directory
+    (True, "http://tracker:5000", "http://tracker:5000"),  # ... unless MLFLOW_TRACKING_URI says where
+    ("runs/ml", "http://tracker:5000", "file:///work/runs/ml"),  # a path given wins, made absolute
+    ("file:./ml", None, "file:///work/ml"),
+    ("file:///abs/ml", None, "file:///abs/ml"),
+    ("sqlite:///mlflow.db", None, "sqlite:///mlflow.db"),
+    ("databricks", None, "databricks"),
+])
+def test_where_runs_are_logged(value: object, env: str | None, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness_mlflow.sender import resolve_uri
+
+    if env is None:
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    else:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", env)
+    assert resolve_uri(value, Path("/work")) == expected

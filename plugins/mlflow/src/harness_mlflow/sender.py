@@ -10,9 +10,9 @@
   factor of 1 (:data:`HTTP_RETRIES`): a few seconds.
 - **How**: an experiment named after the run directory (or the one given), one parent run per run directory
   (its settings, and its report as artifacts under ``report/`` once the run ends) and one child run per record
-  (``mlflow.parentRunId``), each written in one ``log_batch`` (chunked to MLflow's limits).
+  (``mlflow.parentRunId``), each written in a few ``log_batch`` calls (chunked to MLflow's limits).
 - **What was sent**: ``RUN_DIR/mlflow.json`` (:class:`State`) keeps, per tracking URI, the experiment, the
-  parent run, each record's MLflow run id, the records tried without success, the last error and whether the
+  parent run, each record's MLflow run id, the runs begun and not completed, the last error and whether the
   report was sent. Whatever it lacks is what ``harness export mlflow RUN_DIR`` sends; a record whose run was
   begun but not completed (the server went away in between) has that run deleted and is sent again.
 """
@@ -52,7 +52,7 @@ def resolve_uri(value: Any, cwd: Path) -> str:
     text = value if isinstance(value, str) and value else os.environ.get("MLFLOW_TRACKING_URI") or "mlruns"
     if text.startswith("file:") and not text.startswith("file:/"):
         text = text[len("file:"):]
-    elif _SCHEME.match(text):
+    elif _SCHEME.match(text) or text == "databricks":  # MLflow's name for a Databricks workspace
         return text
     path = Path(text).expanduser()
     return (path if path.is_absolute() else cwd / path).resolve().as_uri()
