@@ -75,6 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "harness::DATASET-AUGMENTATION-MODEL[seed=N]")
     group.addoption("--harness-plugin", dest="harness_plugins", action="append", default=[], metavar="NAME",
                     help="harness's -p: load a harness plugin module, or block one with no:NAME (repeatable)")
+    group.addoption("--harness-arg", dest="harness_args", action="append", default=[], metavar="ARG",
+                    help="an option of `harness run` that a harness plugin adds, passed as it is (repeatable), "
+                         "e.g. --harness-arg=--reference=none-small_cnn")
     for opt in _offered():
         flag = "--harness-" + _long_flag(opt)[2:]
         kwargs: dict[str, Any] = {"dest": "harness_" + opt.dest, "help": f"harness run's {_long_flag(opt)}: "
@@ -104,7 +107,7 @@ def harness_argv(config: pytest.Config) -> list[str]:
                 argv += [flag, item]
         elif value is not None:
             argv += [flag, value]
-    return argv
+    return argv + list(config.getoption("harness_args") or [])
 
 
 def _pytest_spelling(message: str) -> str:

@@ -120,6 +120,9 @@ def test_collect_only_markers_lf_ff_and_options_with_harness_messages(project: p
     result = project.runpytest("--harness", "--harness-model", "tinny")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--harness-model: unknown model 'tinny'; did you mean tiny*"])
+    result = project.runpytest("--harness", "--harness-arg=--reference=none-tinny")  # a harness plugin's option
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--reference: unknown combination 'none-tinny'; did you mean none-tiny*"])
 
 
 @pytest.mark.slow
