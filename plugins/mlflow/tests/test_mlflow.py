@@ -25,7 +25,8 @@ from harness.testing import HarnessTester, RunResult
 
 mlflow = pytest.importorskip("mlflow", reason="needs mlflow-skinny: pip install -e plugins/mlflow")
 
-from conftest import PLUGIN_SRC  # noqa: E402 - after the skip
+#: This package's source (on the path in this process through conftest.py), for a subprocess.
+PLUGIN_SRC = Path(__file__).resolve().parents[1] / "src"
 
 TINY_MODEL = '''
 import harness
