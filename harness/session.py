@@ -81,7 +81,8 @@ class Session:
         runnable = [c for c in self.combinations if c.skip_reason is None]
         cache_dir, data_dir = self.cache_dir, self.data_dir
         tasks = []
-        for backend in self.backends or [backends.default_name()]:
+        names = self.backends or [backends.default_name()]
+        for backend in names:
             for combination in runnable:
                 budget = self.hook.harness_budget_make(config=self.config, combination=combination)
                 for repeat in range(option.repeats):
@@ -92,6 +93,7 @@ class Session:
                         precision=self.precisions.get(backend, self.precision), backend=backend,
                         restore_best=not option.keep_last_weights, target_accuracy=option.target_accuracy,
                         data_dir=data_dir, cache_dir=cache_dir, feature_cache=not option.no_feature_cache,
+                        backend_in_id=len(names) > 1,
                     ))
         total = len(tasks)
         self.tasks = [_with_position(task, index, total) for index, task in enumerate(tasks)]

@@ -251,12 +251,13 @@ class TerminalReporter:
         if self.verbosity < -1:
             return
         repeated = _repeated_ids(records)
+        backend = several_backends(records)
         self._tracebacks(records, repeated)
         self.write_line(self.rule("summary"))
         for record in sorted(records, key=lambda r: STATUS_ORDER.get(r.get("status", ""), len(STATUS_ORDER))):
             if self.verbosity < 0 and record.get("status") == "passed":
                 continue
-            self.write_line(result_line(record, with_seed=record.get("id") in repeated))
+            self.write_line(result_line(record, with_seed=record.get("id") in repeated, with_backend=backend))
         for dataset, (combination, accuracy, seeds, baseline) in best_per_dataset(records).items():
             mean = f" (mean of {seeds} seeds)" if seeds > 1 else ""
             lift = "" if baseline is None else f", {100 * (accuracy - baseline):+.1f} pts vs baseline {baseline:.3f}"
@@ -273,9 +274,9 @@ class TerminalReporter:
         if style == "no" or not shown:
             return
         self.write_line(self.rule("errors"))
+        backend = several_backends(records)
         for record in shown:
-            seed = f"[seed={record.get('seed')}]" if record.get("id") in repeated else ""
-            self.write_line(self.rule(f"{record.get('id')}{seed}", "_"))
+            self.write_line(self.rule(_name(record, record.get("id") in repeated, backend), "_"))
             for line in format_traceback(record["traceback"], style, self.config.cwd):
                 self.write_line(line)
 
@@ -286,18 +287,25 @@ MAX_REASON = 150
 
 
 def latest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per combination and seed, the last written (a resumed run repeats its skips)."""
-    by_key: dict[tuple[Any, Any], dict[str, Any]] = {}
+    """One record per combination, seed and backend, the last written (a resumed run repeats its skips)."""
+    by_key: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
     for record in records:
-        by_key[(record.get("id"), record.get("seed"))] = record
+        by_key[(record.get("id"), record.get("seed"), record.get("backend"))] = record
     return list(by_key.values())
 
 
+def several_backends(records: list[dict[str, Any]]) -> bool:
+    """Whether the records come from more than one backend (``--backend tensorflow,jax``): then named."""
+    return len({r.get("backend") for r in records if r.get("backend")}) > 1
+
+
 def _repeated_ids(records: list[dict[str, Any]]) -> set[str]:
-    seen: dict[str, int] = {}
+    """Combinations with several seeds (on one backend)."""
+    seen: dict[tuple[str, Any], int] = {}
     for record in records:
-        seen[record.get("id", "?")] = seen.get(record.get("id", "?"), 0) + 1
-    return {name for name, n in seen.items() if n > 1}
+        key = (record.get("id", "?"), record.get("backend"))
+        seen[key] = seen.get(key, 0) + 1
+    return {name for (name, _), n in seen.items() if n > 1}
 
 
 def _reason(text: Any) -> str:
@@ -305,10 +313,18 @@ def _reason(text: Any) -> str:
     return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
 
 
-def result_line(record: dict[str, Any], with_seed: bool = False) -> str:
-    """``PASSED   id  test 0.953, +45.3 pts over baseline 0.500 (p=1e-30)``; ``ERROR``/``SKIPPED`` with the reason."""
+def _name(record: dict[str, Any], with_seed: bool, with_backend: bool) -> str:
+    """``id``, ``id[seed=2]``, ``id[jax]`` or ``id[jax, seed=2]``."""
+    parts = ([str(record.get("backend"))] if with_backend and record.get("backend") else []) \
+        + ([f"seed={record.get('seed')}"] if with_seed else [])
+    return f"{record.get('id')}[{', '.join(parts)}]" if parts else str(record.get("id"))
+
+
+def result_line(record: dict[str, Any], with_seed: bool = False, with_backend: bool = False) -> str:
+    """``PASSED   id  test 0.953, +45.3 pts over baseline 0.500 (p=1e-30)``; ``ERROR``/``SKIPPED`` with the reason.
+    ``with_backend``: the id names the backend (a run on several)."""
     status = record.get("status", "")
-    name = f"{record.get('id')}[seed={record.get('seed')}]" if with_seed else str(record.get("id"))
+    name = _name(record, with_seed, with_backend)
     word = WORDS.get(status, "?")
     if status in ("error", "skipped") or record.get("test_accuracy") is None:
         return f"{word:<8} {name} - {_reason(record.get('error'))}"
@@ -322,14 +338,16 @@ def result_line(record: dict[str, Any], with_seed: bool = False) -> str:
 
 
 def best_per_dataset(records: list[dict[str, Any]]) -> dict[str, tuple[str, float, int, float | None]]:
-    """Per dataset: the combination with the best mean test accuracy over its seeds, that mean, the number of
-    seeds and the baseline."""
+    """Per dataset: the combination (on its backend, named in a run on several) with the best mean test
+    accuracy over its seeds, that mean, the number of seeds and the baseline."""
     accuracies: dict[tuple[str, str], list[float]] = {}
     baselines: dict[str, float | None] = {}
+    backend = several_backends(records)
     for record in records:
         if record.get("test_accuracy") is None:
             continue
-        accuracies.setdefault((record["dataset"], record["id"]), []).append(float(record["test_accuracy"]))
+        name = _name(record, with_seed=False, with_backend=backend)
+        accuracies.setdefault((record["dataset"], name), []).append(float(record["test_accuracy"]))
         baselines.setdefault(record["dataset"], record.get("baseline_accuracy"))
     best: dict[str, tuple[str, float, int, float | None]] = {}
     for (dataset, combination), values in sorted(accuracies.items()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,25 @@ def test_the_engine_tests_pass_on_jax() -> None:
                          capture_output=True, text=True, cwd=ROOT, timeout=1200, env=_env(KERAS_BACKEND="jax"))
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert f"{len(ENGINE_ON_JAX)} passed" in out.stdout
+
+
+@needs("tensorflow")
+@needs("jax")
+def test_a_run_on_two_backends_trains_and_shows_each(tmp_path) -> None:
+    """`--backend tensorflow,jax`: the same combination and seed trains once on each backend (in its own worker
+    process), each task named with its backend as it finishes and in the summary, both counted."""
+    out = subprocess.run([sys.executable, "-m", "harness", "run", "--backend", "tensorflow,jax", "--dataset",
+                          "synthetic", "--model", "small_cnn", "--augmentation", "none", "--steps", "1",
+                          "--batch-size", "8", "--set", "synthetic.image_size=[24,24]",
+                          "--set", "synthetic.train_per_class=8", "--set", "synthetic.validation_per_class=4",
+                          "--set", "synthetic.test_per_class=4", "--output", "out", "-p", "no:reports"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600, env=_env())
+    assert out.returncode in (0, 1), out.stdout + out.stderr
+    records = [json.loads(line) for line in next(tmp_path.glob("out/*/records.jsonl")).read_text().splitlines()]
+    assert sorted(r["backend"] for r in records) == ["jax", "tensorflow"]
+    assert "[1/2] synthetic-none-small_cnn[tensorflow, seed=1]" in out.stdout
+    assert "[2/2] synthetic-none-small_cnn[jax, seed=1]" in out.stdout
+    assert " synthetic-none-small_cnn[jax] test " in out.stdout and " synthetic-none-small_cnn[tensorflow] test " \
+        in out.stdout
+    last = out.stdout.strip().splitlines()[-1]
+    assert sum(int(n) for n in re.findall(r"(\d+) (?:passed|failed)", last)) == 2, last

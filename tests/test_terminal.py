@@ -70,6 +70,20 @@ def test_a_repeated_skip_is_counted_once() -> None:
     assert len(latest_records([_record("skipped"), _record("skipped")])) == 1
 
 
+def test_a_run_on_several_backends_counts_and_names_each_backend() -> None:
+    """`--backend tensorflow,jax`: the same combination and seed on two backends is two results, each named
+    with its backend (the summary's count, its lines, the best per dataset)."""
+    records = [_record("passed", 0.8, backend="tensorflow"), _record("failed", 0.6, p_value=0.2, backend="jax"),
+               _record("passed", 0.9, backend="jax", seed=2)]
+    assert len(latest_records(records)) == 3
+    assert stats_line(latest_records(records), 1.0).startswith("2 passed, 1 failed")
+    assert result_line(records[0], with_backend=True).split()[:2] == ["PASSED", "pets-none-cnn[tensorflow]"]
+    assert " pets-none-cnn[jax, seed=2] test 0.900" in result_line(records[2], with_seed=True, with_backend=True)
+    assert best_per_dataset(records) == {"pets": ("pets-none-cnn[tensorflow]", 0.8, 1, 0.5)}
+    one = [_record("passed", 0.8, backend="jax")]
+    assert result_line(one[0]).split()[1] == "pets-none-cnn" and best_per_dataset(one)["pets"][0] == "pets-none-cnn"
+
+
 @pytest.fixture
 def tester(harness_tester, monkeypatch):
     monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")

@@ -56,6 +56,9 @@ class Task:
     #: executors that train on other machines: a machine whose files give another digest fails the task.
     #: Where the data is read, not what is computed: not part of :meth:`describe` or the hashes.
     data_digest: str | None = None
+    #: The run trains on several backends: the backend is part of :attr:`id` (how the task is shown and told
+    #: apart from the same combination and seed on another backend). Not part of :meth:`describe`.
+    backend_in_id: bool = False
     #: Position in the run, for progress displays.
     index: int = 0
     total: int = 1
@@ -74,7 +77,9 @@ class Task:
 
     @property
     def id(self) -> str:
-        return f"{self.combination_id}[seed={self.seed}]"
+        """``DATASET-AUGMENTATION-MODEL[seed=1]``, or ``...[jax, seed=1]`` in a run on several backends."""
+        backend = f"{self.backend}, " if self.backend_in_id else ""
+        return f"{self.combination_id}[{backend}seed={self.seed}]"
 
     def describe(self) -> dict[str, Any]:
         """What determines the result: recorded with it and hashed for ``--resume``."""
