@@ -64,21 +64,22 @@ def test_run_subprocess_runs_harness_in_the_testers_directory(tester) -> None:
 
 
 def test_the_fixture_is_opt_in(tmp_path) -> None:
-    """A pytest run that does not load harness.testing has no harness_tester (and does not import harness);
-    with ``-p harness.testing`` it has."""
+    """A pytest run that does not load harness.testing has no harness_tester (and does not import it: harness's
+    own pytest11 entry point, harness.pytest_plugin, loads only the light harness package); with
+    ``-p harness.testing`` it has."""
     (tmp_path / "test_it.py").write_text(textwrap.dedent('''
         import sys
 
         def test_fixture(request):
-            print("IMPORTED", "harness" in sys.modules)
+            print("IMPORTED", "harness.testing" in sys.modules, "keras" in sys.modules)
     '''))
     command = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_it.py"]
     plain = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
-    assert "IMPORTED False" in plain.stdout, plain.stdout + plain.stderr
+    assert "IMPORTED False False" in plain.stdout, plain.stdout + plain.stderr
     fixtures = subprocess.run([*command, "--fixtures"], cwd=tmp_path, capture_output=True, text=True).stdout
     assert "harness_tester" not in fixtures
     loaded = subprocess.run([*command, "-p", "harness.testing"], cwd=tmp_path, capture_output=True, text=True)
-    assert "IMPORTED True" in loaded.stdout, loaded.stdout + loaded.stderr
+    assert "IMPORTED True False" in loaded.stdout, loaded.stdout + loaded.stderr
     fixtures = subprocess.run([*command, "-p", "harness.testing", "--fixtures"], cwd=tmp_path, capture_output=True,
                               text=True).stdout
     assert "harness_tester" in fixtures

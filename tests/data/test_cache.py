@@ -152,7 +152,7 @@ def test_cli_cache_info_and_clear(tmp_path, image_files, capsys) -> None:
     cache.decode_files(image_files, SIZE, 3, tmp_path / "c")
     assert main(["cache", "info", "--cache-dir", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
-    assert "6 files" in out and "1 entries" in out
+    assert "6 files" in out and "1 entry " in out
     assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
     assert "cleared" in capsys.readouterr().out
     assert cache.info(tmp_path / "c")["entries"] == []
