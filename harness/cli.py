@@ -80,8 +80,17 @@ def build_parser(pm: HarnessPluginManager | None) -> tuple[argparse.ArgumentPars
     lister.add_argument("-p", dest="plugins", action="append", default=argparse.SUPPRESS, metavar="NAME",
                         help=plugin_help)
 
-    report = sub.add_parser("report", help="rebuild a run's report from its stored record")
+    report = sub.add_parser("report", help="rebuild a run's report from its stored record",
+                            description="Rewrite results.csv, the tables, the figures and both pages of a run "
+                                        "directory from its records.jsonl and metadata.json.")
     report.add_argument("run_dir", metavar="RUN_DIR")
+    report.add_argument("--data-dir", dest="report_data_dir", default=None, metavar="DIR",
+                        help="where the run's datasets are, for the figures of images (default: the run's own "
+                             "--data-dir, else HARNESS_DATA_DIR)")
+    report.add_argument("--reference", dest="report_reference", default=None, metavar="AUGMENTATION-MODEL",
+                        help="the combination that scores 1 in the leaderboard across datasets (kept in the "
+                             "run's metadata for later rebuilds; default: the run's own --reference, else the "
+                             "best of the run on each dataset)")
 
     compare = sub.add_parser("compare", help="compare two runs combination by combination")
     compare.add_argument("run_a", metavar="RUN_A")

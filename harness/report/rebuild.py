@@ -27,6 +27,22 @@ def _registry(config: Config) -> tuple[Registry | None, str | None]:
         return None, f"images not shown: the plugins here cannot be collected ({exc})"
 
 
+def _set_reference(store: Any, metadata: dict[str, Any], records: list[dict[str, Any]], reference: str) -> None:
+    """``harness report --reference``: check it names a combination of the run, and keep it in the metadata
+    (as ``harness run --reference`` does) so later rebuilds rank the same way."""
+    from harness.config import _unknown
+    from harness.report.across_datasets import key_of, several_backends
+
+    backends = several_backends(records)
+    known = dict.fromkeys(sorted({key_of(r, backends) for r in records if r.get("augmentation")}))
+    if reference not in known:
+        raise UsageError(f"--reference: {_unknown('combination', reference, known)} (AUGMENTATION-MODEL"
+                         f"{', with -BACKEND: the run has several backends' if backends else ''})")
+    if metadata.get("reference") != reference:
+        metadata["reference"] = reference
+        store.write_metadata(metadata)
+
+
 def open_report(config: Config, run_dir: Path) -> Report:
     """The report of a run directory, from its stored record, with the specs the plugins here register."""
     from harness.data.cache import default_cache_dir
@@ -35,9 +51,17 @@ def open_report(config: Config, run_dir: Path) -> Report:
 
     store = RunStore.open(run_dir)
     metadata = store.metadata()
+    records = store.records()
+    reference = getattr(config.option, "report_reference", None)
+    if reference is not None:
+        _set_reference(store, metadata, records, str(reference))
+    data_dir = getattr(config.option, "report_data_dir", None)
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise UsageError(f"--data-dir: {data_dir}: no such directory")
     registry, problem = _registry(config)
-    report = Report(run_dir=store.run_dir, records=store.records(), metadata=metadata, registry=registry,
-                    data_dir=data_dir_of_run(metadata), cache_dir=str(default_cache_dir()))
+    report = Report(run_dir=store.run_dir, records=records, metadata=metadata, registry=registry,
+                    data_dir=str(data_dir) if data_dir is not None else data_dir_of_run(metadata),
+                    cache_dir=str(default_cache_dir()))
     if problem:
         report.note(problem)
     return report

@@ -126,3 +126,22 @@ def test_reference_names_a_selected_combination(harness_tester, tiny_model_plugi
     harness_tester.make_config('reference = "flip-tiny"\n')
     result = harness_tester.run("run", "--collect-only", "--dataset", "synthetic")
     assert result.ret == 4 and "unknown combination 'flip-tiny'" in result.stderr
+
+
+def test_harness_report_takes_another_reference(run_dir_factory, records, tmp_path, capsys) -> None:
+    """``harness report --reference`` re-ranks a finished run against another combination and keeps it in the
+    metadata for later rebuilds; a name that is not in the run is refused (exit 4) and changes nothing."""
+    import json
+
+    run_dir = run_dir_factory(records, reference="flip-cnn")
+    assert main(["report", str(run_dir), "--reference", "none-cnnn"], cwd=tmp_path) == 4
+    err = capsys.readouterr().err
+    assert "--reference: unknown combination 'none-cnnn'; did you mean none-cnn" in err
+    assert json.loads((run_dir / "metadata.json").read_text())["reference"] == "flip-cnn"
+    assert main(["report", str(run_dir), "--reference", "none-cnn"], cwd=tmp_path) == 0
+    assert "1 = the reference none-cnn)" in capsys.readouterr().out
+    assert json.loads((run_dir / "metadata.json").read_text())["reference"] == "none-cnn"
+    assert main(["report", str(run_dir)], cwd=tmp_path) == 0
+    assert "1 = the reference none-cnn)" in capsys.readouterr().out
+    assert main(["report", str(run_dir), "--data-dir", str(tmp_path / "nowhere")], cwd=tmp_path) == 4
+    assert f"--data-dir: {tmp_path / 'nowhere'}: no such directory" in capsys.readouterr().err
