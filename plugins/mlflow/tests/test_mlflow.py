@@ -267,3 +267,12 @@ def test_where_runs_are_logged(value: object, env: str | None, expected: str, mo
     else:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", env)
     assert resolve_uri(value, Path("/work")) == expected
+
+
+def test_an_experiment_without_mlflow_is_named_as_ignored(tester: HarnessTester) -> None:
+    """``--mlflow-experiment`` alone logs nothing: a warning says so, and the run goes on."""
+    result = tester.run(*RUN, "--collect-only", "--mlflow-experiment", "mine")
+    assert result.ret == 0, result.stderr
+    assert ("harness: warning: --mlflow-experiment 'mine' is ignored: nothing is logged to MLflow without "
+            "--mlflow [TRACKING_URI]") in result.stderr
+    assert "warning" not in tester.run(*RUN, "--collect-only").stderr

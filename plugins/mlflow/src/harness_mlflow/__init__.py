@@ -129,7 +129,12 @@ def harness_options_add(parser: argparse.ArgumentParser) -> None:
 def harness_configure(config: Config) -> None:
     option = config.option
     value = getattr(option, "mlflow", None)
-    if getattr(option, "command", None) != "run" or value is None or value is False:
+    if getattr(option, "command", None) != "run":
+        return
+    if value is None or value is False:
+        if getattr(option, "mlflow_experiment", None) is not None:
+            sys.stderr.write(f"harness: warning: --mlflow-experiment {option.mlflow_experiment!r} is ignored: "
+                             "nothing is logged to MLflow without --mlflow [TRACKING_URI]\n")
         return
     if not (value is True or isinstance(value, str)):
         raise UsageError(f"--mlflow: expected a tracking URI or true, got {value!r}")
