@@ -56,6 +56,18 @@ def _pct(value: Any) -> str:
     return "  -  " if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
+
+def _tasks_of(option: Any, runnable: int) -> str:
+    """``--collect-only``'s count of tasks, where seeds (``--repeats``) or backends multiply the combinations:
+    ``; 4 tasks (2 seeds x 2 backends: tensorflow, jax)``."""
+    seeds = int(getattr(option, "repeats", 1) or 1)
+    names = list(getattr(option, "backend", None) or [])
+    parts = ([plural(seeds, "seed")] if seeds > 1 else []) + \
+        ([f"{len(names)} backends: {', '.join(names)}"] if len(names) > 1 else [])
+    if not parts or not runnable:
+        return ""
+    return f"; {plural(runnable * seeds * max(1, len(names)), 'task')} ({' x '.join(parts)})"
+
 class TerminalReporter:
     """Progress while training and the summary at the end. On a terminal, a live line shows the latest task's
     position (epoch and batch); elsewhere (a log file, CI), a heartbeat line every :data:`HEARTBEAT_SECONDS`
@@ -111,7 +123,8 @@ class TerminalReporter:
                 suffix = f"  SKIPPED ({combination.skip_reason})" if combination.skip_reason else ""
                 self.write_line(f"{combination.id}{suffix}")
             self.write_line(f"{plural(len(combos), 'combination')} collected"
-                            + (f", {skipped} to skip" if skipped else ""))
+                            + (f", {skipped} to skip" if skipped else "") + _tasks_of(self.config.option,
+                                                                                      len(combos) - skipped))
             return
         if self.verbosity >= 0:
             self.write_line(f"harness {harness.__version__}: {plural(len(combos), 'combination')} selected"

@@ -252,6 +252,9 @@ def test_list_budgets_and_parameters(tester) -> None:
     assert presets[1] == f"  mine                   model=['tiny']  ({tester.path / 'harness.toml'})"
     one = tester.run("run", "--collect-only", "--dataset", "blobs", "--augmentation", "none", "--model", "tiny")
     assert one.stdout.splitlines()[-1] == "1 combination collected"
+    many = tester.run("run", "--collect-only", "--dataset", "blobs", "--augmentation", "none", "--model", "tiny",
+                      "--repeats", "2", "--backend", "tensorflow,jax")
+    assert many.stdout.splitlines()[-1] == "1 combination collected; 4 tasks (2 seeds x 2 backends: tensorflow, jax)"
 
 
 def test_errors_are_rows_and_the_run_goes_on(tester) -> None:
