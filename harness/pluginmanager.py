@@ -123,20 +123,16 @@ class HarnessPluginManager(pluggy.PluginManager):
         the plugin that contributed it, in pluggy's call order.
 
         pluggy returns a hook's results as one list; which implementation returned which is seen as it
-        happens: while the call runs, a profile function notes the value each implementation's function
-        returns. A result that a ``wrapper=True`` implementation added is credited to that wrapper. A
-        failure propagates with a note naming the plugin (see :meth:`culprit`).
+        happens: for the call, each implementation's function is replaced by one that notes the value it
+        returns (a ``wrapper=True`` generator's final value included), and put back after. A result that a
+        ``wrapper=True`` implementation added is credited to that wrapper. A failure propagates with a note
+        naming the plugin (see :meth:`culprit`). No profile or trace function is set, so ``python -m
+        cProfile``, coverage and debuggers see the call as it is.
         """
-        impls = _by_code(caller)
         returned: dict[int, tuple[HookImpl, Any]] = {}
-
-        def profile(frame: FrameType, event: str, arg: Any) -> None:
-            if event == "return" and arg is not None and frame.f_code in impls:
-                # the value is kept alive with its implementation, so that its id stays its own
-                returned[id(arg)] = (_running(impls[frame.f_code], frame), arg)
-
-        previous = sys.getprofile()
-        sys.setprofile(profile)
+        originals = [(each, each.function) for each in caller.get_hookimpls() if not each.hookwrapper]
+        for each, function in originals:
+            object.__setattr__(each, "function", _noting(each, function, returned))
         try:
             results = caller(**kwargs)
         except Exception as exc:
@@ -145,7 +141,8 @@ class HarnessPluginManager(pluggy.PluginManager):
                 exc.add_note(f"raised by {culprit.describe()} in {caller.name}")
             raise
         finally:
-            sys.setprofile(previous)
+            for each, function in originals:
+                object.__setattr__(each, "function", function)
         wrappers = [impl for impl, _ in returned.values() if impl.wrapper or impl.hookwrapper]
         attributed = []
         for result in results:
@@ -174,6 +171,24 @@ def _by_code(caller: pluggy.HookCaller) -> dict[Any, list[HookImpl]]:
         function = getattr(impl.function, "__func__", impl.function)
         impls.setdefault(getattr(function, "__code__", None), []).append(impl)
     return impls
+
+
+def _noting(impl: HookImpl, function: Any, returned: dict[int, tuple[HookImpl, Any]]) -> Any:
+    """``function`` as pluggy calls it, noting in ``returned`` (by id, the value kept alive with it) what it
+    returns: for a wrapper (a generator function), the value its generator ends with."""
+    def note(value: Any) -> Any:
+        if value is not None:
+            returned[id(value)] = (impl, value)
+        return value
+
+    if impl.wrapper:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return note((yield from function(*args, **kwargs)))
+        return wrapper
+
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        return note(function(*args, **kwargs))
+    return plain
 
 
 def _running(candidates: list[HookImpl], frame: FrameType) -> HookImpl:

@@ -271,3 +271,33 @@ def test_plugins_of_the_configuration_file_must_be_a_list_of_names(harness_teste
     assert result.ret == 4
     assert result.stderr.strip().endswith("harness.toml: plugins: expected a list of module names, e.g. "
                                           'plugins = ["my_plugin"]')
+
+
+def test_attribution_leaves_profilers_alone(harness_tester) -> None:
+    """Crediting specs to plugins sets no profile function of its own: one already set (a profiler's) stays
+    set and sees the plugins' calls, and ``python -m cProfile -m harness list`` works (it crashed with
+    "'Profile' object is not callable" when the hook call put the profiler back with sys.setprofile)."""
+    import subprocess
+
+    from harness.cli import make_config
+    from harness.registry import collect_specs
+
+    seen: list[str] = []
+
+    def profile(frame, event, arg) -> None:
+        if event == "call":
+            seen.append(frame.f_code.co_name)
+
+    config = make_config(["list"], harness_tester.path, extra_plugins=[(_Shelf("one"), "shelf-1")])
+    sys.setprofile(profile)
+    try:
+        specs = collect_specs(config, "datasets")
+        still = sys.getprofile()
+    finally:
+        sys.setprofile(None)
+    assert still is profile and "harness_datasets_register" in seen
+    assert (specs["one"].plugin, specs["synthetic"].plugin) == ("shelf-1", "synthetic")
+    out = subprocess.run([sys.executable, "-m", "cProfile", "-s", "cumulative", "-m", "harness", "list", "models"],
+                         cwd=harness_tester.path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "small_cnn" in out.stdout and "function calls" in out.stdout
