@@ -270,7 +270,8 @@ class TerminalReporter:
         for record in sorted(records, key=lambda r: STATUS_ORDER.get(r.get("status", ""), len(STATUS_ORDER))):
             if self.verbosity < 0 and record.get("status") == "passed":
                 continue
-            self.write_line(result_line(record, with_seed=record.get("id") in repeated, with_backend=backend))
+            self.write_line(result_line(record, with_seed=record.get("id") in repeated, with_backend=backend,
+                                        full=self.verbosity >= 1))
         for dataset, (combination, accuracy, seeds, baseline) in best_per_dataset(records).items():
             mean = f" (mean of {seeds} seeds)" if seeds > 1 else ""
             lift = "" if baseline is None else f", {100 * (accuracy - baseline):+.1f} pts vs baseline {baseline:.3f}"
@@ -295,7 +296,7 @@ class TerminalReporter:
 
 
 STATUS_ORDER = {status: i for i, status in enumerate(("passed", "failed", "error", "skipped"))}
-#: Errors and skip reasons are cut to this many characters in the summary.
+#: Errors and skip reasons are cut to this many characters in the summary (``-v`` shows them whole).
 MAX_REASON = 150
 
 
@@ -321,9 +322,9 @@ def _repeated_ids(records: list[dict[str, Any]]) -> set[str]:
     return {name for (name, _), n in seen.items() if n > 1}
 
 
-def _reason(text: Any) -> str:
+def _reason(text: Any, full: bool = False) -> str:
     line = " ".join(str(text or "").split())
-    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
+    return line if full or len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "... (-v: whole)"
 
 
 def _name(record: dict[str, Any], with_seed: bool, with_backend: bool) -> str:
@@ -333,14 +334,16 @@ def _name(record: dict[str, Any], with_seed: bool, with_backend: bool) -> str:
     return f"{record.get('id')}[{', '.join(parts)}]" if parts else str(record.get("id"))
 
 
-def result_line(record: dict[str, Any], with_seed: bool = False, with_backend: bool = False) -> str:
-    """``PASSED   id  test 0.953, +45.3 pts over baseline 0.500 (p=1e-30)``; ``ERROR``/``SKIPPED`` with the reason.
-    ``with_backend``: the id names the backend (a run on several)."""
+def result_line(record: dict[str, Any], with_seed: bool = False, with_backend: bool = False,
+                full: bool = False) -> str:
+    """``PASSED   id  test 0.953, +45.3 pts over baseline 0.500 (p=1e-30)``; ``ERROR``/``SKIPPED`` with the reason
+    (cut to :data:`MAX_REASON` characters unless ``full``). ``with_backend``: the id names the backend (a run
+    on several)."""
     status = record.get("status", "")
     name = _name(record, with_seed, with_backend)
     word = WORDS.get(status, "?")
     if status in ("error", "skipped") or record.get("test_accuracy") is None:
-        return f"{word:<8} {name} - {_reason(record.get('error'))}"
+        return f"{word:<8} {name} - {_reason(record.get('error'), full)}"
     test, baseline = record["test_accuracy"], record.get("baseline_accuracy")
     p = record.get("p_value")
     verdict = "" if status == "passed" else ", not significant" if test > (baseline or 0) else ""

@@ -48,7 +48,8 @@ def test_result_lines() -> None:
     assert result_line(_record("error", error="ValueError: bad\n  second line")) == \
         "ERROR    pets-none-cnn - ValueError: bad second line"
     long = result_line(_record("skipped", error="x" * 400))
-    assert long.startswith("SKIPPED  pets-none-cnn - xxx") and long.endswith("...") and len(long) < 200
+    assert long.startswith("SKIPPED  pets-none-cnn - xxx") and long.endswith("... (-v: whole)") and len(long) < 200
+    assert result_line(_record("skipped", error="x" * 400), full=True) == "SKIPPED  pets-none-cnn - " + "x" * 400
 
 
 def test_the_last_line_counts_like_pytest() -> None:
