@@ -143,7 +143,7 @@ class HarnessPluginManager(pluggy.PluginManager):
         finally:
             for each, function in originals:
                 object.__setattr__(each, "function", function)
-        wrappers = [impl for impl, _ in returned.values() if impl.wrapper or impl.hookwrapper]
+        wrappers = [impl for impl, _ in returned.values() if impl.wrapper]
         attributed = []
         for result in results:
             impl = returned[id(result)][0] if id(result) in returned else (wrappers[0] if wrappers else None)

@@ -11,6 +11,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import harness
 from harness.errors import ExitCode
+from harness.report.records import latest_per_task as latest_records  # one per combination, seed, backend
+from harness.report.records import several_backends
 from harness.tracebacks import format_traceback
 
 if TYPE_CHECKING:
@@ -56,7 +58,6 @@ def _pct(value: Any) -> str:
     return "  -  " if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
-
 def _tasks_of(option: Any, runnable: int) -> str:
     """``--collect-only``'s count of tasks, where seeds (``--repeats``) or backends multiply the combinations:
     ``; 4 tasks (2 seeds x 2 backends: tensorflow, jax)``."""
@@ -67,6 +68,7 @@ def _tasks_of(option: Any, runnable: int) -> str:
     if not parts or not runnable:
         return ""
     return f"; {plural(runnable * seeds * max(1, len(names)), 'task')} ({' x '.join(parts)})"
+
 
 class TerminalReporter:
     """Progress while training and the summary at the end. On a terminal, a live line shows the latest task's
@@ -298,19 +300,6 @@ class TerminalReporter:
 STATUS_ORDER = {status: i for i, status in enumerate(("passed", "failed", "error", "skipped"))}
 #: Errors and skip reasons are cut to this many characters in the summary (``-v`` shows them whole).
 MAX_REASON = 150
-
-
-def latest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per combination, seed and backend, the last written (a resumed run repeats its skips)."""
-    by_key: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
-    for record in records:
-        by_key[(record.get("id"), record.get("seed"), record.get("backend"))] = record
-    return list(by_key.values())
-
-
-def several_backends(records: list[dict[str, Any]]) -> bool:
-    """Whether the records come from more than one backend (``--backend tensorflow,jax``): then named."""
-    return len({r.get("backend") for r in records if r.get("backend")}) > 1
 
 
 def _repeated_ids(records: list[dict[str, Any]]) -> set[str]:

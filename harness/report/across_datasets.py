@@ -21,10 +21,6 @@ FIGURE = "across_datasets"
 COLUMNS = ["combination", "score", "score_std", "score_low", "score_high", "datasets", "imputed"]
 
 
-def several_backends(records: list[dict[str, Any]]) -> bool:
-    return len({r.get("backend") for r in records if r.get("backend")}) > 1
-
-
 def key_of(record: dict[str, Any], backends: bool) -> str:
     """The combination across datasets: ``AUGMENTATION-MODEL``, with ``-BACKEND`` when the run has several
     (what ``--reference`` names)."""
@@ -44,7 +40,7 @@ def accuracies(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """``accuracy[dataset][combination]``: the test accuracy of each combination, its seeds pooled (their
     correct answers over their test images, as the per-dataset leaderboards); NaN without one (an error,
     a skip)."""
-    backends = several_backends(records)
+    backends = rec.several_backends(records)
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in rec.latest_per_task(records):
         grouped[(str(record.get("dataset")), key_of(record, backends))].append(record)
@@ -86,7 +82,7 @@ def table(records: list[dict[str, Any]], reference: str | None = None) -> Any:
     scored = board(records, reference)
     if scored is None:
         return None
-    backends = several_backends(records)
+    backends = rec.several_backends(records)
     datasets = sorted({d for s in scored.scores.values() for d in s.scores})
     rows = []
     for key, score in scored.scores.items():
@@ -106,7 +102,7 @@ def table(records: list[dict[str, Any]], reference: str | None = None) -> Any:
 
 
 def _references(scored: stats.CrossDatasetBoard, reference: str | None, records: list[dict[str, Any]]) -> str:
-    backends = several_backends(records)
+    backends = rec.several_backends(records)
     if reference is not None:
         return f"the reference {label_of(reference, records, backends)}"
     each = "; ".join(f"{d}: {label_of(name, records, backends)} {accuracy:.3f}"

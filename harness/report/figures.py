@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.report import records as rec
-from harness.report.tables import model_labels
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 BASELINE_STYLE: dict[str, Any] = {"color": "0.35", "linestyle": "--", "linewidth": 1.4}
@@ -179,7 +178,7 @@ def test_accuracy_chart(combinations: Any, dataset: str) -> Any:
     figure = new_figure(10.5, 2.6 + 0.42 * max(len(rows), 2))
     ax = figure.subplots()
     labels = []
-    names = model_labels(rows)  # with the backend in a run on several
+    names = rec.model_labels(rows)  # with the backend in a run on several
     for y, row in enumerate(rows.itertuples(index=False)):
         if math.isnan(row.test_accuracy):
             labels.append(f"{row.augmentation} / {names[y]}: {row.status}")

@@ -31,7 +31,8 @@ def _set_reference(store: Any, metadata: dict[str, Any], records: list[dict[str,
     """``harness report --reference``: check it names a combination of the run, and keep it in the metadata
     (as ``harness run --reference`` does) so later rebuilds rank the same way."""
     from harness.config import _unknown
-    from harness.report.across_datasets import key_of, several_backends
+    from harness.report.across_datasets import key_of
+    from harness.report.records import several_backends
 
     backends = several_backends(records)
     known = dict.fromkeys(sorted({key_of(r, backends) for r in records if r.get("augmentation")}))

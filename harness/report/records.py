@@ -18,6 +18,24 @@ def latest_per_task(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(by_key.values())
 
 
+def several_backends(records: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether the records come from more than one backend (``--backend tensorflow,jax``): then they are
+    named."""
+    return len({r.get("backend") for r in records if r.get("backend")}) > 1
+
+
+def rows_of_several_backends(rows: Any) -> bool:
+    """Whether ``rows`` (of the combinations table, a data frame) come from more than one backend."""
+    return bool(rows["backend"].dropna().nunique() > 1)
+
+
+def model_labels(rows: Any) -> list[str]:
+    """Each row's model, with its backend when ``rows`` come from several: ``small_cnn (jax)``."""
+    if not rows_of_several_backends(rows):
+        return [str(m) for m in rows["model"]]
+    return [f"{m} ({b})" for m, b in zip(rows["model"], rows["backend"])]
+
+
 def number(value: Any) -> float:
     """A record field as a float; missing and ``null`` become NaN."""
     if value is None or isinstance(value, bool):

@@ -178,25 +178,13 @@ def _interval(row: Any) -> str:
     return f"{row['ci_low']:.3f}-{row['ci_high']:.3f}"
 
 
-def several_backends(rows: Any) -> bool:
-    """Whether ``rows`` (of the combinations table) come from more than one backend."""
-    return rows["backend"].dropna().nunique() > 1
-
-
-def model_labels(rows: Any) -> list[str]:
-    """Each row's model, with its backend when ``rows`` come from several: ``small_cnn (jax)``."""
-    if not several_backends(rows):
-        return [str(m) for m in rows["model"]]
-    return [f"{m} ({b})" for m, b in zip(rows["model"], rows["backend"])]
-
-
 def leaderboard(combinations: Any, dataset: str) -> Any:
     """``leaderboard-DATASET``: the combinations of ``dataset``, best first, in the few columns that answer
     the question (accuracy with its interval, lift, Holm-adjusted p, training time, status)."""
     import pandas as pd
 
     rows = combinations[combinations["dataset"] == dataset]
-    backend = several_backends(rows)
+    backend = rec.rows_of_several_backends(rows)
     frame = pd.DataFrame({
         "combination": [f"{a} / {m}" + (f" / {b}" if backend else "")
                         for a, m, b in zip(rows["augmentation"], rows["model"], rows["backend"])],
@@ -215,7 +203,7 @@ def pivot_table(combinations: Any, dataset: str) -> Any:
     """Mean test accuracy of ``dataset``'s combinations: augmentations down, models across (``model
     (backend)`` in a run on several backends)."""
     rows = combinations[combinations["dataset"] == dataset]
-    rows = rows.assign(model=model_labels(rows))
+    rows = rows.assign(model=rec.model_labels(rows))
     pivot = rows.pivot_table(index="augmentation", columns="model", values="test_accuracy", aggfunc="mean",
                              dropna=False)
     pivot = pivot.reindex(index=sorted(rows["augmentation"].unique()), columns=sorted(rows["model"].unique()))
@@ -228,7 +216,7 @@ def status_pivot(combinations: Any, dataset: str) -> Any:
     """The status of each cell of :func:`pivot_table` (``None`` where the grid has no combination)."""
     pivot = pivot_table(combinations, dataset)
     rows = combinations[combinations["dataset"] == dataset]
-    statuses = rows.assign(model=model_labels(rows)).set_index(["augmentation", "model"])["status"]
+    statuses = rows.assign(model=rec.model_labels(rows)).set_index(["augmentation", "model"])["status"]
     return pivot.apply(lambda column: [statuses.get((a, column.name)) for a in pivot.index]).astype(object)
 
 

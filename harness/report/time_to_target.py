@@ -109,10 +109,6 @@ def row(key: tuple[str, str, str, str], runs: list[dict[str, Any]], result: stat
     }
 
 
-def several_backends(records: list[dict[str, Any]]) -> bool:
-    return len({r.get("backend") for r in records if r.get("backend")}) > 1
-
-
 def table(records: list[dict[str, Any]]) -> Any:
     """``time_to_target``: one row per combination run with ``--target-accuracy``; per dataset, the fastest
     valid result first, those without a result last. ``None`` when no run had a target. The ``backend``
@@ -123,7 +119,7 @@ def table(records: list[dict[str, Any]]) -> Any:
     if not found:
         return None
     frame = pd.DataFrame([row(*item) for item in found], columns=COLUMNS)
-    if not several_backends(records):
+    if not rec.several_backends(records):
         frame = frame.drop(columns="backend")
     frame.attrs["caption"] = caption(frame)
     frame.attrs["headline"] = True
@@ -181,7 +177,7 @@ def figure(records: list[dict[str, Any]]) -> Any:
     from harness.report.figures import new_figure
 
     found = results(records)[::-1]  # fastest at the top
-    backends = several_backends(records)
+    backends = rec.several_backends(records)
     fig = new_figure(10.5, 2.4 + 0.45 * max(len(found), 2))
     ax = fig.subplots()
     times = [t for _, _, result in found for t in (*result.kept, *result.dropped) if t is not None]
