@@ -108,6 +108,7 @@ from pathlib import Path
 def die(request):
     import os
     import signal
+    Path("die.log").write_text("started")
     while not Path("slow.log").exists():  # its neighbour is training
         time.sleep(0.05)
     os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
@@ -117,6 +118,9 @@ def logged_slow(request):
     import os
     with open("slow.log", "a") as log:
         log.write(f"{os.getpid()}\\n")
+    waited = time.monotonic()  # next to die: it trains once die has started, however late its worker came up
+    while not Path("die.log").exists() and time.monotonic() - waited < 120:
+        time.sleep(0.05)
     return slow(request)
 
 
