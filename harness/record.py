@@ -40,8 +40,9 @@ Status = Literal["passed", "failed", "error", "skipped"]
 #: Why training stopped: the limit of the budget reached first, or a NaN or infinite loss.
 StopReason = Literal["epochs", "time", "steps", "images", "nan_loss"]
 #: What kind of failure an ``error`` is: an exception, out of memory, a NaN loss, unusable data, a usage
-#: error raised by a plugin, a worker process that died, a plugin that returned an invalid record.
-ErrorKind = Literal["exception", "oom", "nan_loss", "data", "usage", "worker", "plugin"]
+#: error raised by a plugin, a worker process that died, a plugin that returned an invalid record, a task
+#: that ran past ``--task-timeout``, infrastructure lost while it trained (a cluster's head, a batch job).
+ErrorKind = Literal["exception", "oom", "nan_loss", "data", "usage", "worker", "plugin", "timeout", "lost"]
 
 
 class HistoryEntry(TypedDict, total=False):

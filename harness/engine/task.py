@@ -45,6 +45,9 @@ class Task:
     precision: str = "float32"
     #: The Keras backend that trains it (``tensorflow``, ``jax``, ``torch``): part of the result.
     backend: str = "tensorflow"
+    #: Intra-op threads of the backend in the process that trains it (the run's :class:`~harness.runtime.Runtime`):
+    #: part of what determines the result (TensorFlow's CPU kernels split their sums by thread).
+    threads: int = 1
     restore_best: bool = True
     target_accuracy: float | None = None
     data_dir: str | None = None
@@ -95,6 +98,7 @@ class Task:
             "batch_size": self.batch_size,
             "precision": self.precision,
             "backend": self.backend,
+            "threads": self.threads,
             "restore_best": self.restore_best,
             "target_accuracy": self.target_accuracy,
         }

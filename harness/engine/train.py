@@ -23,7 +23,6 @@ The record it returns is described, field by field, in :mod:`harness.record`.
 from __future__ import annotations
 
 import math
-import re
 import time
 import traceback
 from typing import Any
@@ -33,10 +32,10 @@ from harness import backends, stats
 from harness.data.prepare import PreparedData, prepare
 from harness.engine import events
 from harness.engine.budget import callback_list, make_budget_callback
+from harness.engine.errors import error_kind, oom_message
 from harness.engine.features import extract, plan_features
 from harness.engine.feed import make_datasets
 from harness.engine.task import Task
-from harness.errors import DataError
 from harness.record import identity
 from harness.specs import VALUE_RANGES, DatasetRequest
 
@@ -179,27 +178,6 @@ def train(task: Task) -> dict[str, Any]:
         backend.release(state)
     record["finished_at"] = time.time()
     return record
-
-
-def error_kind(exc: BaseException) -> str:
-    """``oom``, ``data``, ``usage`` or ``exception``: what kind of failure an exception is (a NaN loss is
-    ``nan_loss``, found by the budget callback)."""
-    text = str(exc).lower()
-    if isinstance(exc, MemoryError) or type(exc).__name__ in ("ResourceExhaustedError", "OutOfMemoryError") \
-            or "out of memory" in text or text.startswith("oom ") or "resource_exhausted" in text:
-        return "oom"
-    if isinstance(exc, DataError):
-        return "data"
-    if isinstance(exc, harness.UsageError):
-        return "usage"
-    return "exception"
-
-
-def oom_message(exc: BaseException) -> str:
-    """One line for an out-of-memory error (TensorFlow's holds the whole graph's stack), with what to try."""
-    found = re.search(r"OOM when allocating tensor with shape\[[^\]]*\]", str(exc))
-    what = found.group(0) if found else (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-    return f"out of memory ({what}): try a smaller --batch-size, smaller images or a smaller model"
 
 
 def _train(task: Task, backend: backends.Backend) -> dict[str, Any]:
