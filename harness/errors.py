@@ -20,6 +20,9 @@ class ExitCode(enum.IntEnum):
     USAGE_ERROR = 4
     #: The selection matched no combination.
     NO_COMBINATIONS = 5
+    #: The run lost what it trains on (a cluster's head, a batch system): what finished is kept and reported,
+    #: and ``harness run --resume RUN_DIR`` trains the rest, on any executor.
+    INFRASTRUCTURE_LOST = 6
 
 
 class UsageError(Exception):
@@ -32,3 +35,9 @@ class PluginError(UsageError):
 
 class DataError(UsageError):
     """A dataset cannot be used (missing directory, bad archive, checksum mismatch, ...)."""
+
+
+class InfrastructureLost(Exception):
+    """An executor lost what it trains on (a cluster's head, a batch system) and cannot go on: one line (its
+    message says what was lost, and where), exit code 6; the records that finished are kept and the report is
+    written."""

@@ -62,6 +62,10 @@ class Task:
     #: The run trains on several backends: the backend is part of :attr:`id` (how the task is shown and told
     #: apart from the same combination and seed on another backend). Not part of :meth:`describe`.
     backend_in_id: bool = False
+    #: Seconds the task may take, model building and evaluation included (``--task-timeout``, or a default
+    #: derived from a time budget; ``None``: unbounded). The executor that supervises it stops it then and
+    #: records :func:`harness.runner.timed_out`. How the run is guarded, not what is computed: not hashed.
+    timeout_seconds: float | None = None
     #: Position in the run, for progress displays.
     index: int = 0
     total: int = 1
