@@ -1,21 +1,24 @@
-"""The ``process`` executor: ``--workers N`` spawned processes (each with its own Keras backend), each building
-the run's plugin manager and training the tasks it is sent through the ``harness_combination_train`` hook
-(:func:`harness.worker.train_task`). Progress events come back over a queue and reach the hooks in this
-process, which alone records the results.
+"""The ``process`` executor: each task trains in a worker process that this process supervises.
 
-Keras has one backend per process: a run with several backends trains each backend's tasks in pools of their
-own, one backend after the other. With GPUs (``session.gpus``: those visible, or ``--devices``), there is one
-worker per GPU, each seeing only its own (``CUDA_VISIBLE_DEVICES``), and no finisher.
+A worker is a spawned process that makes the run's runtime its own once (:func:`harness.runtime.apply`: its
+Keras backend, the task's thread count, its GPU), builds the run's plugin manager (:class:`WorkerPlugins`) and
+then trains the tasks it is sent, one at a time, through :func:`harness.runner.run_task`. Progress events and
+the record come back over the worker's pipe; this process alone records them and calls the progress hook.
 
-Each worker has cores/N threads of its backend, N being the number of workers training at once. A TensorFlow
-process cannot change its thread count, so the **last task** of a run (when a worker is free and nothing else
-is waiting) goes to a fresh process with a thread per core (the *finisher*, started early): it finishes on the
-whole machine instead of on one worker's share while the other cores have nothing left to do.
+Since a worker trains one task at a time, the task it was training when it died is known:
 
-When a worker dies (killed, out of memory, a crash in native code), its pool breaks and takes the other
-workers down with it. The tasks that were training then are *suspects*: each is run again alone in a
-one-worker pool, and one that kills its worker there is recorded as an error. Tasks that had not started go to
-a fresh pool.
+- a worker that dies (a segfault, ``os.abort()``, the out-of-memory killer) is that task's error row
+  (:func:`harness.runner.crashed`: ``worker died: SIGABRT``), and the next task gets a fresh worker;
+- a task that runs past its ``timeout_seconds`` (``--task-timeout``) has its worker killed and is recorded
+  as :func:`harness.runner.timed_out`;
+- ``-x`` (``session.should_stop``) hands out nothing new; what trains finishes and is recorded;
+- Ctrl-C or SIGTERM stops every worker at once; what finished is kept.
+
+``--workers N`` trains N tasks at once (default 1). With GPUs, each worker sees one GPU of its own
+(``CUDA_VISIBLE_DEVICES``), one task per GPU at a time. Keras has one backend per process: a worker serves one
+backend, and a task of another backend gets a worker of its own. The executor decides nothing about how a task
+trains (threads, precision, device placement come from the task): a task's numbers are the same on every
+executor and for any ``--workers``.
 """
 
 from __future__ import annotations
@@ -23,30 +26,34 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import queue as queue_module
 import signal
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
+from harness import runner
 from harness.errors import UsageError
 from harness.record import error_record
 from harness.shutdown import freeze_heap_at_exit
-from harness.system import usable_cores
-from harness.worker import WorkerPlugins, train_task
+from harness.worker import WorkerPlugins
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
     from harness.config import Config
     from harness.engine.task import Task
     from harness.session import Session
 
-#: Seconds between two looks at the progress queue while workers train.
-POLL_SECONDS = 0.2
+#: Longest wait for a worker's message when no task's time limit is nearer (Ctrl-C is seen at once anyway).
+POLL_SECONDS = 1.0
+#: Seconds a worker has to exit after it is asked to (end of run) or terminated (Ctrl-C) before it is killed.
+EXIT_SECONDS = 5.0
 
 
 class ProcessExecutor:
-    """``--workers N`` worker processes (``--executor process``; one when ``--workers`` is not given)."""
+    """``--executor process``: ``--workers N`` supervised worker processes (one when ``--workers`` is not given)."""
 
     def __init__(self, config: Config) -> None:
         self.workers = int(getattr(config.option, "workers", 1) or 1)
@@ -55,39 +62,34 @@ class ProcessExecutor:
     def run(self, session: Session, tasks: list[Task]) -> None:
         if not tasks:
             return
-        check_picklable(tasks)
-        workers = _Workers(session, self.plugins, tasks)
-        size = len(session.gpus) if session.gpus and self.workers == 1 else self.workers
-        try:
-            for backend in dict.fromkeys(task.backend for task in tasks):
-                self.run_backend(session, workers, [task for task in tasks if task.backend == backend], size)
-        finally:
-            workers.close()
-
-    def run_backend(self, session: Session, workers: _Workers, pending: list[Task], size: int) -> None:
-        """Train one backend's tasks in pools of ``size`` workers."""
-        suspects: list[Task] = []
-        while (pending or suspects) and not session.should_stop:
-            if suspects:
-                _PoolRun(workers, [suspects.pop(0)], 1, alone=True).run()
-                continue
-            recorded = len(session.results)
-            training, pending = _PoolRun(workers, pending, size).run()
-            if pending and not training and len(session.results) == recorded:
-                raise UsageError("--workers: the worker processes stopped before training anything (see the "
-                                 "messages above); try --workers 1")
-            suspects.extend(training)
+        payloads = [pickled(task) for task in tasks]
+        gpus = session_gpus(session)
+        # One task per GPU at a time: a worker per GPU (the first N with --workers N), else N CPU workers.
+        slots: list[int | None] = list(gpus if self.workers == 1 else gpus[: self.workers]) or [None] * self.workers
+        _Supervisor(session, self.plugins, slots).run(list(zip(tasks, payloads)))
 
 
-def check_picklable(tasks: list[Task]) -> None:
-    for task in tasks:
-        try:
-            pickle.loads(pickle.dumps(task))
-        except Exception as exc:  # any failure means the task cannot travel
-            raise UsageError(
-                f"--workers: task {task.id} cannot be sent to a worker process ({type(exc).__name__}: {exc}); "
-                "factories must be module-level functions (no lambdas or closures), or use --workers 1"
-            ) from None
+def session_gpus(session: Session) -> list[int]:
+    """The GPUs the run trains on: the session's runtime's, else its ``gpus`` (``[]``: CPU)."""
+    from harness.runtime import Runtime
+
+    runtime = getattr(session, "runtime", None)
+    if isinstance(runtime, Runtime):
+        return list(runtime.gpus)
+    return list(getattr(session, "gpus", None) or [])
+
+
+def pickled(task: Task) -> bytes:
+    """``task`` as it travels to a worker; a task that cannot travel is a usage error naming it."""
+    try:
+        payload = pickle.dumps(task)
+        pickle.loads(payload)
+    except Exception as exc:  # any failure means the task cannot travel
+        raise UsageError(
+            f"--executor process: task {task.id} cannot be sent to a worker process ({type(exc).__name__}: {exc}); "
+            "factories must be module-level functions (no lambdas or closures), or use --executor serial"
+        ) from None
+    return payload
 
 
 # -------------------------------------------------------------------------------------------------
@@ -95,199 +97,240 @@ def check_picklable(tasks: list[Task]) -> None:
 # -------------------------------------------------------------------------------------------------
 
 
-class _Workers:
-    """The worker pools of one run and what they tell the driver over the progress queue: which processes each
-    pool has, which tasks started, their progress (forwarded to the hooks)."""
+@dataclass
+class _Worker:
+    """One worker process, the pipe to it, and the task it trains (if any)."""
 
-    def __init__(self, session: Session, plugins: WorkerPlugins, tasks: list[Task]) -> None:
+    process: BaseProcess
+    conn: Connection
+    #: What it serves: (backend, threads).
+    runtime: tuple[str, int]
+    gpu: int | None
+    ready: bool = False
+    task: Task | None = None
+    #: ``time.monotonic()`` past which its task is timed out.
+    deadline: float | None = None
+    messages: list[tuple[Any, ...]] = field(default_factory=list)
+
+    @property
+    def idle(self) -> bool:
+        return self.ready and self.task is None
+
+
+class _Supervisor:
+    """The workers of one run, one per slot (a slot is a GPU, or a share of the CPU), and the tasks left."""
+
+    def __init__(self, session: Session, plugins: WorkerPlugins, slots: list[int | None]) -> None:
         self.session = session
         self.plugins = plugins
-        self.cores = usable_cores()
         self.context = multiprocessing.get_context("spawn")
-        self.progress = self.context.Queue()
-        self.by_id = {task.id: task for task in tasks}
-        self.started: set[str] = set()
-        self.finished: set[str] = set()
-        self.tokens: dict[ProcessPoolExecutor, int] = {}
-        self.pids: dict[int, set[int]] = {}
+        self.slots: list[_Worker | None] = [None] * len(slots)
+        self.gpus = slots
+        self.waiting: list[tuple[Task, bytes]] = []
 
-    def start_pool(self, size: int, threads: int, backend: str) -> ProcessPoolExecutor:
-        token = len(self.tokens)
-        gpus = None
-        if self.session.gpus:  # a queue per pool: each of its workers takes one GPU (in turn, if fewer)
-            gpus = self.context.Queue()
-            for slot in range(size):
-                gpus.put(self.session.gpus[slot % len(self.session.gpus)])
-        pool = ProcessPoolExecutor(max_workers=size, mp_context=self.context, initializer=_start_worker,
-                                   initargs=(self.plugins, self.progress, token, threads, backend, gpus))
-        self.tokens[pool] = token
-        self.pids[token] = set()
-        return pool
+    def run(self, tasks: list[tuple[Task, bytes]]) -> None:
+        self.waiting = tasks
+        try:
+            while self.hand_out() or any(w is not None and w.task is not None for w in self.slots):
+                self.step()
+        except BaseException:  # Ctrl-C, SIGTERM, a full disk, a bug: stop the workers now, keep what finished
+            self.stop_all(at_once=True)
+            raise
+        self.stop_all(at_once=False)
 
-    def drain(self) -> None:
-        while True:
-            try:
-                kind, key, value = self.progress.get_nowait()
-            except (queue_module.Empty, EOFError, OSError):
-                return
-            if kind == "worker":
-                self.pids[key].add(value)
-            elif kind == "started":
-                self.started.add(key)
-            elif key not in self.finished:  # an event that arrives after its task's result is stale
-                task = self.by_id[key]
-                self.session.hook.harness_combination_progress(session=self.session, task=task, event=value)
+    # -- handing out ------------------------------------------------------------------------------
 
-    def training(self, task: Task) -> bool:
-        return task.id in self.started and task.id not in self.finished
+    def hand_out(self) -> bool:
+        """Give waiting tasks to idle workers of their runtime, retire idle workers of another runtime and
+        start workers in free slots for the tasks that no worker will take; whether tasks are left waiting."""
+        if self.session.should_stop:
+            self.waiting.clear()
+        for slot, worker in enumerate(self.slots):
+            if not self.waiting or worker is None or not worker.idle:
+                continue
+            task, payload = self.waiting[0]
+            if worker.runtime != (task.backend, task.threads):
+                self.stop(slot)
+            else:
+                self.waiting.pop(0)
+                self.give(worker, task, payload)
+        starting = sum(w is not None and not w.ready for w in self.slots)
+        for slot, worker in enumerate(self.slots):
+            if worker is None and starting < len(self.waiting):
+                task = self.waiting[starting][0]
+                self.slots[slot] = self.start((task.backend, task.threads), self.gpus[slot])
+                starting += 1
+        return bool(self.waiting)
 
-    def record(self, task: Task, result: dict[str, Any]) -> None:
-        self.finished.add(task.id)
+    def start(self, runtime: tuple[str, int], gpu: int | None) -> _Worker:
+        here, there = self.context.Pipe(duplex=True)
+        process = self.context.Process(target=_serve, args=(there, self.plugins, runtime, gpu), daemon=True,
+                                       name=f"harness-worker-{runtime[0]}")
+        process.start()
+        there.close()  # this process keeps its end only: the pipe ends when the worker does
+        return _Worker(process, here, runtime, gpu)
+
+    def give(self, worker: _Worker, task: Task, payload: bytes) -> None:
+        worker.task = task
+        worker.deadline = time.monotonic() + task.timeout_seconds if task.timeout_seconds else None
+        try:
+            worker.conn.send_bytes(payload)
+        except OSError:  # it died in the meantime: seen, and recorded, in the next step
+            pass
+
+    # -- waiting ----------------------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Wait for a message, a worker's end or the nearest time limit, and act on what came."""
+        workers = [w for w in self.slots if w is not None]
+        deadlines = [w.deadline for w in workers if w.deadline is not None]
+        timeout = POLL_SECONDS if not deadlines else max(0.0, min(POLL_SECONDS, min(deadlines) - time.monotonic()))
+        ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers], timeout)
+        for slot, worker in enumerate(self.slots):
+            if worker is None:
+                continue
+            if worker.conn in ready:
+                self.read(worker)
+            if worker.process.sentinel in ready:
+                self.ended(slot, worker)
+            elif worker.deadline is not None and time.monotonic() >= worker.deadline:
+                self.timed_out(slot, worker)
+
+    def read(self, worker: _Worker) -> None:
+        """Every message the worker has sent so far."""
+        try:
+            while worker.conn.poll():
+                self.handle(worker, worker.conn.recv())
+        except (EOFError, OSError):  # it ended: seen through its sentinel
+            pass
+
+    def handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "ready":
+            worker.ready = True
+        elif kind == "failed":  # it could not start: the run's plugins or runtime are at fault, not a task
+            raise UsageError(f"--executor process: a worker process could not start: {message[1]}")
+        elif worker.task is None:
+            return
+        elif kind == "event":
+            self.session.hook.harness_combination_progress(session=self.session, task=worker.task, event=message[1])
+        elif kind == "result":
+            self.record(worker, message[1])
+        elif kind == "unusable":  # its modules differ from this process's
+            self.record(worker, dict(error_record(worker.task, message[1], "plugin")))
+
+    def record(self, worker: _Worker, result: dict[str, Any]) -> None:
+        task, worker.task, worker.deadline = worker.task, None, None
+        assert task is not None
         self.session.record(task, result)
 
-    def terminate(self, pool: ProcessPoolExecutor) -> None:
-        """Stop a pool's processes now, rather than after their tasks (Ctrl-C)."""
-        self.drain()
-        for pid in self.pids[self.tokens[pool]]:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-        pool.shutdown(wait=False, cancel_futures=True)
+    def ended(self, slot: int, worker: _Worker) -> None:
+        """The worker's process ended: its last messages are read; a task it had not finished died with it."""
+        self.read(worker)
+        worker.process.join()
+        self.slots[slot] = None
+        worker.conn.close()
+        if worker.task is not None:
+            self.record(worker, runner.crashed(worker.task, worker.process.exitcode))
+        elif not worker.ready:
+            raise UsageError(f"--executor process: a worker process died while starting "
+                             f"({_ended_how(worker.process.exitcode)}); "
+                             "try --executor serial to see why")
 
-    def close(self) -> None:
-        self.progress.close()
-        self.progress.join_thread()
+    def timed_out(self, slot: int, worker: _Worker) -> None:
+        assert worker.task is not None and worker.task.timeout_seconds is not None
+        self.kill(worker)
+        self.read(worker)  # it may have finished just in time
+        self.slots[slot] = None
+        worker.conn.close()
+        if worker.task is not None:
+            self.record(worker, runner.timed_out(worker.task, worker.task.timeout_seconds))
 
+    # -- stopping ---------------------------------------------------------------------------------
 
-class _PoolRun:
-    """One pool's life: tasks are handed out as its workers free up, the last one to the finisher. Ends when
-    every task handed out is settled; returns the tasks that were training when the pool broke (suspects)
-    and those that had not started."""
-
-    def __init__(self, workers: _Workers, tasks: list[Task], size: int, alone: bool = False) -> None:
-        self.workers = workers
-        self.waiting = deque(tasks)
-        self.size = min(size, len(tasks))
-        #: One suspect alone in its pool: if the pool breaks, the task killed its worker.
-        self.alone = alone
-        threads = max(1, workers.cores // self.size)
-        backend = tasks[0].backend  # a pool's tasks share their backend (see ProcessExecutor.run)
-        self.pool = workers.start_pool(self.size, threads, backend)
-        self.pools = [self.pool]
-        self.finisher: ProcessPoolExecutor | None = None
-        if self.size > 1 and len(tasks) > self.size and workers.cores > threads and not workers.session.gpus:
-            self.finisher = workers.start_pool(1, workers.cores, backend)
-            self.finisher.submit(_warm_up)  # it imports its backend now, while the others train
-            self.pools.append(self.finisher)
-        self.futures: dict[Future[dict[str, Any]], tuple[Task, ProcessPoolExecutor]] = {}
-        self.broken = False
-        self.suspects: list[Task] = []
-        self.not_started: list[Task] = []
-
-    def run(self) -> tuple[list[Task], list[Task]]:
+    def stop(self, slot: int) -> None:
+        """Ask the worker of ``slot`` to exit (it is idle), and wait for it."""
+        worker = self.slots[slot]
+        assert worker is not None
+        self.slots[slot] = None
         try:
-            self.hand_out()
-            while self.futures:
-                done, _ = wait(list(self.futures), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                self.workers.drain()
-                for future in done:
-                    self.settle(future)
-                if self.workers.session.should_stop:
-                    self.stop_handing_out()
-                self.hand_out()
-        except BaseException:  # Ctrl-C or a bug here: stop the workers now rather than after their tasks
-            for pool in self.pools:
-                self.workers.terminate(pool)
-            raise
-        for pool in self.pools:
-            pool.shutdown(wait=True, cancel_futures=True)
-        return self.suspects, [*self.not_started, *self.waiting]
+            worker.conn.send_bytes(b"")
+        except OSError:
+            pass
+        worker.process.join(EXIT_SECONDS)
+        if worker.process.is_alive():
+            self.kill(worker)
+        worker.conn.close()
 
-    def busy(self) -> int:
-        return sum(owner is self.pool for _, owner in self.futures.values())
-
-    def hand_out(self) -> None:
-        """Submit waiting tasks while the pool has free workers; the last one goes to the finisher."""
-        while self.waiting and not self.broken and self.busy() < self.size:
-            task, target = self.waiting[0], self.pool
-            if len(self.waiting) == 1 and self.finisher is not None:
-                target, self.finisher = self.finisher, None
-            try:
-                future = target.submit(_train, task)
-            except BrokenProcessPool:  # its process died before this task (a finisher: in its start-up)
-                self.broken |= target is self.pool
+    def stop_all(self, at_once: bool) -> None:
+        """Every worker, idle ones asked to exit; ``at_once``: terminated whatever they do (Ctrl-C)."""
+        for slot, worker in enumerate(self.slots):
+            if worker is None:
                 continue
-            self.waiting.popleft()
-            self.futures[future] = (task, target)
+            if at_once:
+                worker.process.terminate()
+                worker.process.join(EXIT_SECONDS)
+                self.kill(worker)
+                worker.conn.close()
+                self.slots[slot] = None
+            else:
+                self.stop(slot)
 
-    def settle(self, future: Future[dict[str, Any]]) -> None:
-        task, owner = self.futures.pop(future)
-        if future.cancelled():
-            return
+    @staticmethod
+    def kill(worker: _Worker) -> None:
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+
+
+def _ended_how(exitcode: int | None) -> str:
+    """``killed by SIGSEGV`` or ``exit code 1``, for a worker that ended before its first task."""
+    if exitcode is not None and exitcode < 0:
         try:
-            result = future.result()
-        except BrokenProcessPool:
-            self.lost(task, owner)
-            return
-        self.workers.record(task, result)
-
-    def lost(self, task: Task, owner: ProcessPoolExecutor) -> None:
-        """``task``'s pool broke: a worker died."""
-        if self.alone or owner is not self.pool:  # alone in its pool: it killed its worker
-            self.workers.record(task, dict(error_record(task, "the worker process training it died", "worker")))
-        elif self.workers.training(task):
-            self.suspects.append(task)
-        else:
-            self.not_started.append(task)
-        self.broken |= owner is self.pool
-
-    def stop_handing_out(self) -> None:
-        """``-x``: start nothing new; what is already training finishes and is recorded."""
-        self.waiting.clear()
-        self.not_started.clear()
-        for future in list(self.futures):
-            if future.cancel():
-                del self.futures[future]
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
 
 
 # -------------------------------------------------------------------------------------------------
 # In a worker process
 # -------------------------------------------------------------------------------------------------
 
-_PROGRESS: Any = None
-_PLUGINS: WorkerPlugins | None = None
 
-
-def _start_worker(plugins: WorkerPlugins, progress: Any, token: int, threads: int, backend: str,
-                  gpus: Any = None) -> None:
-    """Runs once in each worker: take a GPU of its own from ``gpus`` (a queue of GPU indices), make ``backend``
-    its Keras backend with ``threads`` threads (before any plugin imports Keras), announce it, build the
-    run's plugin manager."""
-    global _PROGRESS, _PLUGINS
-    from harness import backends
-
+def _serve(conn: Connection, plugins: WorkerPlugins, runtime: tuple[str, int], gpu: int | None) -> None:
+    """A worker's life: make the runtime its own and build the run's plugins (before a task that refers to
+    ``harness_plugins.py`` is unpickled), say it is ready, then train each task it is sent until it gets an
+    empty message or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it stops the workers itself
-    freeze_heap_at_exit()  # the pool's shutdown waits for the workers to exit: make that quick
+    freeze_heap_at_exit()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if gpus is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
-    backends.activate(backend).configure(threads)
-    progress.put(("worker", token, os.getpid()))
-    _PROGRESS, _PLUGINS = progress, plugins
-    plugins.manager()  # loads harness_plugins.py under its own name, before a task that refers to it arrives
+    try:
+        from harness import runtime as runtime_module
+
+        runtime_module.apply(runtime[0], runtime[1], gpu)
+        pm = plugins.manager()
+    except Exception as exc:
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready",))
+    while True:
+        try:
+            payload = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if not payload:
+            return
+        try:
+            task: Task = pickle.loads(payload)
+        except Exception as exc:  # the driver checked it: the worker's modules differ from the driver's
+            conn.send(("unusable", f"a worker process could not unpickle the task: {type(exc).__name__}: {exc}"))
+            continue
+        conn.send(("result", _train(pm, task, conn)))
 
 
-def _warm_up() -> None:
-    """Nothing: submitted to start a worker (and its initializer) before it has a task."""
-
-
-def _train(task: Task) -> dict[str, Any]:
-    assert _PLUGINS is not None
-    progress = _PROGRESS
-    progress.put(("started", task.id, None))
-
+def _train(pm: Any, task: Task, conn: Connection) -> dict[str, Any]:
     def emit(event: dict[str, Any]) -> None:
-        progress.put(("event", task.id, event))
+        conn.send(("event", event))
 
-    return train_task(_PLUGINS, task, emit)
+    return runner.run_task(pm.hook, task, emit)

@@ -1,3 +1,1 @@
-"""The engine's inline plugin of tiny models, for the executors' tests."""
-
-from tests.engine.conftest import engine_tester  # noqa: F401 - a fixture, used by name
+"""The process executor's tests use the testing kit's ``harness_tester`` (loaded by tests/conftest.py)."""

@@ -1,149 +1,177 @@
-"""The process executor (``--workers N``): worker processes that build the run's plugins and train through the
-hook, the finisher, a worker's death, -x."""
+"""The process executor: supervised worker processes that build the run's plugins and train through
+``harness.runner.run_task``; a worker that dies or a task that hangs is that task's error row and the run goes on.
+
+These tests train with the fast trainer (``-p harness.testing.fast``) on the JAX backend, whose configuration
+imports nothing: a worker starts in about a second. One test trains for real, in the engine, to show that a
+crash inside Keras is handled the same way.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness.system import usable_cores
-from tests.engine.conftest import ENGINE_PLUGIN, SMALL, models
-from tests.engine.test_train import outcome
+from harness.store import RunStore
+from harness.testing import HarnessTester
+
+#: A fast run: the fast trainer's models on the synthetic dataset, in worker processes.
+FAST = ("-p", "harness.testing.fast", "run", "--dataset", "synthetic", "--augmentation", "none", "--backend", "jax",
+        "--threads", "1", "--executor", "process")
+#: A wrapper around the trainer that logs, in the worker, its process id, backend and task.
+LOGGING_PLUGIN = '''
+import os
+
+import harness
 
 
-def test_two_workers_train_like_the_serial_loop(engine_tester) -> None:
-    serial = engine_tester.run("run", *SMALL, *models("tiny"), "--steps", "3")
-    pooled = engine_tester.run("run", *SMALL, *models("tiny", "broken"), "--steps", "3", "--workers", "2")
-    assert pooled.ret == 1, pooled.stderr
-    records = {r["model"]: r for r in pooled.records}
-    assert sorted(records) == ["broken", "tiny"]  # the driver recorded both, in the order they finished
-    assert records["broken"]["status"] == "error" and records["broken"]["error"] == "RuntimeError: factory exploded"
-    assert outcome(records["tiny"]) == outcome(serial.records[0])  # same seed, another process: same result
-    assert sorted(pooled.results["model"]) == ["broken", "tiny"]
-    assert "epoch 1" in pooled.stdout or "[steps]" in pooled.stdout  # progress came back from the workers
+@harness.hookimpl(wrapper=True)
+def harness_combination_train(task):
+    with open("trainers.log", "a") as log:
+        log.write(f"{os.getpid()} {os.environ.get('KERAS_BACKEND')} {task.model.name} {task.seed}\\n")
+    return (yield)
+'''
 
 
-@pytest.mark.skipif(usable_cores() < 2, reason="needs two cores")
-def test_the_last_task_of_a_run_gets_a_thread_per_core(engine_tester) -> None:
-    result = engine_tester.run("run", *SMALL, *models("tiny", "tiny_b", "tiny_c"), "--steps", "2", "--workers", "2")
-    assert [r["status"] for r in result.records if r["status"] == "error"] == [], result.stderr
-    threads = {r["model"]: r["threads"] for r in result.records}
-    cores = usable_cores()
-    assert threads == {"tiny": cores // 2, "tiny_b": cores // 2, "tiny_c": cores}
-    single = engine_tester.run("run", *SMALL, *models("tiny"), "--steps", "2", "--workers", "2")
-    assert single.records[0]["threads"] == cores  # one task: one worker, the whole machine
+def models(*names: str) -> list[str]:
+    return [arg for name in names for arg in ("--model", name)]
 
 
-def test_workers_need_picklable_factories(engine_tester) -> None:
-    engine_tester.make_plugin('''
+def by_model(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["model"]: r for r in records}
+
+
+def trainers(path: Path) -> list[list[str]]:
+    """The lines the logging plugin wrote: pid, backend, model, seed."""
+    return [line.split() for line in (path / "trainers.log").read_text().splitlines()]
+
+
+@pytest.fixture
+def tester(harness_tester: HarnessTester, monkeypatch: pytest.MonkeyPatch) -> HarnessTester:
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return harness_tester
+
+
+def test_an_aborting_task_is_an_error_row_and_the_run_goes_on(tester: HarnessTester) -> None:
+    result = tester.run(*FAST, *models("fast_abort", "fast_pass", "fast_fail"))
+    assert result.ret == 1, result.stderr
+    records = by_model(result.records)
+    assert sorted(records) == ["fast_abort", "fast_fail", "fast_pass"]
+    assert records["fast_abort"]["status"] == "error" and records["fast_abort"]["error_kind"] == "worker"
+    assert records["fast_abort"]["error"] == "worker died: SIGABRT"
+    assert records["fast_pass"]["status"] == "passed" and records["fast_fail"]["status"] == "failed"
+    assert "worker died: SIGABRT" in result.stdout
+    assert (result.run_dir / "report.html").is_file()  # the run finished as any other
+
+
+def test_a_task_past_its_timeout_is_stopped_and_the_run_goes_on(tester: HarnessTester) -> None:
+    started = time.monotonic()
+    result = tester.run(*FAST, *models("fast_sleep", "fast_pass"), "--task-timeout", "2s", "-p", "no:reports")
+    assert result.ret == 1, result.stderr
+    records = by_model(result.records)
+    assert records["fast_sleep"]["status"] == "error" and records["fast_sleep"]["error_kind"] == "timeout"
+    assert records["fast_sleep"]["error"].startswith("timed out after 2s")
+    assert records["fast_pass"]["status"] == "passed"
+    assert time.monotonic() - started < 300  # fast_sleep sleeps 600 s: it was stopped (a hang guard only)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_records_do_not_depend_on_the_executor_or_the_workers(tester: HarnessTester, workers: str) -> None:
+    grid = ["--dataset", "synthetic", "--augmentation", "none", "--backend", "jax", "--threads", "1",
+            *models("fast_pass", "fast_fail"), "--repeats", "2", "-p", "no:reports"]
+    serial = tester.run("-p", "harness.testing.fast", "run", *grid, "--executor", "serial", "--output", "serial")
+    pooled = tester.run("-p", "harness.testing.fast", "run", *grid, "--executor", "process", "--workers", workers,
+                        "--output", "process")
+    assert serial.ret == pooled.ret == 1, pooled.stderr
+
+    def outcome(records: list[dict[str, Any]]) -> dict[tuple[str, int], tuple[Any, ...]]:
+        return {(r["model"], r["seed"]): (r["config_hash"], r["test_accuracy"], r["threads"],
+                                          [e["val_accuracy"] for e in r["history"]]) for r in records}
+
+    assert outcome(pooled.records) == outcome(serial.records) and len(pooled.records) == 4
+
+
+def test_each_task_trains_in_a_worker_through_the_runs_plugins(tester: HarnessTester) -> None:
+    """Workers build the run's plugin manager (here with harness_plugins.py) and train through the hook: the
+    plugin's wrapper runs in processes other than this one, one backend per worker."""
+    tester.make_plugin(LOGGING_PLUGIN)
+    result = tester.run(*FAST[:-2], *models("fast_pass", "fast_error"), "--backend", "tensorflow", "--backend", "jax",
+                        "--executor", "process", "--workers", "2", "-p", "no:reports")
+    assert result.ret == 1, result.stderr
+    lines = trainers(tester.path)
+    assert sorted((backend, model) for _, backend, model, _ in lines) == [
+        ("jax", "fast_error"), ("jax", "fast_pass"), ("tensorflow", "fast_error"), ("tensorflow", "fast_pass")]
+    assert all(int(pid) != os.getpid() for pid, *_ in lines)  # trained in the workers, not here
+    backends_of = {}
+    for pid, backend, *_ in lines:
+        assert backends_of.setdefault(pid, backend) == backend  # a worker serves one backend
+    errors = [r for r in result.records if r["status"] == "error"]
+    assert [r["error"] for r in errors] == [f"RuntimeError: fast_error: {r['id']} raised as asked" for r in errors]
+    assert "epoch 2" in result.stdout or "[epochs]" in result.stdout  # progress came back from the workers
+
+
+def test_one_worker_trains_the_tasks_one_after_the_other(tester: HarnessTester) -> None:
+    tester.make_plugin(LOGGING_PLUGIN)
+    result = tester.run(*FAST, *models("fast_pass", "fast_fail"), "--repeats", "2", "-p", "no:reports")
+    assert result.ret == 1, result.stderr
+    lines = trainers(tester.path)
+    assert len(lines) == 4 and len({pid for pid, *_ in lines}) == 1  # a reused worker
+
+
+def test_exitfirst_stops_handing_out(tester: HarnessTester) -> None:
+    result = tester.run(*FAST, *models("fast_error", "fast_pass"), "--repeats", "3", "-x", "-p", "no:reports")
+    assert result.ret == 1, result.stderr
+    assert [r["model"] for r in result.records] == ["fast_error"]  # one worker: nothing else had started
+
+
+def test_tasks_must_travel_to_the_workers(tester: HarnessTester) -> None:
+    tester.make_plugin('''
         import harness
 
         @harness.hookimpl
         def harness_models_register(config):
             return [harness.ModelSpec(name="closure", factory=lambda request: None)]
-    ''', name="harness_plugins.py")
-    result = engine_tester.run("run", *SMALL, *models("closure"), "--steps", "1", "--workers", "2")
+    ''')
+    result = tester.run(*FAST, *models("closure"))
     assert result.ret == 4
-    assert "--workers: task synthetic-none-closure[seed=1] cannot be sent to a worker process" in result.stderr
+    assert "--executor process: task synthetic-none-closure[seed=1] cannot be sent to a worker process" in \
+        result.stderr
+
+
+def test_a_worker_that_cannot_start_is_a_usage_error(tester: HarnessTester) -> None:
+    """A plugin that loads here and fails in the workers (here: a module that refuses a second import)."""
+    tester.make_plugin('''
+        import os
+
+        if os.environ.get("HARNESS_TEST_DRIVER") != str(os.getpid()):
+            raise ImportError("not in the driver")
+    ''')
+    os.environ["HARNESS_TEST_DRIVER"] = str(os.getpid())
+    try:
+        result = tester.run(*FAST, *models("fast_pass"))
+    finally:
+        del os.environ["HARNESS_TEST_DRIVER"]
+    assert result.ret == 4, result.stderr
+    assert "--executor process: a worker process could not start:" in result.stderr
+    assert "not in the driver" in result.stderr
 
 
 @pytest.mark.parametrize("value", ["0", "two"])
-def test_workers_option_is_checked(engine_tester, value: str) -> None:
-    result = engine_tester.run("run", *SMALL, "--workers", value)
+def test_workers_option_is_checked(tester: HarnessTester, value: str) -> None:
+    result = tester.run(*FAST, "--workers", value)
     assert result.ret == 4
     assert "--workers" in result.stderr and "expected a positive whole number" in result.stderr
 
 
-def test_a_replaced_trainer_trains_in_the_workers(engine_tester) -> None:
-    """Workers build the run's plugin manager (here with harness_plugins.py) and train through the hook: a
-    plugin's wrapper around the trainer runs there, in processes other than this one."""
-    engine_tester.make_plugin(ENGINE_PLUGIN + '''
-
-@harness.hookimpl(wrapper=True)
-def harness_combination_train(task):
-    import os
-    result = yield
-    with open("trainers.log", "a") as log:
-        log.write(f"{os.getpid()} {task.model.name} {result['status']}\\n")
-    return result
-''')
-    result = engine_tester.run("run", *SMALL, *models("tiny", "broken"), "--steps", "2", "--workers", "2")
-    assert result.ret == 1, result.stderr
-    lines = [line.split() for line in (engine_tester.path / "trainers.log").read_text().splitlines()]
-    assert sorted((model, status) for _, model, status in lines) in (
-        [("broken", "error"), ("tiny", "passed")], [("broken", "error"), ("tiny", "failed")])
-    assert all(int(pid) != os.getpid() for pid, _, _ in lines)  # trained in the workers, not here
-    assert sorted(r["model"] for r in result.records) == ["broken", "tiny"]
-
-
-def test_exitfirst_stops_handing_out(engine_tester) -> None:
-    engine_tester.make_plugin(ENGINE_PLUGIN + '''
-
-_engine_models = harness_models_register
-
-
-@harness.hookimpl
-def harness_models_register(config):
-    return [harness.ModelSpec(name="early_error", factory=broken), *_engine_models(config)]
-''')
-    result = engine_tester.run("run", *SMALL, *models("early_error", "tiny", "tiny_b", "tiny_c"), "--steps", "2",
-                               "--workers", "2", "-x")
-    assert result.ret == 1, result.stderr
-    recorded = {r["model"]: r["status"] for r in result.records}
-    assert recorded.pop("early_error") == "error"
-    assert set(recorded) <= {"tiny"}  # what trained already may finish; nothing new is handed out
-
-
-@pytest.mark.slow
-def test_a_worker_that_dies_is_an_error_row_and_its_neighbour_is_rerun(engine_tester) -> None:
-    """``die`` kills its worker while ``slow`` trains next to it: the pool breaks; both are suspects and run
-    again, each alone; ``die`` kills its worker again and is recorded as an error, ``slow`` trains (built in
-    two processes), ``tiny`` (not started) goes to a fresh pool. Every task is recorded once."""
-    engine_tester.make_plugin(ENGINE_PLUGIN + '''
-
-from pathlib import Path
-
-
-def die(request):
-    import os
-    import signal
-    Path("die.log").write_text("started")
-    while not Path("slow.log").exists():  # its neighbour is training
-        time.sleep(0.05)
-    os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
-
-
-def logged_slow(request):
-    import os
-    with open("slow.log", "a") as log:
-        log.write(f"{os.getpid()}\\n")
-    waited = time.monotonic()  # next to die: it trains once die has started, however late its worker came up
-    while not Path("die.log").exists() and time.monotonic() - waited < 120:
-        time.sleep(0.05)
-    return slow(request)
-
-
-_engine_models = harness_models_register
-
-
-@harness.hookimpl
-def harness_models_register(config):
-    return [harness.ModelSpec(name="die", factory=die),
-            harness.ModelSpec(name="logged_slow", factory=logged_slow, input_range="0-1",
-                              params={"learning_rate": 0.01, "nap": 0.5}),
-            *_engine_models(config)]
-''')
-    result = engine_tester.run("run", *SMALL, *models("die", "logged_slow", "tiny"), "--steps", "3",
-                               "--workers", "2")
-    records = {r["model"]: r for r in result.records}
-    assert len(result.records) == 3 and sorted(records) == ["die", "logged_slow", "tiny"]
-    assert records["die"]["status"] == "error" and records["die"]["error_kind"] == "worker"
-    assert records["die"]["error"] == "the worker process training it died"
-    assert records["logged_slow"]["status"] in ("passed", "failed")
-    assert records["tiny"]["status"] in ("passed", "failed")
-    builds = (engine_tester.path / "slow.log").read_text().split()
-    assert len(builds) == 2 and builds[0] != builds[1]  # rerun alone, in a fresh process
+def _recorded(path: Path) -> bool:
+    """Whether the run in ``path`` has recorded a task."""
+    return any(p.read_text() for p in path.glob("reports/*/records.jsonl"))
 
 
 def _alive(pid: int) -> bool:
@@ -157,41 +185,62 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
-def test_ctrl_c_stops_the_workers_and_exits_2(engine_tester) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    engine_tester.make_plugin(ENGINE_PLUGIN + '''
-
-def hang(request):
-    import os
-    with open("hang.pid", "w") as out:
-        out.write(str(os.getpid()))
-    time.sleep(3600)
-
-
-_engine_models = harness_models_register
-
-
-@harness.hookimpl
-def harness_models_register(config):
-    return [harness.ModelSpec(name="hang", factory=hang), *_engine_models(config)]
-''')
-    pid_file = engine_tester.path / "hang.pid"
-    process = subprocess.Popen([sys.executable, "-m", "harness", "-p", "no:reports", "run", *SMALL,
-                                *models("hang", "tiny"), "--steps", "2", "--workers", "2"],
-                               cwd=engine_tester.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_stops_the_workers_keeps_what_finished_and_exits_2(tester: HarnessTester, sig: int) -> None:
+    tester.make_plugin(LOGGING_PLUGIN)
+    process = subprocess.Popen([sys.executable, "-m", "harness", *FAST, *models("fast_pass", "fast_sleep"),
+                                "--workers", "2", "-p", "no:reports"],
+                               cwd=tester.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tester.path / "trainers.log"
     try:
-        while not pid_file.exists() or not pid_file.read_text():
-            assert process.poll() is None, process.communicate()
-            time.sleep(0.2)
-        worker = int(pid_file.read_text())
+        deadline = time.monotonic() + 300  # a hang guard only
+        while not (log.exists() and "fast_sleep" in log.read_text() and _recorded(tester.path)):
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.1)
+        [worker] = [int(pid) for pid, _, model, _ in trainers(tester.path) if model == "fast_sleep"]
         assert _alive(worker)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=600)  # a hung exit fails here rather than after the hour
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=120)
     finally:
         process.kill()
     assert process.returncode == 2, err
     assert not _alive(worker)
+    [run_dir] = tester.path.glob("reports/*")
+    assert [r["model"] for r in RunStore(run_dir).records()] == ["fast_pass"]
+
+
+ABORTING_FACTORY = '''
+import os
+
+import harness
+
+
+def tiny(request):
+    import keras
+    return keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.GlobalAveragePooling2D(),
+                             keras.layers.Dense(request.num_classes)])
+
+
+def aborts(request):
+    os.abort()
+
+
+@harness.hookimpl
+def harness_models_register(config):
+    return [harness.ModelSpec(name="tiny", factory=tiny, input_range="0-1", params={"learning_rate": 0.01}),
+            harness.ModelSpec(name="aborts", factory=aborts, input_range="0-1")]
+'''
+
+
+@pytest.mark.slow
+def test_a_factory_that_aborts_inside_the_real_engine_is_an_error_row(tester: HarnessTester) -> None:
+    tester.make_plugin(ABORTING_FACTORY)
+    result = tester.run("run", "--dataset", "synthetic", "--augmentation", "none", "--batch-size", "8", "--steps", "2",
+                        "--set", "synthetic.image_size=[16,16]", "--set", "synthetic.train_per_class=8",
+                        "--set", "synthetic.validation_per_class=4", "--set", "synthetic.test_per_class=4",
+                        *models("aborts", "tiny"), "--threads", "1", "--executor", "process")
+    assert result.ret == 1, result.stderr
+    records = by_model(result.records)
+    assert records["aborts"]["error"] == "worker died: SIGABRT"
+    assert records["tiny"]["status"] in ("passed", "failed")
+    assert (result.run_dir / "report.html").is_file()
