@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 
 #: Longest wait for a worker's message when no task's time limit is nearer (Ctrl-C is seen at once anyway).
 POLL_SECONDS = 1.0
+#: Linux's ``prctl`` option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 #: Seconds a worker has to exit after it is asked to (end of run) or terminated (Ctrl-C) before it is killed.
 EXIT_SECONDS = 5.0
 
@@ -303,6 +306,7 @@ def _serve(conn: Connection, plugins: WorkerPlugins, runtime: tuple[str, int], g
     ``harness_plugins.py`` is unpickled), say it is ready, then train each task it is sent until it gets an
     empty message or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it stops the workers itself
+    _die_with_the_driver()
     freeze_heap_at_exit()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
@@ -327,6 +331,19 @@ def _serve(conn: Connection, plugins: WorkerPlugins, runtime: tuple[str, int], g
             conn.send(("unusable", f"a worker process could not unpickle the task: {type(exc).__name__}: {exc}"))
             continue
         conn.send(("result", _train(pm, task, conn)))
+
+
+def _die_with_the_driver() -> None:
+    """On Linux, have the kernel kill this worker when the driver dies (``kill -9``), rather than let it train
+    a task nobody will record."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def _train(pm: Any, task: Task, conn: Connection) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Signals to a real ``harness run`` subprocess: Ctrl-C and SIGTERM end it with what finished kept and
-reported; SIGKILL loses nothing finished, and --resume completes the run."""
+reported; SIGKILL loses nothing finished, and --resume completes the run. The runs train with the fast trainer
+(``-p harness.testing.fast``): what is tested is the run's handling of signals, not training."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ import pytest
 from harness.store import RECORDS, RESULTS, RunStore
 from tests.faults.conftest import environment, harness_command, user_error
 
-pytestmark = pytest.mark.slow
-
-#: Three tasks of a few seconds each.
-LONG = ("run", "--dataset", "pics", "--augmentation", "none", "--model", "tiny", "--epochs", "15", "--repeats", "3")
+FAST = ("-p", "harness.testing.fast")
+#: Three tasks of a second each (the fast trainer's ``fast_sleep``).
+LONG = (*FAST, "run", "--dataset", "pics", "--augmentation", "none", "--model", "fast_sleep",
+        "--set", "fast_sleep.seconds=1", "--repeats", "3")
 
 
 def start_and_signal(path: Path, sig: signal.Signals) -> tuple[subprocess.CompletedProcess[str], Path]:
@@ -49,6 +50,7 @@ def start_and_signal(path: Path, sig: signal.Signals) -> tuple[subprocess.Comple
     return subprocess.CompletedProcess(process.args, process.returncode, output, ""), records.parent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_run_keeps_and_reports_what_finished(tester, sig) -> None:
     """Before the fix SIGTERM killed the run at once (exit 143): no results.csv, no report."""
@@ -61,12 +63,13 @@ def test_an_interrupted_run_keeps_and_reports_what_finished(tester, sig) -> None
     assert (run_dir / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_completes_the_run_exactly(tester) -> None:
     done, run_dir = start_and_signal(tester.path, signal.SIGKILL)
     assert done.returncode == -signal.SIGKILL
     before = RunStore(run_dir).records()
     assert 1 <= len(before) < 3
-    resumed = tester.run("run", "--resume", str(run_dir))
+    resumed = tester.run(*FAST, "run", "--resume", str(run_dir))
     assert resumed.ret in (0, 1), resumed.stderr
     after = RunStore(run_dir).records()
     assert after[: len(before)] == before
@@ -83,12 +86,12 @@ def test_kill_9_then_resume_completes_the_run_exactly(tester) -> None:
 def test_resume_with_extra_options_never_mixes_configurations(tester, extra, refused) -> None:
     """Options that change results are refused on --resume; the others continue the stored command line
     (before the fix, --resume RUN_DIR --workers 1 retrained a --seed 3 run with seed 1)."""
-    first = tester.run("run", "--dataset", "pics", "--augmentation", "none", "--model", "tiny", "--steps", "2",
+    first = tester.run(*FAST, "run", "--dataset", "pics", "--augmentation", "none", "--model", "fast_pass",
                        "--seed", "3", "-q")
     assert first.ret in (0, 1)
     records = first.run_dir / RECORDS
     records.write_text("")  # as if killed before the first task finished
-    result = tester.run("run", "--resume", str(first.run_dir), *extra)
+    result = tester.run(*FAST, "run", "--resume", str(first.run_dir), *extra)
     if refused:
         assert result.ret == 4
         assert extra[0] in user_error(result.stderr)
@@ -98,6 +101,7 @@ def test_resume_with_extra_options_never_mixes_configurations(tester, extra, ref
         assert [r["seed"] for r in RunStore(first.run_dir).records()] == [3]
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_a_run_stuck_on_a_fifo(tester) -> None:
     """A FIFO among the images used to block the decoder for ever, and Ctrl-C could not end it."""
     os.mkfifo(tester.path / "pics" / "cats" / "pipe.jpg")

@@ -1,4 +1,5 @@
-"""``--executor ray`` on a three-node Ray cluster simulated on this machine (see conftest.py)."""
+"""``--executor ray`` on a three-node Ray cluster simulated on this machine (see conftest.py). The cluster
+takes about 20 s to start: every test here is slow."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from typing import Any
 
 import pytest
 from raycluster import RUN_TIMEOUT, SMALL, Runner, files_in, models
+
+pytestmark = pytest.mark.slow
+
+#: The fast trainer's 4-task grid (two models, two seeds), one thread per task.
+FAST_GRID = ["-p", "harness.testing.fast", "run", "--dataset", "synthetic", "--augmentation", "none",
+             "--backend", "jax", "--threads", "1", *models("fast_pass", "fast_fail"), "--repeats", "2"]
 
 #: What must be identical between two trainings with the same seed on the CPU (timings aside).
 SAME = ("status", "val_accuracy", "test_accuracy", "train_accuracy", "best_epoch", "steps", "epochs", "config_hash")
@@ -58,21 +65,53 @@ def test_every_node_and_server_is_on_the_loopback_address(cluster: Any) -> None:
     assert set().union(*listening.values()) == {"127.0.0.1"}, listening
 
 
-def test_ray_trains_the_grid_like_the_serial_executor(runner: Runner) -> None:
-    grid = [*SMALL, *models("tiny", "tiny_b"), "--repeats", "2", "--steps", "3"]
-    code, out = runner.run("run", *grid, "--output", "serial")
-    assert code in (0, 1), out
-    code, out = runner.run("run", *grid, "--executor", "ray", "--output", "ray")
-    assert code in (0, 1), out
-    serial = {(r["model"], r["seed"]): r for r in runner.records("serial")}
-    on_ray = {(r["model"], r["seed"]): r for r in runner.records("ray")}
-    assert sorted(on_ray) == sorted(serial) and len(on_ray) == 4
-    for key, record in on_ray.items():
-        assert outcome(record) == outcome(serial[key]), key
+def same_records_on_every_executor(runner: Runner, grid: list[str]) -> str:
+    """Run ``grid`` on the serial, process (two workers) and Ray executors: the same records; Ray's output."""
+    runs = {}
+    for name, executor in [("serial", ["serial"]), ("process", ["process", "--workers", "2"]), ("ray", ["ray"])]:
+        code, out = runner.run(*grid, "--executor", *executor, "--output", name)
+        assert code in (0, 1), out
+        runs[name] = {(r["model"], r["seed"]): r for r in runner.records(name)}
+    assert len(runs["serial"]) == 4
+    for name in ("process", "ray"):
+        assert sorted(runs[name]) == sorted(runs["serial"]), name
+        for key, record in runs[name].items():
+            assert outcome(record) == outcome(runs["serial"][key]), (name, key)
+            assert record["threads"] == 1
+    for record in runs["ray"].values():
         assert re.fullmatch(r"127\.0\.0\.1/[0-9a-f]{8}", record["node"]) and record["gpu"] is None
         assert record["attempts"] == 1
-    assert len({r["node"] for r in on_ray.values()}) == 2  # both worker nodes trained
+    assert len({r["node"] for r in runs["ray"].values()}) == 2  # both worker nodes trained
+    return out
+
+
+def test_the_fast_grid_gives_the_same_records_on_every_executor(runner: Runner) -> None:
+    same_records_on_every_executor(runner, FAST_GRID)
+
+
+def test_real_training_gives_the_same_records_on_every_executor(runner: Runner) -> None:
+    """The issue's case: TensorFlow's numbers depend on its thread count; with --threads 1 everywhere, the
+    serial, process and Ray executors agree to the bit."""
+    out = same_records_on_every_executor(runner, ["run", *SMALL, *models("tiny", "tiny_b"), "--repeats", "2",
+                                                  "--steps", "3", "--threads", "1"])
     assert re.search(r"on 127\.0\.0\.1/[0-9a-f]{8}", out), out  # progress shows the node
+
+
+def test_a_task_past_its_timeout_is_cancelled_and_the_run_goes_on(runner: Runner) -> None:
+    code, out = runner.run("-p", "harness.testing.fast", "run", "--dataset", "synthetic", "--augmentation", "none",
+                           "--backend", "jax", "--threads", "1", *models("fast_sleep", "fast_pass"),
+                           "--task-timeout", "3s", "--executor", "ray", "--output", "r")
+    assert code == 1, out
+    records = {r["model"]: r for r in runner.records("r")}
+    assert records["fast_sleep"]["status"] == "error" and records["fast_sleep"]["error_kind"] == "timeout"
+    assert records["fast_sleep"]["error"].startswith("timed out after 3s")
+    assert records["fast_pass"]["status"] == "passed"
+
+
+def test_a_task_needs_a_node_with_as_many_cpus_as_threads(runner: Runner) -> None:
+    code, out = runner.run(*FAST_GRID[:-2], "--threads", "2", "--executor", "ray", "--output", "r")
+    assert code == 4, out
+    assert "each task needs 2 CPUs (--threads 2)" in out and "--ray-cpus-per-task" in out, out
 
 
 def test_a_training_exception_is_an_error_row_and_is_not_retried(runner: Runner) -> None:
@@ -100,7 +139,6 @@ def test_a_trainer_that_raises_is_an_error_row(runner: Runner) -> None:
     assert record["attempts"] == 1
 
 
-@pytest.mark.slow
 def test_losing_a_node_retries_its_task_on_another(cluster: Any, runner: Runner) -> None:
     process = runner.start("run", *SMALL, *models("tiny", "hold"), *files_in(runner.path), "--steps", "3",
                            "--executor", "ray", "--output", "r")
@@ -142,7 +180,6 @@ def test_a_node_with_other_files_refuses_the_task(runner: Runner) -> None:
                      r"has other data than the machine that started the run", record["error"]), record["error"]
 
 
-@pytest.mark.slow
 def test_ctrl_c_cancels_the_running_task_keeps_the_finished_and_resume_trains_the_rest(cluster: Any,
                                                                                       runner: Runner) -> None:
     import ray

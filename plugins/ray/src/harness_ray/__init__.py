@@ -40,13 +40,13 @@ def harness_options_add(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("ray")
     group.add_argument("--ray-address", dest="ray_address", default=None, metavar="ADDR",
                        help="the Ray cluster for --executor ray: HOST:PORT, 'auto' (the cluster started on this "
-                            "machine with `ray start`) or 'local' (default: RAY_ADDRESS, else 'auto' when a "
-                            "cluster runs here, else a Ray started for the run on 127.0.0.1)")
+                            "machine with `ray start`) or 'local' (default: RAY_ADDRESS, else a Ray started for the "
+                            "run on 127.0.0.1)")
     group.add_argument("--ray-gpus-per-task", dest="ray_gpus_per_task", type=resources, default=None,
                        metavar="N", help="GPUs for each task; fractions share a GPU (default 1 when the cluster "
                                          "has GPUs, else 0)")
-    group.add_argument("--ray-cpus-per-task", dest="ray_cpus_per_task", type=resources, default=1.0,
-                       metavar="N", help="CPUs for each task (default 1); also its TensorFlow thread count")
+    group.add_argument("--ray-cpus-per-task", dest="ray_cpus_per_task", type=resources, default=None,
+                       metavar="N", help="CPUs Ray reserves for each task (default: the run's --threads)")
 
 
 def _make_executor(config: Config) -> Any:

@@ -1,16 +1,25 @@
 """The Ray executor: each pending task (one combination and seed) is one Ray task.
 
-- **Where**: ``--ray-address`` (or ``RAY_ADDRESS``), else the cluster started on this machine with
-  ``ray start`` (``auto``), else a Ray started for the run and stopped after it, every address of it on
-  127.0.0.1.
-- **What a task needs**: ``--ray-cpus-per-task`` CPUs (also its TensorFlow thread count) and
-  ``--ray-gpus-per-task`` GPUs (default: 1 when the cluster has GPUs). As many tasks are handed out as the
-  cluster has room for; the next is handed out when one finishes, so ``-x`` starts nothing new.
+- **Where**: ``--ray-address`` (or ``RAY_ADDRESS``), else a Ray started for the run and stopped after it,
+  every address of it on 127.0.0.1 (even when another cluster runs on this machine: ``--ray-address auto``
+  joins that one). An address that does not answer, or a cluster that refuses harness (token authentication),
+  is a usage error within seconds, naming the address and the cause.
+- **What a task needs**: ``--ray-cpus-per-task`` CPUs (default: the task's threads, ``--threads``; some node
+  must have that many) and ``--ray-gpus-per-task`` GPUs (default: 1 when the cluster has GPUs). Each Ray
+  worker applies the run's runtime (:func:`harness.runtime.apply`: backend and threads), so a task's numbers
+  are those of any other executor. As many tasks are handed out as the cluster has room for; the next is
+  handed out when one finishes, so ``-x`` starts nothing new.
 - **Results**: they come back as they finish (``ray.wait``); this process alone records them, adding the
   ``node`` (``IP/node-id``) and ``gpu`` (the GPU ids Ray gave the task) each trained on, and ``attempts``.
 - **Failures**: a task whose worker process or node dies is retried by Ray (``MAX_RETRIES`` times, on
   another node when its node is gone) and ``attempts`` counts the tries, ``attempt_nodes`` lists where; an
-  exception raised by training is never retried: it is the task's record, status ``error``.
+  exception raised by training is never retried: it is the task's record, status ``error``
+  (:func:`harness.runner.run_task`). A task that trains past its ``timeout_seconds`` (``--task-timeout``)
+  is cancelled and recorded as timed out.
+- **A lost head**: the driver checks every second that the cluster's head answers; when it does not, the run
+  ends with :class:`~harness.errors.InfrastructureLost` (exit 6), what finished being recorded already.
+- **Ray's messages** (its log lines, warnings, the local cluster's output) go to ``ray.log`` in the run
+  directory; the terminal gets one line saying where.
 - **Ctrl-C** cancels what is queued or running (``ray.cancel``) and ends the run (exit 2) with what
   finished recorded; ``--resume`` then trains the rest.
 - **Plugins on the nodes**: the working directory's ``harness_plugins.py`` travels in the job's
@@ -30,16 +39,16 @@ import shutil
 import socket
 import sys
 import tempfile
-import traceback
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import UsageError
-from harness.record import ErrorKind
-from harness.record import error_record as task_error_record
-from harness.worker import WorkerPlugins, train_task
+from harness.errors import InfrastructureLost, UsageError
+from harness.record import error_record
+from harness.worker import WorkerPlugins
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -54,6 +63,14 @@ POLL_SECONDS = 0.2
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 #: Seconds to wait for a TCP connection to an explicit ``HOST:PORT`` before calling it unreachable.
 CONNECT_TIMEOUT = 5.0
+#: Seconds between two checks that the cluster's head still answers.
+HEAD_CHECK_SECONDS = 1.0
+#: Seconds to wait for the progress events of the tasks before looking at the head.
+TRACKER_SECONDS = 10.0
+#: Ray's setting: how long a driver waits for a lost head before Ray ends the process.
+GCS_RECONNECT_ENV = "RAY_gcs_rpc_server_reconnect_timeout_s"
+#: Ray's messages of a run, in its run directory.
+RAY_LOG = "ray.log"
 
 
 # -------------------------------------------------------------------------------------------------
@@ -61,20 +78,10 @@ CONNECT_TIMEOUT = 5.0
 # -------------------------------------------------------------------------------------------------
 
 
-def cluster_running() -> bool:
-    """Whether a Ray head runs on this machine (a ``gcs_server`` process), which ``auto`` connects to."""
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            if comm.read_text().strip() == "gcs_server":
-                return True
-        except OSError:
-            continue
-    return False
-
-
 def resolve_address(option: str | None) -> str:
-    """``--ray-address``, else ``RAY_ADDRESS``, else ``auto`` when a cluster runs here, else ``local``."""
-    return option or os.environ.get("RAY_ADDRESS") or ("auto" if cluster_running() else "local")
+    """``--ray-address``, else ``RAY_ADDRESS``, else ``local``: a Ray of the run's own, even when another
+    cluster runs on this machine (joining it takes ``--ray-address auto``)."""
+    return option or os.environ.get("RAY_ADDRESS") or "local"
 
 
 def _check_reachable(address: str) -> None:
@@ -88,12 +95,85 @@ def _check_reachable(address: str) -> None:
         raise UsageError(f"--ray-address {address}: no Ray cluster answers there ({exc})") from None
 
 
-def connect(address: str, runtime_env: dict[str, Any]) -> Any:
-    """``ray.init`` for the run; returns the ``ray`` module."""
+@contextmanager
+def ray_messages(session: Session) -> Iterator[Path]:
+    """While Ray runs in this process, what it writes to the standard error (its own log lines, those of the
+    local cluster's servers, warnings) goes to ``ray.log`` in the run directory; the terminal gets one line
+    saying where, if Ray said anything."""
+    folder = session.run_dir or Path(tempfile.gettempdir())
+    path = folder / RAY_LOG
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+    stdout = sys.stdout
+    log_text = open(path, "a", encoding="utf-8", errors="replace")
+    sys.stdout = _RayThreadsTo(log_text, stdout)  # type: ignore[assignment]
+    try:
+        yield path
+    finally:
+        sys.stdout = stdout
+        log_text.close()
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        lines = _count_lines(path)
+        if lines:
+            sys.stderr.write(f"harness: Ray's messages ({lines} lines) are in {path}\n")
+
+
+class _RayThreadsTo:
+    """``sys.stdout`` while Ray runs: what Ray's own threads print there (a dead raylet's last 20 log lines,
+    colours included, for one) goes to the log; everything else to the terminal as before."""
+
+    def __init__(self, log: Any, stream: Any) -> None:
+        self.log = log
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if threading.current_thread().name.startswith("ray_"):
+            self.log.write(text)
+            self.log.flush()
+            return len(text)
+        return int(self.stream.write(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as log:
+            return sum(1 for _ in log)
+    except OSError:
+        return 0
+
+
+def _why_not(exc: BaseException, log: Path) -> str:
+    """The cause of a failed ``ray.init``: the authentication Ray's log complains of, else Ray's message."""
+    try:
+        said = log.read_text(errors="replace")
+    except OSError:
+        said = ""
+    if "InvalidAuthToken" in said or "Unauthenticated" in said or type(exc).__name__ == "AuthenticationError":
+        return ("the cluster requires token authentication and this process has no valid token: set "
+                "RAY_AUTH_MODE=token and the cluster's token (RAY_AUTH_TOKEN, or the file ~/.ray/auth_token)")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def connect(address: str, runtime_env: dict[str, Any], log: Path) -> Any:
+    """``ray.init`` for the run; returns the ``ray`` module. Failing to start or join is a usage error that
+    names the address and the cause (Ray's own lines are in ``log``)."""
     if address == "local" and "ray" not in sys.modules:
         # Read by Ray when it is imported: the local instance's nodes, workers and servers use 127.0.0.1,
         # never this machine's network address.
         os.environ[LOOPBACK_ENV] = "0"
+    # Ray ends a driver whose cluster head is gone after this many seconds (60 by default), before it can say
+    # so or write its report: harness watches the head itself (see _Driver.check_head).
+    os.environ.setdefault(GCS_RECONNECT_ENV, "3600")
     import ray
 
     _check_reachable(address)
@@ -101,8 +181,9 @@ def connect(address: str, runtime_env: dict[str, Any]) -> Any:
     try:
         ray.init(address=address, runtime_env=runtime_env or None, log_to_driver=False,
                  logging_level=logging.WARNING, **extra)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise UsageError(f"--ray-address {address}: cannot start or join a Ray cluster: {exc}") from None
+    except Exception as exc:  # ConnectionError, ValueError, RuntimeError, AuthenticationError...
+        raise UsageError(f"--ray-address {address}: cannot start or join a Ray cluster: {_why_not(exc, log)} "
+                         f"(Ray's messages: {log})") from None
     return ray
 
 
@@ -179,57 +260,40 @@ class Tracker:
         return events
 
 
-def _set_threads(threads: int) -> None:
-    """TensorFlow's thread pools as wide as the task's CPUs (once per worker process: it cannot change)."""
-    from harness.engine.tfimport import ensure_tensorflow
-
-    ensure_tensorflow()
-    import tensorflow as tf
-
-    if tf.config.threading.get_intra_op_parallelism_threads() != threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
-        except RuntimeError:  # TensorFlow already started in this worker: it keeps its threads
-            pass
-
-
 def train_on_node(plugins: WorkerPlugins, payload: bytes, key: int, tracker: Any, shipped: Shipped,
-                  threads: int) -> dict[str, Any]:
-    """The Ray task: train one task with the run's plugins; its record, with the node and GPU it used.
+                  runtime: tuple[str, int]) -> dict[str, Any]:
+    """The Ray task: train one task with the run's plugins through :func:`harness.runner.run_task`; its
+    record, with the node and GPU it used.
 
-    The task travels pickled and is unpickled here, after the shipped plugin file is loaded, since its
-    factories may live there."""
+    The worker process makes ``runtime`` (the task's backend and threads) its own first
+    (:func:`harness.runtime.apply`; Ray chose its GPU), before a plugin imports Keras. The task travels pickled
+    and is unpickled after the shipped plugin file is loaded, since its factories may live there."""
     import ray
+
+    from harness import runner
+    from harness import runtime as runtime_module
 
     context = ray.get_runtime_context()
     node = f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
     gpus = [str(i) for i in context.get_accelerator_ids().get("GPU", [])]
     ray.get(tracker.put.remote(key, {"kind": "_try", "node": node}))  # before training: a retry is counted
+    runtime_module.apply(*runtime)
     if shipped.local_module is not None:
         _load_local_module(shipped.local_module)
         plugins = dataclasses.replace(plugins, cwd=os.getcwd())
-    if threads:
-        _set_threads(threads)
     task: Task = pickle.loads(payload)
 
     def emit(event: dict[str, Any]) -> None:
         tracker.put.remote(key, event)
 
     try:
-        result = train_task(plugins, task, emit)
-    except Exception as exc:
-        result = error_record(task, exc, "exception")
+        hook = plugins.manager().hook
+    except Exception as exc:  # the run's plugins do not load on this node
+        result = runner.raised(task, exc)
+    else:
+        result = runner.run_task(hook, task, emit)
     result.update(node=node, gpu=",".join(gpus) or None)
     return result
-
-
-def error_record(task: Task, exc: BaseException | str, kind: ErrorKind) -> dict[str, Any]:
-    """The record of a task that produced none: identity, status ``error``, the message, kind and traceback."""
-    if isinstance(exc, str):
-        return dict(task_error_record(task, exc, kind))
-    return dict(task_error_record(task, f"{type(exc).__name__}: {exc}", kind,
-                                  "".join(traceback.format_exception(exc))))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -272,89 +336,157 @@ class RayExecutor:
             return
         option = self.config.option
         tasks = data_digests(tasks)
-        with job_files(session) as (runtime_env, shipped):
-            ray = connect(resolve_address(getattr(option, "ray_address", None)), runtime_env)
+        address = resolve_address(getattr(option, "ray_address", None))
+        with ray_messages(session) as log, job_files(session) as (runtime_env, shipped):
+            ray = connect(address, runtime_env, log)
             try:
-                _Driver(ray, session, shipped, option).run(tasks)
+                _Driver(ray, session, shipped, option, address).run(tasks)
             finally:
                 ray.shutdown()
 
 
 class _Driver:
-    def __init__(self, ray: Any, session: Session, shipped: Shipped, option: Any) -> None:
+    def __init__(self, ray: Any, session: Session, shipped: Shipped, option: Any, address: str) -> None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         self.ray = ray
         self.session = session
         self.shipped = shipped
+        self.address = address
         self.plugins = WorkerPlugins.of(session.config)
-        self.cpus = float(getattr(option, "ray_cpus_per_task", 1.0) or 0.0)
+        self.cpus = getattr(option, "ray_cpus_per_task", None)
         gpus = getattr(option, "ray_gpus_per_task", None)
         self.gpus = float(gpus if gpus is not None else (1 if ray.cluster_resources().get("GPU", 0) else 0))
-        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
-        self.tracker = ray.remote(num_cpus=0)(Tracker).options(scheduling_strategy=here).remote()
-        self.remote = ray.remote(train_on_node).options(
-            num_cpus=self.cpus, num_gpus=self.gpus, max_retries=MAX_RETRIES, retry_exceptions=False)
+        self.here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+        self.tracker = ray.remote(num_cpus=0)(Tracker).options(scheduling_strategy=self.here).remote()
+        self.gcs = ray.get_runtime_context().gcs_address
+        self.head_checked = time.monotonic()
         self.tries: dict[int, list[str]] = {}
+        #: When each running task's current try started (``time.monotonic()``, as this process saw it).
+        self.started: dict[int, float] = {}
+        self.running: dict[Any, tuple[int, Task]] = {}
 
-    def slots(self) -> int:
-        """How many tasks the cluster can train at once now (at least 1: Ray queues the rest)."""
+    def cpus_for(self, tasks: list[Task]) -> float:
+        """CPUs per task: ``--ray-cpus-per-task``, else the tasks' threads; some node must have that many."""
+        threads = max(task.threads for task in tasks)
+        cpus = float(self.cpus if self.cpus is not None else threads)
+        largest = max((n["Resources"].get("CPU", 0.0) for n in self.ray.nodes() if n["Alive"]), default=0.0)
+        if cpus > largest:
+            given = f"--ray-cpus-per-task {self.cpus:g}" if self.cpus is not None else f"--threads {threads}"
+            raise UsageError(f"--executor ray: each task needs {cpus:g} CPUs ({given}) and the largest node of the "
+                             f"Ray cluster at {self.address} has {largest:g}: lower --threads or "
+                             "--ray-cpus-per-task, or add a larger node")
+        return cpus
+
+    def slots(self, cpus: float) -> int:
+        """How many tasks the cluster can train at once now (at least 1: Ray queues the rest). Ray's answer
+        comes from the head, and waits for ever for a head that is gone: the head is checked first."""
+        self.check_head(now=True)
         total = self.ray.cluster_resources()
-        fits = [total.get("CPU", 0) / self.cpus if self.cpus else None,
-                total.get("GPU", 0) / self.gpus if self.gpus else None]
+        fits = [total.get("CPU", 0) / cpus if cpus else None, total.get("GPU", 0) / self.gpus if self.gpus else None]
         return max(1, int(min((f for f in fits if f is not None), default=len(self.tries) or 1)))
 
     def run(self, tasks: list[Task]) -> None:
-        ray, session = self.ray, self.session
+        cpus = self.cpus_for(tasks)
+        remote = self.ray.remote(train_on_node).options(
+            num_cpus=cpus, num_gpus=self.gpus, max_retries=MAX_RETRIES, retry_exceptions=False)
         waiting = list(enumerate(tasks))
-        running: dict[Any, tuple[int, Task]] = {}
-        threads = max(1, int(self.cpus))
         try:
-            while waiting or running:
-                room = self.slots() - len(running) if waiting else 0
-                while waiting and room > 0 and not session.should_stop:
+            while waiting or self.running:
+                room = self.slots(cpus) - len(self.running) if waiting else 0
+                while waiting and room > 0 and not self.session.should_stop:
                     key, task = waiting.pop(0)
-                    ref = self.remote.remote(self.plugins, pickle.dumps(task), key, self.tracker, self.shipped,
-                                             threads)
-                    running[ref] = (key, task)
+                    ref = remote.remote(self.plugins, pickle.dumps(task), key, self.tracker, self.shipped,
+                                        (task.backend, task.threads))
+                    self.running[ref] = (key, task)
                     room -= 1
-                if session.should_stop:
+                if self.session.should_stop:
                     waiting.clear()
-                if not running:
-                    break
-                done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
-                self.drain(running)
-                for ref in done:
-                    key, task = running.pop(ref)
-                    result = self.result_of(ref, task)
-                    if result is not None:
-                        tries = self.tries.pop(key, [])
-                        result.update(attempts=max(1, len(tries)), attempt_nodes=tries)
-                        session.record(task, result)
-        except BaseException:  # Ctrl-C (or a bug here): stop what is queued and running, keep what finished
-            for ref in running:
-                ray.cancel(ref, force=True)
+                if self.running:
+                    self.step()
+        except InfrastructureLost:  # nothing to cancel: the cluster is gone
             raise
+        except BaseException:  # Ctrl-C (or a bug here): stop what is queued and running, keep what finished
+            for ref in self.running:
+                self.ray.cancel(ref, force=True)
+            raise
+
+    def step(self) -> None:
+        """Wait a moment for a task to finish; record what finished, stop what ran out of time, check the head."""
+        done, _ = self.ray.wait(list(self.running), num_returns=1, timeout=POLL_SECONDS)
+        self.drain()
+        for ref in done:
+            key, task = self.running.pop(ref)
+            self.started.pop(key, None)
+            result = self.result_of(ref, task)
+            if result is not None:
+                tries = self.tries.pop(key, [])
+                result.update(attempts=max(1, len(tries)), attempt_nodes=tries)
+                self.session.record(task, result)
+        self.stop_late()
+        self.check_head()
+
+    def stop_late(self) -> None:
+        """Cancel each task that has trained longer than its ``timeout_seconds`` and record it as timed out."""
+        from harness import runner
+
+        now = time.monotonic()
+        for ref, (key, task) in list(self.running.items()):
+            began = self.started.get(key)
+            if task.timeout_seconds is None or began is None or now - began < task.timeout_seconds:
+                continue
+            self.ray.cancel(ref, force=True)
+            del self.running[ref]
+            del self.started[key]
+            result = runner.timed_out(task, task.timeout_seconds)
+            tries = self.tries.pop(key, [])
+            result.update(attempts=max(1, len(tries)), attempt_nodes=tries, node=tries[-1] if tries else None)
+            self.session.record(task, result)
+
+    def check_head(self, now: bool = False) -> None:
+        """Every second (``now``: at once), whether the cluster's head (its GCS server) still answers: Ray
+        itself would wait a minute, then end this process. A head that is gone is :class:`InfrastructureLost`."""
+        if not now and time.monotonic() - self.head_checked < HEAD_CHECK_SECONDS:
+            return
+        self.head_checked = time.monotonic()
+        host, _, port = self.gcs.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+        except OSError as exc:
+            raise InfrastructureLost(f"lost the Ray cluster at {self.address}: its head (GCS server {self.gcs}) "
+                                     f"does not answer ({exc})") from None
 
     def result_of(self, ref: Any, task: Task) -> dict[str, Any] | None:
         from ray import exceptions
+
+        from harness import runner
 
         try:
             result: dict[str, Any] = self.ray.get(ref)
         except exceptions.TaskCancelledError:
             return None
         except (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.OutOfMemoryError) as exc:
-            return error_record(task, f"the worker training it died {MAX_RETRIES + 1} times: {exc}", "worker")
+            message = f"the worker training it died {MAX_RETRIES + 1} times: {exc}"
+            return dict(error_record(task, message, "worker"))
         except exceptions.RayTaskError as exc:  # train_on_node itself failed (harness missing on a node...)
-            return error_record(task, exc, "exception")
+            return runner.raised(task, exc)
         return result
 
-    def drain(self, running: dict[Any, tuple[int, Task]]) -> None:
-        """Progress events to the hooks, with the node each task runs on; remember each task's tries."""
-        by_key = {key: task for key, task in running.values()}
-        for key, event in self.ray.get(self.tracker.take.remote()):
+    def drain(self) -> None:
+        """Progress events to the hooks, with the node each task runs on; remember each task's tries and when
+        the current one started."""
+        from ray import exceptions
+
+        by_key = {key: task for key, task in self.running.values()}
+        try:
+            events = self.ray.get(self.tracker.take.remote(), timeout=TRACKER_SECONDS)
+        except (exceptions.GetTimeoutError, exceptions.RayActorError):
+            self.head_checked = 0.0  # the head may be gone: look now
+            return
+        for key, event in events:
             if event["kind"] == "_try":
                 self.tries.setdefault(key, []).append(event["node"])
+                self.started[key] = time.monotonic()
                 continue
             task = by_key.get(key)
             if task is not None:
