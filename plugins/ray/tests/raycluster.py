@@ -78,7 +78,8 @@ def harness_models_register(config):
     ]
 '''
 
-SMALL = ["--dataset", "synthetic", "--augmentation", "none", "--batch-size", "8",
+#: One thread per task: the nodes have one CPU each, and a task needs as many CPUs as it has threads.
+SMALL = ["--dataset", "synthetic", "--augmentation", "none", "--batch-size", "8", "--threads", "1",
          "--set", "synthetic.image_size=[16,16]", "--set", "synthetic.train_per_class=16",
          "--set", "synthetic.validation_per_class=8", "--set", "synthetic.test_per_class=8"]
 

@@ -93,7 +93,7 @@ def test_real_training_gives_the_same_records_on_every_executor(runner: Runner) 
     """The issue's case: TensorFlow's numbers depend on its thread count; with --threads 1 everywhere, the
     serial, process and Ray executors agree to the bit."""
     out = same_records_on_every_executor(runner, ["run", *SMALL, *models("tiny", "tiny_b"), "--repeats", "2",
-                                                  "--steps", "3", "--threads", "1"])
+                                                  "--steps", "3"])
     assert re.search(r"on 127\.0\.0\.1/[0-9a-f]{8}", out), out  # progress shows the node
 
 
@@ -171,7 +171,8 @@ def test_a_node_with_other_files_refuses_the_task(runner: Runner) -> None:
     data.mkdir()
     for i in range(12):
         Image.new("RGB", (8, 8), (20 * i, 0, 0)).save(data / f"{'ab'[i % 2]}{i}.png")
-    code, out = runner.run("run", "--dataset", "files", *models("tiny"), "--steps", "1", "--data-dir", str(data),
+    code, out = runner.run("run", "--dataset", "files", *models("tiny"), "--steps", "1", "--threads", "1",
+                           "--data-dir", str(data),
                            "--executor", "ray", "--output", "r")
     assert code == 1, out
     [record] = runner.records("r")
