@@ -210,6 +210,30 @@ def test_a_signal_stops_the_workers_keeps_what_finished_and_exits_2(tester: Harn
     assert [r["model"] for r in RunStore(run_dir).records()] == ["fast_pass"]
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_worker_dies_with_a_killed_driver(tester: HarnessTester) -> None:
+    """kill -9 of harness leaves no worker training a task nobody will record."""
+    tester.make_plugin(LOGGING_PLUGIN)
+    process = subprocess.Popen([sys.executable, "-m", "harness", *FAST, *models("fast_sleep"), "-p", "no:reports"],
+                               cwd=tester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tester.path / "trainers.log"
+    try:
+        deadline = time.monotonic() + 300  # a hang guard only
+        while not (log.exists() and log.read_text()):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        [[pid, *_]] = trainers(tester.path)
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 60
+        while _alive(int(pid)):
+            assert time.monotonic() < deadline, "the worker outlived its driver"
+            time.sleep(0.1)
+    finally:
+        process.kill()
+
+
 ABORTING_FACTORY = '''
 import os
 
