@@ -28,8 +28,9 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +114,6 @@ class _Worker:
     task: Task | None = None
     #: ``time.monotonic()`` past which its task is timed out.
     deadline: float | None = None
-    messages: list[tuple[Any, ...]] = field(default_factory=list)
 
     @property
     def idle(self) -> bool:
@@ -330,7 +330,11 @@ def _serve(conn: Connection, plugins: WorkerPlugins, runtime: tuple[str, int], g
         except Exception as exc:  # the driver checked it: the worker's modules differ from the driver's
             conn.send(("unusable", f"a worker process could not unpickle the task: {type(exc).__name__}: {exc}"))
             continue
-        conn.send(("result", _train(pm, task, conn)))
+        result = _train(pm, task, conn)
+        try:
+            conn.send(("result", result))
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:  # pickled whole before it is sent
+            conn.send(("result", runner.raised(task, exc)))
 
 
 def _die_with_the_driver() -> None:
@@ -347,7 +351,10 @@ def _die_with_the_driver() -> None:
 
 
 def _train(pm: Any, task: Task, conn: Connection) -> dict[str, Any]:
+    lock = threading.Lock()  # a trainer may emit from several threads: one message at a time on the pipe
+
     def emit(event: dict[str, Any]) -> None:
-        conn.send(("event", event))
+        with lock:
+            conn.send(("event", event))
 
     return runner.run_task(pm.hook, task, emit)
