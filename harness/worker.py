@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness import backendlog
 from harness.engine import events
 from harness.errors import UsageError
 
@@ -60,7 +61,7 @@ def train_task(plugins: WorkerPlugins, task: Task,
     """Train ``task`` with the run's plugins (built once per process from ``plugins``) through
     ``pm.hook.harness_combination_train``, passing each progress event to ``emit``; returns the record."""
     pm = plugins.manager()
-    with events.listening(emit) if emit is not None else nullcontext():
+    with backendlog.to_log(), events.listening(emit) if emit is not None else nullcontext():
         result: dict[str, Any] | None = pm.hook.harness_combination_train(task=task)
     if result is None:
         raise UsageError("no plugin implements harness_combination_train in the worker")

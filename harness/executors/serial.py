@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from harness import backendlog
 from harness.engine import events
 from harness.errors import UsageError
 
@@ -22,7 +23,7 @@ class SerialExecutor:
             def forward(event: dict[str, Any], task: Task = task) -> None:
                 session.hook.harness_combination_progress(session=session, task=task, event=event)
 
-            with events.listening(forward):
+            with backendlog.to_log(), events.listening(forward):
                 result = session.hook.harness_combination_train(task=task)
             if result is None:
                 raise UsageError("no plugin implements harness_combination_train")
