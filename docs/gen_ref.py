@@ -74,7 +74,7 @@ def declared_options() -> list[OptionDoc]:
     with repository_plugins() as plugin_args, tempfile.TemporaryDirectory() as empty:
         pm = load_plugins(plugin_args[1::2], cwd=Path(empty))
         parser, extra = build_parser(pm)
-        run = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+        run = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr,index]
         for group in run._action_groups:
             for action in group._group_actions:
                 if action.dest not in extra:

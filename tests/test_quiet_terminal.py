@@ -1,9 +1,12 @@
-"""The backends' own log lines go to the run's backend.log, not to the terminal, unless -v (harness.backendlog)."""
+"""A quiet terminal: the backends' own log lines go to the run's backend.log unless -v (harness.backendlog), and
+under `pytest --harness -n` pytest-benchmark's note is said once, in harness's words."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +16,9 @@ from harness import backendlog
 #: line of its own to Python's stderr (harness's and the plugins' messages must stay on the terminal).
 NOISY_PLUGIN = '''
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import harness
 
@@ -69,3 +74,40 @@ def test_to_log_without_a_file_does_nothing(capfd: pytest.CaptureFixture[str], m
     with backendlog.to_log():
         os.write(2, b"stays\n")
     assert "stays" in capfd.readouterr().err
+
+
+PROJECT = """
+[tool.pytest.ini_options]
+addopts = "-p harness.pytest_plugin -p no:hypothesispytest -p no:cacheprovider"
+
+[tool.harness]
+plugins = ["harness.testing.fast"]
+dataset = ["synthetic"]
+augmentation = ["none"]
+model = ["fast_pass", "fast_fail"]
+"""
+
+
+def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    (folder / "pyproject.toml").write_text(PROJECT)
+    return subprocess.run([sys.executable, "-m", "pytest", "--harness", *args], cwd=folder, capture_output=True,
+                          text=True, check=False, timeout=300)
+
+
+@pytest.mark.slow
+def test_under_xdist_the_benchmark_note_is_said_once_in_harness_words(tmp_path: Path) -> None:
+    pytest.importorskip("pytest_benchmark")
+    pytest.importorskip("xdist")
+    out = _pytest(tmp_path, "-n", "2")
+    assert out.returncode == 1, out.stdout + out.stderr  # fast_fail fails
+    both = out.stdout + out.stderr
+    assert "Benchmarks are automatically disabled" not in both
+    assert both.count("training times are not benchmarked under -n") == 1
+
+
+@pytest.mark.slow
+def test_without_xdist_no_benchmark_note(tmp_path: Path) -> None:
+    pytest.importorskip("pytest_benchmark")
+    out = _pytest(tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "not benchmarked" not in out.stdout + out.stderr
