@@ -140,7 +140,7 @@ def make_config(argv: list[str], cwd: Path, extra_plugins: list[tuple[Any, str]]
     if stored is not None:
         options = {**RUN_OPTION_BY_DEST, **extra}
         namespace = resume.merge(parser, namespace, stored, defaults={d: o.default for d, o in options.items()},
-                                 flags={d: o.long_flag for d, o in options.items()})
+                                 flags={d: o.flags[0] if o.flags else d for d, o in options.items()})
     command, given = parsed(namespace)
     assert command is not None  # argparse requires a subcommand where a command has some
     config = Config(command_options({**given, "command": namespace.command}, command.options), pm, file, cwd,

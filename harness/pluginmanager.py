@@ -140,16 +140,14 @@ class HarnessPluginManager(pluggy.PluginManager):
         naming the plugin it came out of, which :meth:`culprit` also returns.
         """
         impls = caller.get_hookimpls()
-        for impl in impls:
-            if impl.hookwrapper:
-                raise PluginError(f"{self.origin_of(impl.plugin).describe()}: {caller.name}: an old-style "
-                                  "hookwrapper=True cannot wrap a registration hook; use wrapper=True")
+        self._refuse_old_style_wrappers(caller, impls)
         results: list[tuple[HookImpl, Any]] = []
         teardowns: list[tuple[HookImpl, Generator[None, Any, Any]]] = []
         exception: BaseException | None = None
-        impl: HookImpl | None = None
+        current: HookImpl | None = None
         try:
             for impl in reversed(impls):
+                current = impl
                 args = self._arguments(impl, kwargs, per_plugin)
                 if impl.wrapper:
                     teardowns.append((impl, _first_yield(impl, args)))
@@ -158,12 +156,18 @@ class HarnessPluginManager(pluggy.PluginManager):
                 if value is not None:
                     results.append((impl, value))
         except BaseException as exc:
-            exception = self._blame(caller, impl, exc)
+            exception = self._blame(caller, current, exc)
         for wrapper, teardown in reversed(teardowns):
             results, exception = self._unwrap(caller, wrapper, teardown, results, exception)
         if exception is not None:
             raise exception
         return [(self.origin_of(impl.plugin), value) for impl, value in results]
+
+    def _refuse_old_style_wrappers(self, caller: pluggy.HookCaller, impls: list[HookImpl]) -> None:
+        for impl in impls:
+            if impl.hookwrapper:
+                raise PluginError(f"{self.origin_of(impl.plugin).describe()}: {caller.name}: an old-style "
+                                  "hookwrapper=True cannot wrap a registration hook; use wrapper=True")
 
     def _arguments(self, impl: HookImpl, kwargs: Mapping[str, Any],
                    per_plugin: Callable[[PluginOrigin], Mapping[str, Any]] | None) -> list[Any]:
@@ -198,6 +202,8 @@ class HarnessPluginManager(pluggy.PluginManager):
         if impl is None or not isinstance(exc, Exception) or id(exc) in self._failures:
             return exc
         origin = self.origin_of(impl.plugin)
+        if len(self._failures) >= 32:  # the latest are enough: a caller asks about the one it just caught
+            del self._failures[next(iter(self._failures))]
         self._failures[id(exc)] = (exc, origin)
         if hasattr(exc, "add_note"):
             exc.add_note(f"raised by {origin.describe()} in {caller.name}")

@@ -142,9 +142,9 @@ def harness_options_add(parser: OptionParser) -> None:
 
 @harness.hookimpl
 def harness_configure(config: Config) -> None:
-    value = config.options.get("tensorboard")
-    if config.command != "run" or not value:
+    if config.command != "run" or not config.options.tensorboard:
         return
+    value = config.options.tensorboard
     path = Path(str(value)).expanduser()
     path = path if path.is_absolute() else config.cwd / path
     if path.exists() and not path.is_dir():
