@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
 from harness.config import ConfigFile, parse_assignment, parse_duration, positive_int, resolve_options
@@ -38,7 +36,7 @@ def test_parse_assignment() -> None:
 def test_precedence_cli_over_preset_over_file() -> None:
     file = ConfigFile(None, {"epochs": 3, "seed": 7, "model": ["a"]})
     presets = {"p": {"epochs": 10, "model": ["b"]}}
-    resolved = resolve_options(argparse.Namespace(preset="p", epochs=2), file, presets)
+    resolved = resolve_options({"preset": "p", "epochs": 2}, file, presets)
     assert resolved.epochs == 2  # command line
     assert resolved.model == ["b"]  # preset
     assert resolved.seed == 7  # file
@@ -48,18 +46,18 @@ def test_precedence_cli_over_preset_over_file() -> None:
 def test_file_values_are_checked_and_named() -> None:
     file = ConfigFile(None, {"epochs": "many"})
     with pytest.raises(UsageError, match="defaults: epochs: invalid value 'many'"):
-        resolve_options(argparse.Namespace(), file, {})
+        resolve_options({}, file, {})
 
 
 def test_unknown_file_key_suggests() -> None:
     file = ConfigFile(None, {"epoch": 3})
     with pytest.raises(UsageError, match="unknown option 'epoch' \\(did you mean epochs"):
-        resolve_options(argparse.Namespace(), file, {})
+        resolve_options({}, file, {})
 
 
 def test_unknown_preset() -> None:
     with pytest.raises(UsageError, match="unknown preset 'sed'; did you mean seed"):
-        resolve_options(argparse.Namespace(preset="sed"), ConfigFile(None, {}), {"seed": {}})
+        resolve_options({"preset": "sed"}, ConfigFile(None, {}), {"seed": {}})
 
 
 def test_options_are_frozen() -> None:

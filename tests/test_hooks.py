@@ -268,3 +268,18 @@ def harness_subcommands_register(commands):
     assert result.ret == 4 and len(result.stderr.strip().splitlines()) == 1
     assert ("plugin 'harness_plugins' (local file" in result.stderr and "command 'report' is already added by "
             "plugin 'commands' (built-in harness.commands.builtin)" in result.stderr)
+
+
+def test_an_argparse_style_option_is_one_line_naming_the_plugin(tester) -> None:
+    tester.make_plugin('''
+import harness
+
+@harness.hookimpl
+def harness_options_add(parser):
+    group = parser.add_argument_group("tiny")
+    group.add_argument("--tiny-width", type=int, default=8)
+''')
+    result = tester.run("list")
+    assert result.ret == 4 and len(result.stderr.strip().splitlines()) == 1
+    assert "plugin 'harness_plugins' (local file" in result.stderr
+    assert "declare options with parser.addoption('--my-option'" in result.stderr

@@ -153,6 +153,13 @@ class OptionParser:
         self.declared.append(option)
         return option
 
+    def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        """argparse's spelling, which this hook took before: refused with the way to say it now."""
+        raise DeclarationError("harness_options_add gets harness's OptionParser, not argparse: declare "
+                               "options with parser.addoption('--my-option', parse=..., default=..., help=...)")
+
+    add_argument_group = add_argument
+
 
 class Options(Mapping[str, Any]):
     """The resolved options of one invocation, frozen: ``options.epochs`` (a ``ValueError``-checked value, typed
