@@ -69,7 +69,7 @@ def _offered() -> list[Any]:
 
 
 def _long_flag(opt: Any) -> str:
-    return str(opt.long_flag)
+    return next(flag for flag in opt.flags if flag.startswith("--"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

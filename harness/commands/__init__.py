@@ -44,7 +44,8 @@ class Command:
     def declare(self, *options: Option[Any]) -> None:
         """Add ready :class:`Option` declarations (``run`` takes harness's table and the plugins' options so)."""
         for option in options:
-            if option.dest in self.options:
+            flags = {flag for declared in self.options.values() for flag in declared.flags}
+            if option.dest in self.options or flags & set(option.flags):
                 raise DeclarationError(f"{self.name}: option {option.long_flag} is declared twice")
             self.options[option.dest] = option
 

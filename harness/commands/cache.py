@@ -45,5 +45,6 @@ def _info(summary: dict[str, Any]) -> None:
 
 def register(commands: Commands) -> None:
     command = commands.add("cache", help="show or clear the cache (decoded images and downloads)", handler=cache)
-    command.addargument("action", parse=choice("info", "clear"), metavar="{info,clear}")
+    command.addargument("action", parse=choice("info", "clear"), metavar="ACTION",
+                        help="info (what the cache holds) or clear (empty it)")
     command.addoption("--cache-dir", metavar="DIR")

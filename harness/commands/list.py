@@ -90,7 +90,7 @@ def parameters(spec: Any, indent: str) -> str:
 def register(commands: Commands) -> None:
     command = commands.add("list", help="list datasets, augmentations, models, presets, executors or plugins",
                            handler=listing, configured=True)
-    command.addargument("kind", parse=choice(*LIST_KINDS), optional=True, metavar="{" + ",".join(LIST_KINDS) + "}",
-                        help="what to list (default: all but plugins)")
+    command.addargument("kind", parse=choice(*LIST_KINDS), optional=True, metavar="KIND",
+                        help=f"what to list: {', '.join(LIST_KINDS)} (default: all but plugins)")
     command.addoption("-v", "--verbose", dest="list_verbose", flag=True,
                       help="also each part's parameters, with their defaults")
