@@ -126,3 +126,12 @@ def test_a_declaration_error_is_a_declaration_error() -> None:
                           (("--values",), {}), (("--x",), {"nargs": "+"})]:
         with pytest.raises(DeclarationError):
             parser.addoption(*flags, **kwargs)
+
+
+def test_options_travel_to_a_worker_process_unchanged() -> None:
+    import copy
+    import pickle
+
+    options = resolve_options({"epochs": 2, "model": ["tiny"]}, ConfigFile(None, {"seed": 4}), {})
+    for copied in (pickle.loads(pickle.dumps(options)), copy.deepcopy(options)):
+        assert copied == options and copied.origin("seed") == "file" and copied.model == ["tiny"]
