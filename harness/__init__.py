@@ -49,6 +49,20 @@ _LAZY: dict[str, tuple[str, str]] = {
     # configuration, session, options
     "Config": ("harness.config", "Config"),
     "StashKey": ("harness.config", "StashKey"),
+    "Stash": ("harness.config", "Stash"),
+    "Option": ("harness.config", "Option"),
+    "OptionParser": ("harness.config", "OptionParser"),
+    "Options": ("harness.config", "Options"),
+    "Command": ("harness.commands", "Command"),
+    "Commands": ("harness.commands", "Commands"),
+    # value parsers for options (each raises ValueError quoting the bad value)
+    "parse_duration": ("harness.config", "parse_duration"),
+    "positive_int": ("harness.config", "positive_int"),
+    "nonnegative_int": ("harness.config", "nonnegative_int"),
+    "fraction": ("harness.config", "fraction"),
+    "number": ("harness.config", "number"),
+    "choice": ("harness.config", "choice"),
+    "string": ("harness.config", "string"),
     "Session": ("harness.session", "Session"),
     # running tasks: executors
     "Task": ("harness.engine.task", "Task"),
@@ -79,6 +93,8 @@ __all__ = [
     "AugmentationSpec",
     "Budget",
     "Combination",
+    "Command",
+    "Commands",
     "Config",
     "DOWNLOADS_SUBDIR",
     "DataError",
@@ -93,6 +109,9 @@ __all__ = [
     "InfrastructureLost",
     "ModelRequest",
     "ModelSpec",
+    "Option",
+    "OptionParser",
+    "Options",
     "PluginError",
     "Record",
     "Report",
@@ -100,6 +119,7 @@ __all__ = [
     "Runtime",
     "Session",
     "SplitFractions",
+    "Stash",
     "StashKey",
     "Status",
     "TRAINER_PARAMS",
@@ -108,14 +128,21 @@ __all__ = [
     "UsageError",
     "WorkerPlugins",
     "apply_runtime",
+    "choice",
     "crashed",
     "display_path",
     "ensure_tensorflow",
     "error_record",
+    "fraction",
     "hookimpl",
     "lost",
+    "nonnegative_int",
+    "number",
+    "parse_duration",
+    "positive_int",
     "run_task",
     "split_digest",
+    "string",
     "timed_out",
     "__version__",
 ]
@@ -141,7 +168,22 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
-    from harness.config import Config, StashKey
+    from harness.commands import Command, Commands
+    from harness.config import (
+        Config,
+        Option,
+        OptionParser,
+        Options,
+        Stash,
+        StashKey,
+        choice,
+        fraction,
+        nonnegative_int,
+        number,
+        parse_duration,
+        positive_int,
+        string,
+    )
     from harness.data.cache import DOWNLOADS as DOWNLOADS_SUBDIR
     from harness.data.names import shown as display_path
     from harness.data.prepare import split_digest

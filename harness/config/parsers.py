@@ -49,14 +49,17 @@ def _whole(value: Any, minimum: int, expected: str) -> int:
 
 
 def positive_int(value: Any) -> int:
+    """A whole number of at least 1 (``--epochs 5``); a text or a TOML value."""
     return _whole(value, 1, "a positive whole number")
 
 
 def nonnegative_int(value: Any) -> int:
+    """A whole number of at least 0."""
     return _whole(value, 0, "a whole number >= 0")
 
 
 def fraction(value: Any) -> float:
+    """A number from 0 to 1 (``--target-accuracy 0.85``)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -67,6 +70,7 @@ def fraction(value: Any) -> float:
 
 
 def choice(*choices: str) -> Callable[[Any], str]:
+    """A parser that takes one of ``choices`` (``choice("short", "long", "no")``)."""
     def parse(value: Any) -> str:
         text = str(value)
         if text not in choices:
@@ -114,6 +118,7 @@ def device_ids(value: Any) -> list[int]:
 
 
 def string(value: Any) -> str:
+    """Text (a number from a file is taken as its text; a table or a boolean is refused)."""
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise ValueError(f"invalid value {value!r}: expected a string")
     return str(value)
