@@ -36,8 +36,8 @@ class OptionDoc:
     help: str
     default: Any
     group: str
-    #: The key of ``[tool.harness]``/``harness.toml`` (and presets) that sets it; ``None``: command line only.
-    key: str | None
+    #: The key of ``[tool.harness]``/``harness.toml`` (and presets) that sets it.
+    key: str
     #: Who declares it: ``harness`` or the plugin's module.
     plugin: str
 
@@ -60,45 +60,19 @@ def repository_plugins() -> Iterator[list[str]]:
             os.environ["HARNESS_DISABLE_PLUGIN_AUTOLOAD"] = saved_env
 
 
-# NOTE: the one place that reads the option declarations. harness.config.RUN_OPTIONS declares harness's own
-# options; plugins add theirs through the harness_options_add hook (argparse). When options are declared
-# through harness's own declaration API, read them here and nowhere else.
+# The one place that reads the option declarations: harness's own table (harness.config.RUN_OPTIONS) and what
+# each plugin declares in harness_options_add (harness.cli.plugin_options). Point it elsewhere if they move.
 def declared_options() -> list[OptionDoc]:
-    """Every option of ``harness run``: harness's declarations first, then the plugins'."""
-    from harness.cli import build_parser
+    """Every option of ``harness run``: harness's declarations first, then the plugins', in their order."""
+    from harness.cli import plugin_options
     from harness.config import RUN_OPTIONS
     from harness.pluginmanager import load_plugins
 
-    options = [OptionDoc(opt.flags, opt.metavar, opt.help, opt.default, opt.group,
-                         None if opt.dest in _COMMAND_LINE_ONLY else opt.dest, "harness") for opt in RUN_OPTIONS]
     with repository_plugins() as plugin_args, tempfile.TemporaryDirectory() as empty:
         pm = load_plugins(plugin_args[1::2], cwd=Path(empty))
-        parser, extra = build_parser(pm)
-        run = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr,index]
-        for group in run._action_groups:
-            for action in group._group_actions:
-                if action.dest not in extra:
-                    continue
-                plugin = _declaring_plugin(pm, action.dest)
-                options.append(OptionDoc(tuple(action.option_strings), action.metavar, action.help or "",
-                                         extra[action.dest].default, group.title or "", action.dest, plugin))
-    return options
-
-
-#: Options that only the command line takes (what a run does, not what it computes).
-_COMMAND_LINE_ONLY = {"collect_only", "resume", "verbose", "quiet"}
-
-
-def _declaring_plugin(pm: Any, dest: str) -> str:
-    """The plugin whose ``harness_options_add`` adds ``dest``, found by asking each one alone."""
-    import argparse
-
-    for impl in pm.hook.harness_options_add.get_hookimpls():
-        probe = argparse.ArgumentParser(add_help=False)
-        impl.function(parser=probe)
-        if any(action.dest == dest for action in probe._actions):
-            return impl.plugin_name
-    return "?"
+        extra = plugin_options(pm)
+    return [OptionDoc(opt.flags, opt.metavar, opt.help, opt.default, opt.group, opt.file_key, opt.plugin or "harness")
+            for opt in (*RUN_OPTIONS, *extra.values())]
 
 
 def registered() -> dict[str, Any]:
@@ -134,9 +108,9 @@ def _cell(text: Any) -> str:
 def options_page() -> str:
     lines = ["# Options and configuration keys", "",
              "Generated from the option declarations at every build of this site. Each option of `harness run` "
-             "is also a key of `[tool.harness]` in `pyproject.toml`, of `harness.toml` and of a preset (the "
-             "key column; `-` or `_` alike), except those marked *command line only*. Under "
-             "`pytest --harness` each takes a `--harness-` prefix (see [pytest and tox](../pytest.md)). The "
+             "is declared once, and that declaration is also its key in `[tool.harness]` of `pyproject.toml`, in "
+             "`harness.toml` and in a preset (the key column; `-` or `_` alike). Under `pytest --harness`, "
+             "harness's own options take a `--harness-` prefix (see [pytest and tox](../pytest.md)). The "
              "command line wins over a preset, which wins over the file, which wins over the defaults.", ""]
     group = None
     for opt in declared_options():
@@ -144,7 +118,7 @@ def options_page() -> str:
             group = opt.group
             lines += ["", f"## {group}", "", "| option | key | default | meaning | from |", "|---|---|---|---|---|"]
         flags = ", ".join(f"`{flag}{' ' + opt.metavar if opt.metavar else ''}`" for flag in opt.flags)
-        key = f"`{opt.key}`" if opt.key else "*command line only*"
+        key = f"`{opt.key}`"
         default = "" if opt.default in (None, [], False) else f"`{opt.default!r}`"
         lines.append(f"| {flags} | {key} | {_cell(default)} | {_cell(opt.help)} | {opt.plugin} |")
     lines += ["", "## Tables of the configuration file", "",
