@@ -75,14 +75,10 @@ def collect_executors(config: Config) -> dict[str, ExecutorSpec]:
 
 
 def executor_name(config: Config) -> str:
-    """``--executor``, else ``process`` when ``--workers`` is above 1 or the run has several backends (Keras
-    has one backend per process), else ``serial``."""
-    option = config.option
-    name = getattr(option, "executor", None)
-    if name:
-        return str(name)
-    several_backends = len(getattr(option, "backend", None) or []) > 1
-    return "process" if int(getattr(option, "workers", 1) or 1) > 1 or several_backends else "serial"
+    """``--executor``, else ``process``: supervised worker processes, so that a task that crashes or hangs is
+    an error row and not the end of the run (``serial``, in this process, is for debugging)."""
+    name = getattr(config.option, "executor", None)
+    return str(name) if name else "process"
 
 
 def chosen_executor(config: Config) -> ExecutorSpec:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import harness
 from harness.config import StashKey, parse_duration, positive_int
 from harness.errors import UsageError
-from harness.executor import ExecutorSpec, chosen_executor, collect_executors, executor_name, make_executor
+from harness.executor import ExecutorSpec, chosen_executor, executor_name, make_executor
 from harness.executors.process import ProcessExecutor
 from harness.executors.serial import SerialExecutor
 from harness.specs import AugmentationSpec, Budget, Combination
@@ -55,20 +55,21 @@ def _workers(value: Any) -> int:
 def harness_options_add(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("executor")
     group.add_argument("--executor", dest="executor", default=None, metavar="NAME",
-                       help="how the tasks train: serial (one after the other in this process), process (worker "
-                            "processes) or one a plugin adds (see `harness list executors`; default serial, or "
-                            "process with --workers N above 1)")
+                       help="how the tasks train: process (default: supervised worker processes; a task that "
+                            "crashes, runs out of memory or passes --task-timeout becomes an error row and the "
+                            "run goes on), serial (unprotected, in this process: for debugging with pdb) or one "
+                            "a plugin adds (see `harness list executors`)")
     group.add_argument("--workers", dest="workers", type=_workers, default=1, metavar="N",
-                       help="train N combinations at a time, each in its own worker process (implies "
-                            "--executor process; default 1)")
+                       help="train N tasks at a time, each in its own worker process (default 1; one per GPU "
+                            "when GPUs are visible)")
 
 
 @harness.hookimpl
 def harness_executors_register(config: Config) -> list[ExecutorSpec]:
-    return [ExecutorSpec(name="serial", factory=SerialExecutor, description="one task after the other, in this "
-                         "process"),
-            ExecutorSpec(name="process", factory=ProcessExecutor, description="--workers N worker processes on "
-                         "this machine, each building the run's plugins")]
+    return [ExecutorSpec(name="serial", factory=SerialExecutor, description="one task after the other in this "
+                         "process, unprotected (a crash ends the run, no --task-timeout): for debugging with pdb"),
+            ExecutorSpec(name="process", factory=ProcessExecutor, description="the default: --workers N supervised "
+                         "worker processes on this machine (a crash or a timeout is the task's error row)")]
 
 
 @harness.hookimpl
@@ -154,12 +155,7 @@ def harness_budget_make(config: Config, combination: Combination) -> Budget:
 
 @harness.hookimpl(trylast=True)
 def harness_runloop(session: Session) -> bool:
-    """Train the pending tasks with the run's executor (``--executor``). Without one, several visible GPUs
-    (or ``--devices``) take the ``process`` executor: one worker per GPU, each seeing only its own."""
-    config = session.config
-    if not getattr(config.option, "executor", None) and (len(session.gpus) > 1 or config.option.devices):
-        executor = collect_executors(config)["process"].factory(config)
-    else:
-        executor = make_executor(config)
-    executor.run(session, session.pending_tasks())
+    """Train the pending tasks with the run's executor (``--executor``, default ``process``); an executor that
+    loses its infrastructure raises :class:`~harness.errors.InfrastructureLost`, which the session reports."""
+    make_executor(session.config).run(session, session.pending_tasks())
     return True
