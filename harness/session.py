@@ -228,18 +228,21 @@ class Session:
 
     # -- tasks ------------------------------------------------------------------------------------
 
-    def make_tasks(self) -> list[Task]:
-        """Every runnable combination, with each seed (``--repeats``), on each backend of the runtime."""
+    def make_tasks(self, only: set[str] | None = None) -> list[Task]:
+        """Every runnable combination, with each seed (``--repeats``), on each backend of the runtime; ``only``:
+        the task ids to keep (pytest's selection of items)."""
         assert self.runtime is not None, "choose_runtime() first"
         option = self.config.option
         runnable = [c for c in self.combinations if c.skip_reason is None]
         names = self.runtime.backends
-        tasks = []
+        tasks: list[Task] = []
         for backend in names:
             for combination in runnable:
                 budget = self.hook.harness_budget_make(config=self.config, combination=combination)
                 tasks.extend(self._task(combination, budget, backend, repeat, len(names) > 1)
                              for repeat in range(option.repeats))
+        if only is not None:
+            tasks = [task for task in tasks if task.id in only]
         total = len(tasks)
         self.tasks = [replace(task, index=index, total=total) for index, task in enumerate(tasks)]
         return self.tasks
