@@ -43,7 +43,8 @@ def harness_combination_train(task):
     if outcome == "raise":
         raise RuntimeError("the trainer raised: the task's error, not the run's")
     return {"id": task.combination_id, "dataset": task.dataset.name, "augmentation": task.augmentation.name,
-            "model": task.model.name, "seed": task.seed, "config_hash": task.config_hash, "status": "failed" if outcome == "failed" else "passed",
+            "model": task.model.name, "seed": task.seed, "config_hash": task.config_hash,
+            "status": "failed" if outcome == "failed" else "passed",
             "test_accuracy": 0.4 if outcome == "failed" else 0.9, "baseline_accuracy": 0.5,
             "steps": task.budget.steps}
 

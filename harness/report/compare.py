@@ -214,7 +214,8 @@ RUNTIME_KEYS = ("threads", "backend", "precision", "device")
 def _runtime_values(metadata: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, str]:
     """The run's threads, backends, precisions and devices, each as one text: from its recorded runtime
     (``metadata.json``'s ``runtime``) where it has one, else from what its records say."""
-    runtime = metadata.get("runtime") if isinstance(metadata.get("runtime"), Mapping) else {}
+    stored = metadata.get("runtime")
+    runtime: Mapping[str, Any] = stored if isinstance(stored, Mapping) else {}
     trained = [r for r in records if r.get("status") != "skipped"]
 
     def of_records(field: str) -> str:
