@@ -29,10 +29,15 @@ class Executor(Protocol):
     """Trains a session's tasks."""
 
     def run(self, session: Session, tasks: list[Task]) -> None:
-        """Train ``tasks`` (the pending ones). For each finished task call ``session.record(task, result)`` in
-        this process; forward progress with ``session.hook.harness_combination_progress(session=, task=,
-        event=)``; stop handing out work once ``session.should_stop`` is set (what trains may finish). Ctrl-C
-        raises :class:`KeyboardInterrupt` here, after stopping what trains elsewhere."""
+        """Train ``tasks`` (the pending ones). Each task trains through :func:`harness.runner.run_task` in
+        the process where it trains, after :func:`harness.runtime.apply` (``task.backend``, ``task.threads``)
+        there; a supervising executor bounds it by ``task.timeout_seconds``. For each finished task call
+        ``session.record(task, result)`` in this process; forward progress with
+        ``session.hook.harness_combination_progress(session=, task=, event=)``; stop handing out work once
+        ``session.should_stop`` is set (what trains may finish). Ctrl-C raises :class:`KeyboardInterrupt`
+        here, after stopping what trains elsewhere. An executor that loses what it trains on (a cluster's
+        head) raises :class:`harness.errors.InfrastructureLost` naming it: the session keeps what was
+        recorded, writes the report and exits 6."""
 
 
 @dataclass(frozen=True)
