@@ -77,10 +77,21 @@ def harness_configure(config: Config) -> None:
     if getattr(config.option, "command", None) == "run":
         config.stash[BUDGET_KEY] = resolve_budget(config)
         chosen_executor(config)  # an unknown --executor is a usage error before anything runs
-        workers = int(getattr(config.option, "workers", 1) or 1)
-        if workers > 1 and executor_name(config) == "serial":
-            raise UsageError(f"--workers {workers}: the serial executor trains in this process; use --executor "
-                             "process (or leave --executor out)")
+        _check_serial(config)
+
+
+def _check_serial(config: Config) -> None:
+    """The serial executor trains in this process: one task at a time, with one Keras backend."""
+    if executor_name(config) != "serial":
+        return
+    workers = int(getattr(config.option, "workers", 1) or 1)
+    if workers > 1:
+        raise UsageError(f"--workers {workers}: the serial executor trains in this process; use --executor "
+                         "process (or leave --executor out)")
+    names = getattr(config.option, "backend", None) or []
+    if len(names) > 1:
+        raise UsageError(f"--backend {','.join(names)}: the serial executor trains in this process, and Keras has "
+                         "one backend per process; use --executor process (or leave --executor out)")
 
 
 # -------------------------------------------------------------------------------------------------
