@@ -213,3 +213,34 @@ def test_resume_retries_errors_and_keeps_failures(tester) -> None:
     import pandas as pd
 
     assert sorted(pd.read_csv(first.run_dir / RESULTS)["model"]) == ["fast_error", "fast_fail", "fast_pass"]
+
+
+# -------------------------------------------------------------------------------------------------
+# One owner
+# -------------------------------------------------------------------------------------------------
+
+
+def test_nothing_outside_the_session_sets_its_attributes() -> None:
+    """The session's state is its own: entry points, executors and plugins call its methods and read it."""
+    import ast
+    from pathlib import Path
+
+    import harness
+
+    root = Path(harness.__file__).parent
+    names = {"session", "hs", "hsession"}
+
+    def is_session(node: ast.expr) -> bool:
+        return (isinstance(node, ast.Name) and node.id in names) or \
+            (isinstance(node, ast.Attribute) and node.attr in names)
+
+    offenders = []
+    for path in [*root.rglob("*.py"), *(root.parent / "plugins").rglob("*.py")]:
+        if path == root / "session.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+            flat = [t for target in targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+            offenders += [f"{path}:{node.lineno}" for t in flat if isinstance(t, ast.Attribute) and is_session(t.value)]
+    assert offenders == []
