@@ -211,9 +211,11 @@ class Session:
         """Decide how every task of the run trains (:class:`~harness.runtime.Runtime`): the backends
         (``--backend``), each one's precision (``--precision``; ``auto`` asks the backend for its devices),
         ``--threads`` (default: the cores this machine gives harness) and the GPUs (``--devices``, else every
-        visible one, found without importing a framework). A resumed run reuses the runtime it recorded."""
-        if self._stored_runtime is not None:
-            self.runtime = self._stored_runtime
+        visible one, found without importing a framework). A resumed run reuses the runtime it recorded
+        (threads, backends, precisions: what its tasks compute), with the GPUs of the machine that resumes it."""
+        if self._stored_runtime is not None:  # what a task computes stays; where it trains is this machine's
+            gpus = tuple(choose_gpus(self.config.option.devices, visible_gpus()))
+            self.runtime = replace(self._stored_runtime, gpus=gpus)
         else:
             self.runtime = decide_runtime(self.config.option)
         if len(self.runtime.backends) == 1:  # this process's Keras backend, before anything imports Keras
@@ -483,17 +485,23 @@ def decide_runtime(option: Any) -> Runtime:
     """A new run's :class:`Runtime` from its options (see :meth:`Session.choose_runtime`)."""
     names = list(option.backend or [backends.default_name()])
     found = visible_gpus()
-    gpus = list(range(len(found)))
-    if option.devices is not None:
-        unknown = sorted(set(option.devices) - set(gpus))
-        if unknown:
-            raise UsageError(f"--devices {','.join(map(str, option.devices))}: no GPU {unknown[0]} here "
-                             f"(visible: {','.join(map(str, gpus)) or 'none'})")
-        gpus = list(option.devices)
+    gpus = choose_gpus(option.devices, found)
     precisions = {name: _precision(option.precision, name, found) for name in names}
     threads = int(getattr(option, "threads", None) or usable_cores())
     return Runtime(backends=tuple(names), precisions=tuple(sorted(precisions.items())), threads=threads,
                    gpus=tuple(gpus))
+
+
+def choose_gpus(devices: list[int] | None, found: list[Device]) -> list[int]:
+    """``--devices`` (each checked against what this machine shows), else every visible GPU."""
+    visible = list(range(len(found)))
+    if devices is None:
+        return visible
+    unknown = sorted(set(devices) - set(visible))
+    if unknown:
+        raise UsageError(f"--devices {','.join(map(str, devices))}: no GPU {unknown[0]} here "
+                         f"(visible: {','.join(map(str, visible)) or 'none'})")
+    return list(devices)
 
 
 def _precision(policy: str, backend: str, gpus: list[Device]) -> str:
