@@ -59,9 +59,13 @@ RUNTIME_ATTR = "harness_runtime"
 
 
 def _offered() -> list[Any]:
+    """harness's own options of ``harness run`` that ``pytest --harness`` takes as ``--harness-NAME``: each
+    declaration of :data:`harness.config.RUN_OPTIONS` (the same one that gives ``harness run``'s flag and the
+    ``[tool.harness]`` key), but those pytest replaces and those without a plain value (counts, an optional
+    value). A plugin's options are given with ``--harness-arg`` (the plugins load after pytest's options)."""
     from harness.config import RUN_OPTIONS
 
-    return [opt for opt in RUN_OPTIONS if opt.dest not in NOT_OFFERED]
+    return [opt for opt in RUN_OPTIONS if opt.dest not in NOT_OFFERED and not opt.count and opt.nargs is None]
 
 
 def _long_flag(opt: Any) -> str:

@@ -19,8 +19,6 @@ def _registry(config: Config) -> tuple[Registry | None, str | None]:
     again; their parameters come from the records, not from here."""
     from harness.registry import build_registry
 
-    if not hasattr(config.option, "settings"):
-        config.option.settings = []  # `harness report` has no --set
     try:
         return build_registry(config), None
     except UsageError as exc:
