@@ -82,7 +82,7 @@ def collect_executors(config: Config) -> dict[str, ExecutorSpec]:
 def executor_name(config: Config) -> str:
     """``--executor``, else ``process``: supervised worker processes, so that a task that crashes or hangs is
     an error row and not the end of the run (``serial``, in this process, is for debugging)."""
-    name = getattr(config.option, "executor", None)
+    name = config.options.executor
     return str(name) if name else "process"
 
 

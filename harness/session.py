@@ -152,17 +152,17 @@ class Session:
 
     def start(self) -> None:
         """Open the run directory (none with ``--collect-only``), then ``harness_session_start``."""
-        if not self.config.option.collect_only:
+        if not self.config.options.collect_only:
             self.open_store()
         self.hook.harness_session_start(session=self)
 
     def main(self) -> ExitCode:
         """Collect, decide the runtime, make the tasks, record the run's description, run the loop."""
         combinations = self.collect()
-        if self.config.option.collect_only:
+        if self.config.options.collect_only:
             return ExitCode.OK if combinations else ExitCode.NO_COMBINATIONS
         if combinations and not selected(self.config):
-            if int(getattr(self.config.option, "quiet", 0) or 0) == 0:
+            if self.config.options.quiet == 0:
                 sys.stdout.write(whole_grid(self))
             raise UsageError(NO_SELECTION)
         runnable = any(c.skip_reason is None for c in combinations)
@@ -214,10 +214,10 @@ class Session:
         visible one, found without importing a framework). A resumed run reuses the runtime it recorded
         (threads, backends, precisions: what its tasks compute), with the GPUs of the machine that resumes it."""
         if self._stored_runtime is not None:  # what a task computes stays; where it trains is this machine's
-            gpus = tuple(choose_gpus(self.config.option.devices, visible_gpus()))
+            gpus = tuple(choose_gpus(self.config.options.devices, visible_gpus()))
             self.runtime = replace(self._stored_runtime, gpus=gpus)
         else:
-            self.runtime = decide_runtime(self.config.option)
+            self.runtime = decide_runtime(self.config.options)
         if len(self.runtime.backends) == 1:  # this process's Keras backend, before anything imports Keras
             backends.activate(self.runtime.backends[0])
         self._versions = runtime_versions(list(self.runtime.backends))
@@ -234,7 +234,7 @@ class Session:
         """Every runnable combination, with each seed (``--repeats``), on each backend of the runtime; ``only``:
         the task ids to keep (pytest's selection of items)."""
         assert self.runtime is not None, "choose_runtime() first"
-        option = self.config.option
+        option = self.config.options
         runnable = [c for c in self.combinations if c.skip_reason is None]
         names = self.runtime.backends
         tasks: list[Task] = []
@@ -250,7 +250,7 @@ class Session:
         return self.tasks
 
     def _task(self, combination: Combination, budget: Budget, backend: str, repeat: int, several: bool) -> Task:
-        option = self.config.option
+        option = self.config.options
         assert self.runtime is not None
         return Task(dataset=combination.dataset, augmentation=combination.augmentation, model=combination.model,
                     budget=budget, seed=option.seed + repeat, repeat=repeat, split_seed=option.seed,
@@ -258,7 +258,7 @@ class Session:
                     threads=self.runtime.threads, restore_best=not option.keep_last_weights,
                     target_accuracy=option.target_accuracy, data_dir=self.data_dir, cache_dir=self.cache_dir,
                     feature_cache=not option.no_feature_cache, backend_in_id=several,
-                    timeout_seconds=task_timeout(getattr(option, "task_timeout", None), budget))
+                    timeout_seconds=task_timeout(option.task_timeout, budget))
 
     def pending_tasks(self) -> list[Task]:
         return [t for t in self.tasks if t.config_hash not in self._done]
@@ -267,7 +267,7 @@ class Session:
 
     def open_store(self) -> RunStore:
         """Create the run directory, or reopen it with ``--resume``: what it recorded is then done."""
-        option = self.config.option
+        option = self.config.options
         if option.resume:
             self.store = self._reopen(option.resume)
             return self.store
@@ -292,7 +292,7 @@ class Session:
         recorded_skips = {r.get("id") for r in self.store.records() if r.get("status") == "skipped"}
         for combination in self.combinations:
             if combination.skip_reason is not None and combination.id not in recorded_skips:
-                self.store.append(skip_record(combination, self.config.option.seed))
+                self.store.append(skip_record(combination, self.config.options.seed))
 
     def close_store(self) -> None:
         """Write ``results.csv`` and release the run directory; a directory this run created that received
@@ -337,11 +337,11 @@ class Session:
     @property
     def data_dir(self) -> str | None:
         """``--data-dir``, else ``HARNESS_DATA_DIR``, else ``None``."""
-        return self.config.option.data_dir or os.environ.get("HARNESS_DATA_DIR") or None
+        return self.config.options.data_dir or os.environ.get("HARNESS_DATA_DIR") or None
 
     @property
     def cache_dir(self) -> str:
-        option = self.config.option
+        option = self.config.options
         return str(Path(option.cache_dir) if option.cache_dir else default_cache_dir())
 
     def metadata(self) -> dict[str, Any]:
@@ -358,7 +358,7 @@ class Session:
             "python": sys.version.split()[0],
             "git_commit": _git_commit(self.config.cwd),
             "harness_git_commit": _git_commit(Path(harness.__file__).parent),
-            "workers": int(getattr(self.config.option, "workers", 1) or 1),
+            "workers": self.config.options.workers,
             "executor": executor_name(self.config),
             "budget": _budget_of(self.tasks),
             "plugins": {name: origin.package for name, origin in sorted(pm.origins.items())},
@@ -391,8 +391,8 @@ class Session:
 
     def _count_failure(self) -> None:
         self.failures += 1
-        option = self.config.option
-        limit = 1 if option.exitfirst else getattr(option, "maxfail", None)
+        option = self.config.options
+        limit = 1 if option.exitfirst else option.maxfail
         if limit and self.failures >= limit:
             flag = "-x" if option.exitfirst else f"--maxfail {limit}"
             self.should_stop = f"stopped after {self.failures} failed or errored ({flag})"
@@ -443,8 +443,8 @@ def combination_statuses(records: list[dict[str, Any]]) -> list[str]:
 
 def selected(config: Config) -> bool:
     """Whether the run names what to train (or resumes a run that did)."""
-    origins = getattr(config.option, "option_origins", {})
-    return bool(config.option.resume) or any(name in origins for name in SELECTION_OPTIONS)
+    origins = config.options.option_origins
+    return bool(config.options.resume) or any(name in origins for name in SELECTION_OPTIONS)
 
 
 def whole_grid(session: Session) -> str:
@@ -458,7 +458,7 @@ def whole_grid(session: Session) -> str:
         specs = {getattr(c, kind).name: getattr(c, kind) for c in combinations}
         names = [name + (f" [{', '.join(sorted(spec.tags))}]" if spec.tags else "") for name, spec in specs.items()]
         lines.append(f"  {plural(len(specs), kind)}: {', '.join(names)}")
-    trainings = len(runnable) * config.option.repeats * len(config.option.backend or [None])
+    trainings = len(runnable) * config.options.repeats * len(config.options.backend or [None])
     costs = [f"{sum(tag in c.tags for c in runnable)} {what}" for tag, what in
              (("download", "on downloaded data"), ("pretrained", "with pretrained weights"), ("slow", "slow"))
              if any(tag in c.tags for c in runnable)]
@@ -487,7 +487,7 @@ def decide_runtime(option: Any) -> Runtime:
     found = visible_gpus()
     gpus = choose_gpus(option.devices, found)
     precisions = {name: _precision(option.precision, name, found) for name in names}
-    threads = int(getattr(option, "threads", None) or usable_cores())
+    threads = option.threads or usable_cores()
     return Runtime(backends=tuple(names), precisions=tuple(sorted(precisions.items())), threads=threads,
                    gpus=tuple(gpus))
 
