@@ -186,7 +186,7 @@ def leaderboard(combinations: Any, dataset: str) -> Any:
     rows = combinations[combinations["dataset"] == dataset]
     backend = rec.rows_of_several_backends(rows)
     frame = pd.DataFrame({
-        "combination": [f"{a} / {m}" + (f" / {b}" if backend else "")
+        "combination": [rec.combination_label(a, m, b if backend else None)
                         for a, m, b in zip(rows["augmentation"], rows["model"], rows["backend"])],
         "test_accuracy": rows["test_accuracy"].tolist(),
         "95% interval": [_interval(r) for _, r in rows.iterrows()],
@@ -331,32 +331,55 @@ def _needed_test_size(baseline: float, alpha: float) -> int | None:
     return None
 
 
-def test_size_warnings(combinations: Any) -> list[str]:
-    """One warning per dataset whose test set is too small to tell a combination from the baseline at a
-    useful lift (:data:`harness.stats.USEFUL_LIFT_POINTS`), with the run's Holm correction taken into
-    account: the first combination of a family of ``m`` tests must reach p < alpha / m."""
+def _power(combinations: Any) -> list[tuple[str, int, float, float, int]]:
+    """Per dataset whose test set cannot detect a useful lift (:data:`harness.stats.USEFUL_LIFT_POINTS`):
+    (dataset, test images, baseline, minimum detectable lift in points, tests in the family). The run's Holm
+    correction is taken into account: the first combination of a family of ``m`` tests must reach
+    p < alpha / m."""
     tested = combinations[combinations["p_value"].notna() & combinations["n_test"].notna()]
     m = len(tested)
-    warnings = []
+    found = []
     for dataset in sorted(tested["dataset"].unique()):
         rows = tested[tested["dataset"] == dataset]
         n, baseline = int(rows["n_test"].min()), float(rows["baseline_accuracy"].iloc[0])
-        alpha = stats.ALPHA / m
-        lift = stats.min_detectable_lift(n, baseline, alpha)
-        if lift <= stats.USEFUL_LIFT_POINTS:
+        lift = stats.min_detectable_lift(n, baseline, stats.ALPHA / m)
+        if lift > stats.USEFUL_LIFT_POINTS:
+            found.append((dataset, n, baseline, lift, m))
+    return found
+
+
+def _advice(baseline: float, m: int) -> str:
+    needed = _needed_test_size(baseline, stats.ALPHA / m)
+    return f"; about {needed} test images would detect {stats.USEFUL_LIFT_POINTS:g} points" if needed else ""
+
+
+def test_size_warnings(combinations: Any) -> list[str]:
+    """One warning per dataset whose test set is so small that no accuracy, not even 100%, can beat the
+    baseline significantly: every combination fails whatever it learned."""
+    warnings = []
+    for dataset, n, baseline, lift, m in _power(combinations):
+        if math.isinf(lift):
+            family = f", Holm-corrected for {m} combinations" if m > 1 else ""
+            warnings.append(f"{dataset}: the test set has only {n} images: no accuracy, not even 100%, can beat "
+                            f"the baseline {baseline:.3f} significantly (p < {stats.ALPHA:g}{family})"
+                            f"{_advice(baseline, m)}")
+    return warnings
+
+
+def power_notes(combinations: Any) -> list[str]:
+    """One note per dataset whose test set detects only large lifts: a statement about the tests' power,
+    read beside the verdicts. A combination that passed did beat the baseline; one that failed may still beat
+    it by less than the detectable lift."""
+    notes = []
+    for dataset, n, baseline, lift, m in _power(combinations):
+        if math.isinf(lift):
             continue
         family = f", Holm-corrected for {m} combinations" if m > 1 else ""
-        if math.isinf(lift):
-            what = (f"no accuracy, not even 100%, can beat the baseline {baseline:.3f} significantly "
-                    f"(p < {stats.ALPHA:g}{family})")
-        else:
-            what = (f"only a lift of {lift:.0f} points or more over the baseline {baseline:.3f} is detected "
-                    f"(80% of the time at p < {stats.ALPHA:g}{family})")
-        needed = _needed_test_size(baseline, alpha)
-        advice = (f"; about {needed} test images would detect {stats.USEFUL_LIFT_POINTS:g} points" if needed
-                  else "")
-        warnings.append(f"{dataset}: the test set has only {n} images: {what}{advice}")
-    return warnings
+        notes.append(f"{dataset}: with {n} test images, a lift of {lift:.0f} points or more over the baseline "
+                     f"{baseline:.3f} is detected 80% of the time (p < {stats.ALPHA:g}{family}); smaller lifts "
+                     f"pass only sometimes. A pass is evidence of a real lift, whatever its size; a fail is not "
+                     f"evidence that there is none{_advice(baseline, m)}.")
+    return notes
 
 
 #: A training or validation split with fewer images than this is warned about.

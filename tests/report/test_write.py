@@ -14,6 +14,7 @@ from harness.pluginmanager import load_plugins
 from harness.registry import Registry
 from harness.report import tables
 from harness.report.context import Report, data_dir_of_run
+from harness.report.files import rounded
 from harness.report.write import write_report
 from harness.store import RunStore
 
@@ -72,7 +73,9 @@ def test_files_of_the_report(run_dir_factory, records) -> None:
     expected = tables.builtin_tables(records)
     for name, path in written.tables.items():
         assert path.with_suffix(".md").is_file()
-        assert path.read_text() == expected[name].to_csv(index=name.startswith("pivot-"))
+        assert path.read_text() == rounded(expected[name]).to_csv(index=name.startswith("pivot-"))
+        assert list(pd.read_csv(path).columns) == [str(c) for c in expected[name].reset_index().columns] \
+            if name.startswith("pivot-") else list(expected[name].columns)  # machine names in the CSV
     assert (run_dir / "report.md").read_text().count("![") == 5
 
 
@@ -85,30 +88,36 @@ def test_the_html_page_is_self_contained(run_dir_factory, records) -> None:
     for name in written.tables:
         assert f'id="table-{name}"' in page
     assert '<td class="passed">passed</td>' in page and '<td class="error">error</td>' in page
-    assert "pets: best pets-flip-cnn with test accuracy 0.900 (+30.0 points over the baseline 0.600" in page
+    assert "pets: best flip / cnn with test accuracy 0.900 (+30.0 points over the baseline 0.600" in page
 
 
 def test_the_page_leads_with_the_answer(run_dir_factory, records) -> None:
-    """Summary, warnings and the leaderboard first, then the figures, then every table (collapsed and
-    sortable), the run's facts last; the Markdown page in the same order."""
+    """Summary, the power note and the leaderboard first, then the results' figures, the learning curves,
+    the data, every table (collapsed and sortable), the run's facts last; the Markdown page in the same
+    order, with a reader's column names."""
     written = write_report(_report(run_dir_factory(records)), load_plugins(autoload=False))
     page = written.html.read_text()
-    order = [page.index(marker) for marker in ('id="summary"', 'class="warnings"', 'id="table-leaderboard-pets"',
-                                               'id="figures"', 'id="tables"', 'id="table-combinations"', 'id="run"')]
+    order = [page.index(marker) for marker in ('id="summary"', 'class="power"', 'id="table-leaderboard-pets"',
+                                               'id="results"', 'id="learning-curves"', 'id="data"', 'id="tables"',
+                                               'id="table-combinations"', 'id="run"')]
     assert order == sorted(order)
-    board = page[page.index('id="table-leaderboard-pets"'):page.index('id="figures"')]
+    board = page[page.index('id="table-leaderboard-pets"'):page.index('id="results"')]
     header = re.findall(r"<th>(.*?)</th>", board)
-    assert header == ["combination", "test_accuracy", "95% interval", "lift_points", "p_holm", "train_seconds",
-                      "status"]
+    assert header == ["combination", "test accuracy", "95% interval", "lift (points)", "p (Holm)",
+                      "training time (s)", "status"]
+    assert ">Leaderboard: pets</h3>" in board
     assert board.index("flip / cnn") < board.index("none / cnn")
-    assert '<details id="table-combinations"><summary>combinations</summary>' in page
+    assert '<details id="table-combinations"><summary>All combinations</summary>' in page
     assert page.count('<table class="sortable') == len(written.tables) and "<script>" in page
-    assert "the test set has only 50 images" in page
+    power = page[page.index('class="power"'):]
+    assert "with 50 test images, a lift of" in power and "a fail is not evidence" in power
+    assert 'class="warnings"' not in page  # a statement about power is not a warning
     md = written.markdown.read_text()
-    order = [md.index(marker) for marker in ("## Summary", "**warning**", "### leaderboard-pets", "## Figures",
-                                             "## Tables", "### combinations", "## Run")]
+    order = [md.index(marker) for marker in ("## Summary", "**power**", "### Leaderboard: pets", "## Results",
+                                             "## Tables", "### All combinations", "## Run")]
     assert order == sorted(order)
-    board_md = md[md.index("### leaderboard-pets"):md.index("## Figures")]
+    assert "| test accuracy |" in md.replace("  ", " ") or "test accuracy" in md
+    board_md = md[md.index("### Leaderboard: pets"):md.index("## Results")]
     assert max(len(line) for line in board_md.splitlines() if line.startswith("|")) < 110  # narrow
 
 
@@ -138,7 +147,7 @@ def test_harness_report_rebuilds_results_and_report(run_dir_factory, records, tm
     assert main(["report", str(run_dir)], cwd=tmp_path) == 0
     out = capsys.readouterr().out
     assert f"report: {run_dir / 'report.html'}" in out and "5 tables, 5 figures" in out
-    assert "warning: pets: the test set has only 50 images" in out
+    assert "power: pets: with 50 test images, a lift of" in out
     assert "statistics: 2 of 2 combinations beat the baseline" in out
     assert len(pd.read_csv(run_dir / "results.csv")) == 4
     assert (run_dir / "tables" / "combinations.csv").is_file()
