@@ -248,28 +248,31 @@ def labels_table(records: list[dict[str, Any]]) -> Any:
     return pd.DataFrame(rows, columns=LABEL_COLUMNS)
 
 
+#: The built-in tables' captions, in the pages' column names (the CSV files keep the machine names:
+#: ``test_accuracy``, ``ci_low``, ``p_holm``...).
 CAPTIONS = {
-    "combinations": "One row per combination, best test accuracy first within each dataset. test_accuracy: the "
-                    "seeds' correct answers over their test images (n_correct / n_test, pooled over seeds); "
-                    "ci_low-ci_high: its 95% Wilson interval on the n_test distinct test images; p_value: "
-                    "one-sided exact binomial test of beating the label-frequency baseline on those counts; "
-                    "p_holm: p_value after Holm's correction across every combination of the run, which decides "
-                    "the status (passed: p_holm < 0.05). test_std, test_min, test_max: the spread across seeds. "
-                    "lift_points: test minus baseline accuracy, in percentage points. "
-                    "min_detectable_lift_points: the lift this test set detects 80% of the time at p < 0.05. "
-                    "time_to_target_seconds: the time-to-accuracy result over the seeds (table time_to_target).",
-    "per_seed": "One row per combination and seed, as recorded when it was trained: interval: Wilson 95% on "
-                "the test set; status and p_value: that seed's own test, before any correction for the run's "
-                "other combinations.",
+    "combinations": "One row per combination, best test accuracy first within each dataset. test accuracy: the "
+                    "seeds' correct answers over their test images (correct / test images, pooled over seeds); "
+                    "95% CI low-high: its Wilson interval on the distinct test images; p: one-sided exact "
+                    "binomial test of beating the label-frequency baseline on those counts; p (Holm): p after "
+                    "Holm's correction across every combination of the run, which decides the status (passed: "
+                    "p (Holm) < 0.05). test accuracy std, lowest and highest: the spread across seeds. "
+                    "lift (points): test minus baseline accuracy, in percentage points. detectable lift "
+                    "(points): the lift this test set detects 80% of the time at p < 0.05. time to target (s): "
+                    "the time-to-accuracy result over the seeds (see Time to target).",
+    "per_seed": "One row per combination and seed, as recorded when it was trained: 95% CI: Wilson on the test "
+                "set; status and p: that seed's own test, before any correction for the run's other "
+                "combinations.",
     "labels": "Images per class in each split; the majority class of the training split is the baseline's guess.",
 }
 
 
 def _leaderboard_caption(dataset: str, baseline: float, seeds: bool) -> str:
     spread = " seed spread: lowest-highest test accuracy across seeds." if seeds else ""
-    return (f"{dataset}: best first. Label-frequency baseline {baseline:.3f}; lift in points over it; "
-            f"interval: 95% Wilson on the test images; p_holm: one-sided exact binomial test of beating the "
-            f"baseline, Holm-corrected across the run's combinations (passed: below 0.05).{spread}")
+    return (f"Best first. lift (points): test accuracy minus the label-frequency baseline {baseline:.3f} of "
+            f"{dataset}, in percentage points; 95% interval: Wilson, on the test images; p (Holm): one-sided "
+            f"exact binomial test of beating the baseline, Holm-corrected across the run's combinations "
+            f"(passed: below 0.05).{spread}")
 
 
 def _pivot_caption(dataset: str, baseline: float) -> str:

@@ -71,9 +71,9 @@ def test_no_table_without_a_target_and_a_backend_column_with_several() -> None:
 
 def test_the_summary_line_names_the_fastest_and_counts_what_missed(records) -> None:
     line = time_to_target.summary(time_to_target.table(records))
-    assert line == ("time to accuracy 0.7: fastest none / cnn on pets 3.0 s, mean of the middle 3 of 5 runs (the fastest "
-                    "and the slowest dropped), 0.5 s of it compiling; 2 of 3 combinations have a result; 3 of 15 "
-                    "runs did not reach the target")
+    assert line == ("time to accuracy 0.7: fastest none / cnn on pets 3.0 s, mean of the middle 3 of 5 runs (the "
+                    "fastest and the slowest dropped), 0.5 s of it compiling; 2 of 3 combinations have a result; 3 "
+                    "of 15 runs did not reach the target")
 
 
 def test_the_figure_draws_every_run(records) -> None:

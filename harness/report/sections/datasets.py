@@ -10,6 +10,7 @@ from typing import Any
 from harness.report import records as rec
 from harness.report import shown
 from harness.report.section import Content, Section, Table, Text
+from harness.report.tables import SPLITS
 
 ID, TITLE = "data", "Data"
 
@@ -47,9 +48,10 @@ def skipped_lines(info: Mapping[str, Any], metadata: Mapping[str, Any]) -> list[
 
 def facts(info: Mapping[str, Any], metadata: Mapping[str, Any]) -> list[str]:
     sizes = info.get("sizes") or {}
+    order = [s for s in SPLITS if s in sizes] + sorted(s for s in sizes if s not in SPLITS)
     classes = list(info.get("class_names") or [])
     shape = "x".join(str(s) for s in info.get("image_shape") or []) or "?"
-    lines = [f"{', '.join(f'{n} {split}' for split, n in sizes.items())} images of {shape}, {len(classes)} classes: "
+    lines = [f"{', '.join(f'{sizes[split]} {split}' for split in order)} images of {shape}, {len(classes)} classes: "
              f"{', '.join(classes)}",
              f"baseline: always '{info.get('majority_class', '?')}', test accuracy "
              f"{rec.number(info.get('baseline_accuracy')):.3f}"]
