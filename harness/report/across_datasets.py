@@ -143,7 +143,7 @@ def figure(frame: Any) -> Any:
 
     rows = frame.iloc[::-1]
     datasets = [c.split(":", 1)[1] for c in frame.columns if c.startswith("score:") and frame[c].notna().any()]
-    fig = new_figure(10.0, 2.4 + 0.42 * max(len(rows), 2))
+    fig = new_figure(9.0, 2.4 + 0.42 * max(len(rows), 2))
     ax = fig.subplots()
     for y, (_, line) in enumerate(rows.iterrows()):
         if not math.isnan(line["score"]):

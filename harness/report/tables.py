@@ -378,7 +378,7 @@ def power_notes(combinations: Any) -> list[str]:
         if math.isinf(lift):
             continue
         family = f", Holm-corrected for {m} combinations" if m > 1 else ""
-        notes.append(f"{dataset}: with {n} test images, a lift of {lift:.0f} points or more over the baseline "
+        notes.append(f"{dataset}: with {n} test images, a lift of {lift:.1f} points or more over the baseline "
                      f"{baseline:.3f} is detected 80% of the time (p < {stats.ALPHA:g}{family}); smaller lifts "
                      f"pass only sometimes. A pass is evidence of a real lift, whatever its size; a fail is not "
                      f"evidence that there is none{_advice(baseline, m)}.")

@@ -177,7 +177,7 @@ def figure(records: list[dict[str, Any]]) -> Any:
 
     found = results(records)[::-1]  # fastest at the top
     backends = rec.several_backends(records)
-    fig = new_figure(10.5, 2.4 + 0.45 * max(len(found), 2))
+    fig = new_figure(9.0, 2.4 + 0.45 * max(len(found), 2))
     ax = fig.subplots()
     times = [t for _, _, result in found for t in (*result.kept, *result.dropped) if t is not None]
     edge = 1.08 * max(times) if times else 1.0

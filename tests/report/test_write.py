@@ -18,6 +18,7 @@ from harness.report.files import rounded
 from harness.report.write import write_report
 from harness.store import RunStore
 
+from .conftest import pets_records
 from .fakes import make_record, skip_record
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -62,40 +63,42 @@ class BrokenPlugin:
         raise RuntimeError("no figure today")
 
 
-def test_files_of_the_report(run_dir_factory, records) -> None:
-    run_dir = run_dir_factory(records)
-    written = write_report(_report(run_dir), load_plugins(autoload=False))
+def test_files_of_the_report(pets_report) -> None:
+    written = pets_report
+    run_dir = written.html.parent
     assert sorted(written.tables) == ["combinations", "labels", "leaderboard-pets", "per_seed", "pivot-pets"]
     assert sorted(written.figures) == ["accuracy_vs_time-pets", "curves-pets", "grid-pets", "labels-pets",
                                        "test_accuracy-pets"]
     for path in written.figures.values():
         assert path.read_bytes().startswith(PNG)
-    expected = tables.builtin_tables(records)
+    expected = tables.builtin_tables(pets_records())
     for name, path in written.tables.items():
         assert path.with_suffix(".md").is_file()
         assert path.read_text() == rounded(expected[name]).to_csv(index=name.startswith("pivot-"))
         assert list(pd.read_csv(path).columns) == [str(c) for c in expected[name].reset_index().columns] \
             if name.startswith("pivot-") else list(expected[name].columns)  # machine names in the CSV
+        assert not re.search(r"\d\.\d*0000000|\d\.\d*999999", path.read_text())  # no float noise
     assert (run_dir / "report.md").read_text().count("![") == 5
 
 
-def test_the_html_page_is_self_contained(run_dir_factory, records) -> None:
-    run_dir = run_dir_factory(records)
-    written = write_report(_report(run_dir), load_plugins(autoload=False))
+def test_the_html_page_is_self_contained(pets_report) -> None:
+    written = pets_report
     page = written.html.read_text()
     assert page.count('src="data:image/png;base64,') == len(written.figures) == 5
     assert not re.search(r'(src|href)="(?!data:|#)', page)  # nothing loaded from elsewhere
     for name in written.tables:
         assert f'id="table-{name}"' in page
     assert '<td class="passed">passed</td>' in page and '<td class="error">error</td>' in page
-    assert "pets: best flip / cnn with test accuracy 0.900 (+30.0 points over the baseline 0.600" in page
+    best = "pets: best none / small_cnn with test accuracy 0.800 (+20.0 points over the baseline 0.600"
+    assert best in page and best in written.markdown.read_text()  # the leaderboard's name for it
+    assert "<td>none / small_cnn</td>" in page
 
 
-def test_the_page_leads_with_the_answer(run_dir_factory, records) -> None:
+def test_the_page_leads_with_the_answer(pets_report) -> None:
     """Summary, the power note and the leaderboard first, then the results' figures, the learning curves,
     the data, every table (collapsed and sortable), the run's facts last; the Markdown page in the same
     order, with a reader's column names."""
-    written = write_report(_report(run_dir_factory(records)), load_plugins(autoload=False))
+    written = pets_report
     page = written.html.read_text()
     order = [page.index(marker) for marker in ('id="summary"', 'class="power"', 'id="table-leaderboard-pets"',
                                                'id="results"', 'id="learning-curves"', 'id="data"', 'id="tables"',
@@ -103,10 +106,12 @@ def test_the_page_leads_with_the_answer(run_dir_factory, records) -> None:
     assert order == sorted(order)
     board = page[page.index('id="table-leaderboard-pets"'):page.index('id="results"')]
     header = re.findall(r"<th>(.*?)</th>", board)
-    assert header == ["combination", "test accuracy", "95% interval", "lift (points)", "p (Holm)",
+    assert header == ["combination", "test accuracy", "seed spread", "95% interval", "lift (points)", "p (Holm)",
                       "training time (s)", "status"]
     assert ">Leaderboard: pets</h3>" in board
-    assert board.index("flip / cnn") < board.index("none / cnn")
+    assert board.index("none / small_cnn") < board.index("flip_rotate / small_cnn_scaled")
+    assert re.findall(r'<td class="num">(< 0\.001|\d\.\d{3})</td><td class="num">[\d.]+</td><td[^>]*>(passed|failed)',
+                      board)  # p (Holm) in one format
     assert '<details id="table-combinations"><summary>All combinations</summary>' in page
     assert page.count('<table class="sortable') == len(written.tables) and "<script>" in page
     power = page[page.index('class="power"'):]
@@ -118,7 +123,9 @@ def test_the_page_leads_with_the_answer(run_dir_factory, records) -> None:
     assert order == sorted(order)
     assert "| test accuracy |" in md.replace("  ", " ") or "test accuracy" in md
     board_md = md[md.index("### Leaderboard: pets"):md.index("## Results")]
-    assert max(len(line) for line in board_md.splitlines() if line.startswith("|")) < 110  # narrow
+    widest = md[md.index("### All combinations"):]
+    assert max(len(line) for line in board_md.splitlines() if line.startswith("|")) \
+        < max(len(line) for line in widest.splitlines() if line.startswith("|")) / 2  # narrow
 
 
 def test_plugins_add_tables_and_figures_through_the_hooks(run_dir_factory, records) -> None:
