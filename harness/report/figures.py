@@ -166,7 +166,7 @@ def accuracy_curves(records: list[dict[str, Any]], dataset: str) -> Any:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
     figure.suptitle(f"Training and validation accuracy per epoch: {dataset}")
-    figure.legend(loc="outside lower center", ncols=4, fontsize=9)
+    figure.legend(loc="outside lower center", ncols=2, fontsize=9)
     return figure
 
 
@@ -286,7 +286,7 @@ def accuracy_vs_time(results: Any, dataset: str) -> Any:
     palette = palette_for(results[results["dataset"] == dataset])
     rows = results[(results["dataset"] == dataset) & results["test_accuracy"].notna()]
     baseline = rec.number(rows["baseline_accuracy"].iloc[0]) if len(rows) else math.nan
-    figure = new_figure(MAX_WIDTH, 5.0)
+    figure = new_figure(MAX_WIDTH, 5.6)
     ax = figure.subplots()
     for row in rows.itertuples(index=False):
         ax.plot([row.train_seconds], [100 * row.test_accuracy], linestyle="", markersize=10, markeredgewidth=2,
@@ -304,7 +304,7 @@ def accuracy_vs_time(results: Any, dataset: str) -> Any:
     ax.grid(True, alpha=0.3)
     ax.set_title(f"Test accuracy against training time: {dataset}\n(one hollow marker per seed; xN: N points "
                  f"on top of one another)")
-    figure.legend(handles=palette.legend_handles(baseline, rows), loc="outside right upper", fontsize=9)
+    figure.legend(handles=palette.legend_handles(baseline, rows), loc="outside lower center", ncols=3, fontsize=9)
     return figure
 
 

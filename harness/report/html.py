@@ -102,6 +102,8 @@ _LIST_CLASS = {"items": "summary", "warning": "warnings", "note": "notes"}
 
 
 def _text_block(block: Text) -> list[str]:
+    if block.kind == "heading":
+        return [f"<h3>{html.escape(line)}</h3>" for line in block.lines]
     if block.kind == "paragraph":
         return [f'<p class="caption">{html.escape(line)}</p>' for line in block.lines]
     items = [f"<li>{html.escape(line)}</li>" for line in block.lines]

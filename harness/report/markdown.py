@@ -77,6 +77,8 @@ _PREFIX = {"warning": "**warning**: ", "power": "**power**: ", "note": "note: "}
 
 
 def _text_block(block: Text) -> list[str]:
+    if block.kind == "heading":
+        return [f"### {text(line)}\n" for line in block.lines]
     if block.kind == "paragraph":
         return [*(text(line) for line in block.lines), ""]
     prefix = _PREFIX.get(block.kind, "")

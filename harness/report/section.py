@@ -18,7 +18,8 @@ from typing import Any
 class Text:
     """Lines of prose. ``kind``: ``items`` (a list), ``warning`` (what must be known before trusting the
     numbers), ``power`` (what the test can detect, beside the verdicts: a note, not an error), ``note``
-    (what the report could not show) or ``paragraph``."""
+    (what the report could not show), ``paragraph``, or ``heading`` (one line: a part of the section, such
+    as one dataset)."""
 
     lines: list[str]
     kind: str = "items"

@@ -77,9 +77,13 @@ def build(report: Any, content: Content) -> Section | None:
     blocks: list[Any] = []
     for dataset in rec.datasets(report.records):
         info = rec.dataset_info(report.records, dataset)
-        if info is not None:
-            blocks.append(Text([f"{dataset}: {line}" for line in facts(info, report.metadata)]))
-        blocks += _figures(content, dataset)
+        known = info if info and info.get("sizes") else None  # a record may say nothing of its data
+        found = _figures(content, dataset)
+        if known is None and not found:
+            continue
+        blocks.append(Text([dataset], "heading"))
+        blocks += [Text(facts(known, report.metadata))] if known is not None else []
+        blocks += found
     labels = content.take_table("labels")
     if labels is not None:
         blocks.append(Table("labels", labels, title="Labels per split", open=False))

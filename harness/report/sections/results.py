@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.report import records as rec
-from harness.report.section import Content, Section, Table
+from harness.report.section import Content, Section, Table, Text
 
 ID, TITLE = "results", "Results"
 
@@ -24,7 +24,10 @@ CAPTIONS = {
 
 def build(report: Any, content: Content) -> Section | None:
     blocks: list[Any] = []
+    several = len(rec.datasets(report.records)) > 1
     for dataset in rec.datasets(report.records):
+        if several and any(f"{kind}-{dataset}" in content.figures for kind in CAPTIONS):
+            blocks.append(Text([dataset], "heading"))
         for kind, caption in CAPTIONS.items():
             figure = content.take_figure(f"{kind}-{dataset}")
             if figure is not None:
