@@ -63,7 +63,11 @@ MAX_TEXT = 160
 
 
 def text(value: Any) -> str:
-    value = " ".join(str(value).split())
+    """Longer text (an error message) on one line, cut to :data:`MAX_TEXT`, through
+    :func:`harness.report.shown.shown` (an error may quote a URI or a command line)."""
+    from harness.report.shown import shown
+
+    value = " ".join(shown(value).split())
     return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "\u2026"
 
 

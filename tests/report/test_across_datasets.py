@@ -129,6 +129,7 @@ def test_reference_names_a_selected_combination(harness_tester, tiny_model_plugi
     assert result.ret == 4 and "unknown combination 'flip-tiny'" in result.stderr
 
 
+@pytest.mark.slow
 def test_harness_report_takes_another_reference(run_dir_factory, records, tmp_path, capsys) -> None:
     """``harness report --reference`` re-ranks a finished run against another combination and keeps it in the
     metadata for later rebuilds; a name that is not in the run is refused (exit 4) and changes nothing."""

@@ -128,6 +128,7 @@ test_per_class = 32
 '''
 
 
+@pytest.mark.slow
 def test_a_real_run_with_repeats_a_target_and_two_datasets(harness_tester, monkeypatch) -> None:
     """``--repeats 3 --target-accuracy 0.85`` on two datasets: the time-to-accuracy table drops the fastest and
     the slowest run of ``tinted`` and counts the runs of ``plain`` that never reached the target; the

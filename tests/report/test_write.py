@@ -11,7 +11,6 @@ import pytest
 import harness
 from harness.cli import main
 from harness.pluginmanager import load_plugins
-from harness.registry import Registry
 from harness.report import tables
 from harness.report.context import Report, data_dir_of_run
 from harness.report.files import rounded
@@ -141,10 +140,8 @@ def test_plugins_add_tables_and_figures_through_the_hooks(run_dir_factory, recor
     assert "no figure today" in page and "extra figure" in page
 
 
-def test_images_are_left_out_with_a_note_when_the_dataset_is_not_here(run_dir_factory, records) -> None:
-    report = _report(run_dir_factory(records))
-    report.registry = Registry()
-    written = write_report(report, load_plugins(autoload=False))
+def test_images_are_left_out_with_a_note_when_the_dataset_is_not_here(pets_report) -> None:
+    written = pets_report  # written without a registry: no plugin registers 'pets' there
     assert not any(stem.startswith("samples-") for stem in written.figures)
     assert any("images of dataset 'pets' not shown: no plugin registers it here" in n for n in written.notes)
 
