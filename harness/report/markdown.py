@@ -96,7 +96,7 @@ def _figure_block(block: Figure) -> list[str]:
 
 
 def _facts_block(block: Facts) -> list[str]:
-    return [*(f"- {text(label)}: {text(value)}" for label, value in block.rows), ""]
+    return [*(f"- {text(label)}: {_inline(value)}" for label, value in block.rows), ""]
 
 
 def section(part: Section, text_frames: dict[str, Any]) -> list[str]:

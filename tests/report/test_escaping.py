@@ -88,3 +88,4 @@ def test_no_live_tag_in_either_page(run_dir_factory) -> None:
     for text in (rendered, page):  # the names are there, as text
         assert html.escape(IMG, quote=False) in text and html.escape(SVG, quote=False) in text
     assert "cannot identify image file" in md  # the skipped file's reason, in the data section
+    assert "- harness: 0\n" in md  # a value after its label needs no escape of what starts a list
