@@ -34,7 +34,7 @@ def _hostile_run(run_dir_factory) -> Path:
     records = [record, make_record("none", "cnn", test=0.7),
                make_record("flip", "cnn", error=f"ValueError: {IMG} | {HOSTILE[2]}"),
                skip_record(model=IMG, reason=f"needs {SVG}")]
-    return run_dir_factory(records, argv=["run", "--dataset", IMG, "--set", f"x.y={SVG}"])
+    return run_dir_factory(records, argv=["run", "--dataset", IMG, "--set", f"x.y={SVG}"], harness_version="0.1.0")
 
 
 def _write(run_dir: Path) -> tuple[str, str]:
@@ -88,4 +88,4 @@ def test_no_live_tag_in_either_page(run_dir_factory) -> None:
     for text in (rendered, page):  # the names are there, as text
         assert html.escape(IMG, quote=False) in text and html.escape(SVG, quote=False) in text
     assert "cannot identify image file" in md  # the skipped file's reason, in the data section
-    assert "- harness: 0\n" in md  # a value after its label needs no escape of what starts a list
+    assert "- harness: 0.1.0\n" in md  # a value after its label needs no escape of what starts a list
