@@ -35,6 +35,9 @@ def test_a_dataset_without_skipped_files_says_nothing_of_them() -> None:
     lines = datasets.skipped_lines(many, {})
     assert lines[1].endswith("f9.jpg and 2 more")
     assert lines[2] == "ignored files (not read as images): 4 not an image by its extension"
+    listed = datasets.skipped_lines({"ignored_files": [{"file": "a.webp", "reason": "WebP is not read"}]}, {})
+    assert listed == ["1 file ignored (not read as images): 1 WebP is not read",
+                      "ignored (not read as images): a.webp"]
 
 
 def test_each_table_and_figure_is_taken_once() -> None:

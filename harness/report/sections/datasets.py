@@ -26,24 +26,32 @@ CAPTIONS = {
 }
 
 
+def _files(kind: str, found: list[Mapping[str, Any]], metadata: Mapping[str, Any]) -> list[str]:
+    """``N files KIND: n REASON; ...`` and the first :data:`NAMED_FILES` of them by name."""
+    reasons = Counter(str(f.get("reason", "?")) for f in found)
+    by_reason = "; ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+    named = ", ".join(shown.path(f.get("file", "?"), metadata) for f in found[:NAMED_FILES])
+    more = f" and {len(found) - NAMED_FILES} more" if len(found) > NAMED_FILES else ""
+    return [f"{len(found)} file{'s' * (len(found) != 1)} {kind}: {by_reason}", f"{kind}: {named}{more}"]
+
+
+def _ignored(value: Any, metadata: Mapping[str, Any]) -> list[str]:
+    """``ignored_files`` as a count, counts by reason, or files with their reasons."""
+    if isinstance(value, list):
+        found = [f for f in value if isinstance(f, Mapping)]
+        return _files("ignored (not read as images)", found, metadata) if found else []
+    if isinstance(value, Mapping):
+        value = "; ".join(f"{n} {reason}" for reason, n in value.items())
+    return [f"ignored files (not read as images): {value}"] if value else []
+
+
 def skipped_lines(info: Mapping[str, Any], metadata: Mapping[str, Any]) -> list[str]:
     """The files read but left out (``skipped_files``: a file and its reason each) and the files not read
-    (``ignored_files``: a count, or counts by reason), in words."""
-    out = []
+    (``ignored_files``, of the record or its ``source_info``: a count, counts by reason, or files with
+    their reasons), in words."""
     skipped = [s for s in info.get("skipped_files") or [] if isinstance(s, Mapping)]
-    if skipped:
-        reasons = Counter(str(s.get("reason", "?")) for s in skipped)
-        by_reason = "; ".join(f"{n} {reason}" for reason, n in reasons.most_common())
-        out.append(f"{len(skipped)} file{'s' * (len(skipped) != 1)} skipped: {by_reason}")
-        named = ", ".join(shown.path(s.get("file", "?"), metadata) for s in skipped[:NAMED_FILES])
-        more = f" and {len(skipped) - NAMED_FILES} more" if len(skipped) > NAMED_FILES else ""
-        out.append(f"skipped: {named}{more}")
-    ignored = info.get("ignored_files", (info.get("source_info") or {}).get("ignored_files"))
-    if isinstance(ignored, Mapping):
-        ignored = "; ".join(f"{n} {reason}" for reason, n in ignored.items()) if ignored else None
-    if ignored:
-        out.append(f"ignored files (not read as images): {ignored}")
-    return out
+    out = _files("skipped", skipped, metadata) if skipped else []
+    return out + _ignored(info.get("ignored_files", (info.get("source_info") or {}).get("ignored_files")), metadata)
 
 
 def facts(info: Mapping[str, Any], metadata: Mapping[str, Any]) -> list[str]:
