@@ -90,7 +90,9 @@ def test_the_terminal_points_to_the_report_and_ends_with_the_counts(fast_run) ->
     _, result = fast_run
     lines = result.stdout.strip().splitlines()
     assert lines[-2] == f"report: {result.run_dir / 'report.html'}"
-    assert re.fullmatch(r"=+ 4 passed, 4 failed in (\d+m)?\d+s =+", lines[-1]), lines[-1]
+    # the verdict pools each combination's seeds; the per-seed counts follow it
+    assert re.fullmatch(r"=+ 2 passed, 2 failed \(combinations, seeds pooled; per seed: 4 passed, 4 failed\) "
+                        r"in (\d+m)?\d+s =+", lines[-1]), lines[-1]
 
 
 def test_harness_report_rebuilds_the_same_report(fast_run, tmp_path) -> None:
