@@ -247,6 +247,7 @@ def harness_session_finish(session: Session, exitstatus: int) -> None:
     """Called at the end of a run whose ``harness_session_start`` completed, whatever the way out.
 
     ``exitstatus`` is the :class:`~harness.ExitCode` the process returns: 0 all passed, 1 some failed or
-    errored, 2 interrupted, 3 internal error, 4 usage error (e.g. a bad ``--set``), 5 nothing selected.
+    errored, 2 interrupted, 3 internal error, 4 usage error (e.g. a bad ``--set``), 5 nothing selected, 6 the
+    executor lost its infrastructure (a cluster's head; what finished is kept and reported).
     The built-in report plugin writes the run's report here, then the terminal reporter prints the summary.
     """

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import harness
 from harness.config import OptionParser, StashKey, parse_duration, positive_int
 from harness.errors import UsageError
-from harness.executor import ExecutorSpec, chosen_executor, collect_executors, executor_name, make_executor
+from harness.executor import ExecutorSpec, chosen_executor, executor_name, make_executor
 from harness.executors.process import ProcessExecutor
 from harness.executors.serial import SerialExecutor
 from harness.specs import AugmentationSpec, Budget, Combination
@@ -42,20 +42,21 @@ def harness_augmentations_register(config: Config) -> list[AugmentationSpec]:
 @harness.hookimpl
 def harness_options_add(parser: OptionParser) -> None:
     parser.addoption("--executor", metavar="NAME",
-                     help="how the tasks train: serial (one after the other in this process), process (worker "
-                          "processes) or one a plugin adds (see `harness list executors`; default serial, or "
-                          "process with --workers N above 1)")
+                     help="how the tasks train: process (default: supervised worker processes; a task that "
+                          "crashes, runs out of memory or passes --task-timeout becomes an error row and the run "
+                          "goes on), serial (unprotected, in this process: for debugging with pdb) or one a "
+                          "plugin adds (see `harness list executors`)")
     parser.addoption("--workers", parse=positive_int, default=1, metavar="N",
-                     help="train N combinations at a time, each in its own worker process (implies --executor "
-                          "process; default 1)")
+                     help="train N tasks at a time, each in its own worker process (default 1; one per GPU when "
+                          "GPUs are visible)")
 
 
 @harness.hookimpl
 def harness_executors_register(config: Config) -> list[ExecutorSpec]:
-    return [ExecutorSpec(name="serial", factory=SerialExecutor, description="one task after the other, in this "
-                         "process"),
-            ExecutorSpec(name="process", factory=ProcessExecutor, description="--workers N worker processes on "
-                         "this machine, each building the run's plugins")]
+    return [ExecutorSpec(name="serial", factory=SerialExecutor, description="one task after the other in this "
+                         "process, unprotected (a crash ends the run, no --task-timeout): for debugging with pdb"),
+            ExecutorSpec(name="process", factory=ProcessExecutor, description="the default: --workers N supervised "
+                         "worker processes on this machine (a crash or a timeout is the task's error row)")]
 
 
 @harness.hookimpl
@@ -63,10 +64,21 @@ def harness_configure(config: Config) -> None:
     if config.command == "run":
         config.stash[BUDGET_KEY] = resolve_budget(config)
         chosen_executor(config)  # an unknown --executor is a usage error before anything runs
-        workers = config.options.workers
-        if workers > 1 and executor_name(config) == "serial":
-            raise UsageError(f"--workers {workers}: the serial executor trains in this process; use --executor "
-                             "process (or leave --executor out)")
+        _check_serial(config)
+
+
+def _check_serial(config: Config) -> None:
+    """The serial executor trains in this process: one task at a time, with one Keras backend."""
+    if executor_name(config) != "serial":
+        return
+    workers = config.options.workers
+    if workers > 1:
+        raise UsageError(f"--workers {workers}: the serial executor trains in this process; use --executor "
+                         "process (or leave --executor out)")
+    names = config.options.backend or []
+    if len(names) > 1:
+        raise UsageError(f"--backend {','.join(names)}: the serial executor trains in this process, and Keras has "
+                         "one backend per process; use --executor process (or leave --executor out)")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -140,14 +152,9 @@ def harness_budget_make(config: Config, combination: Combination) -> Budget:
 
 @harness.hookimpl(trylast=True)
 def harness_runloop(session: Session) -> bool:
-    """Train the pending tasks with the run's executor (``--executor``). Without one, several visible GPUs
-    (or ``--devices``) take the ``process`` executor: one worker per GPU, each seeing only its own."""
-    config = session.config
-    if not config.options.executor and (len(session.gpus) > 1 or config.options.devices):
-        executor = collect_executors(config)["process"].factory(config)
-    else:
-        executor = make_executor(config)
-    executor.run(session, session.pending_tasks())
+    """Train the pending tasks with the run's executor (``--executor``, default ``process``); an executor that
+    loses its infrastructure raises :class:`~harness.errors.InfrastructureLost`, which the session reports."""
+    make_executor(session.config).run(session, session.pending_tasks())
     return True
 
 

@@ -271,6 +271,13 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
            "mixed_float16, or auto (mixed bfloat16 on Ampere and later GPUs and on CPUs with AMX or AVX-512 "
            "BF16, mixed float16 on older GPUs)",
            choice("auto", "float32", "mixed_bfloat16", "mixed_float16"), "float32", metavar="POLICY"),
+    Option("threads", ("--threads",), "intra-op threads of the backend in each process that trains a task; "
+           "part of what a task computes (TensorFlow's CPU sums depend on it), so every executor uses the same "
+           "(default: the cores this machine gives harness; a resumed run keeps its own)", positive_int, None,
+           metavar="N"),
+    Option("task_timeout", ("--task-timeout",), "stop a task that takes longer (model building and evaluation "
+           "included) and record it as an error, e.g. 30s, 20m; with --time T and no --task-timeout: 3 x T + "
+           "10m (default: no limit)", parse_duration, None, metavar="DURATION"),
     Option("keep_last_weights", ("--keep-last-weights",), "test the last epoch's weights instead of the best "
            "validation epoch's", None, False, flag=True),
     Option("no_feature_cache", ("--no-feature-cache",), "recompute a frozen pretrained base every epoch instead "
