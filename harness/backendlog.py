@@ -33,8 +33,12 @@ def start(run_dir: Path | None, verbosity: int) -> str | None:
     return before
 
 
-def finish(before: str | None) -> None:
-    """Put :data:`ENV` back as :func:`start` found it (an in-process run leaves the environment as it was)."""
+def finish(before: str | None, run_dir: Path | None = None) -> None:
+    """Put :data:`ENV` back as :func:`start` found it (an in-process run leaves the environment as it was), and
+    remove ``run_dir``'s log if the backends wrote nothing to it."""
+    log = run_dir / FILE_NAME if run_dir is not None else None
+    if log is not None and log.is_file() and log.stat().st_size == 0:
+        log.unlink()
     if before is None:
         os.environ.pop(ENV, None)
     else:

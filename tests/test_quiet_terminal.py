@@ -56,6 +56,7 @@ def test_an_in_process_run_leaves_the_environment_as_it_was(harness_tester: obje
     result = harness_tester.run(*RUN)  # type: ignore[attr-defined]
     assert result.ret == 0, result.stdout + result.stderr
     assert os.environ.get(backendlog.ENV) == before
+    assert not (result.run_dir / backendlog.FILE_NAME).exists()  # the backends said nothing: no empty file
 
 
 def test_to_log_moves_descriptor_2_and_keeps_python_stderr(tmp_path: object, capfd: pytest.CaptureFixture[str]) -> None:

@@ -181,4 +181,4 @@ def harness_session_finish(session: Session, exitstatus: int) -> None:
     from harness import backendlog
 
     if _BACKEND_LOG_BEFORE in session.config.stash:
-        backendlog.finish(session.config.stash[_BACKEND_LOG_BEFORE])
+        backendlog.finish(session.config.stash[_BACKEND_LOG_BEFORE], session.run_dir)
