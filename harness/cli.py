@@ -22,6 +22,7 @@ from harness.config import (
 )
 from harness.errors import ExitCode, PluginError, UsageError
 from harness.pluginmanager import HarnessPluginManager, load_plugins
+from harness.redact import redact
 from harness.shutdown import terminate_as_interrupt
 
 LIST_KINDS = ("datasets", "augmentations", "models", "presets", "budgets", "executors", "plugins")
@@ -292,7 +293,7 @@ def main(argv: list[str] | None = None, *, cwd: Path | None = None,
             config = make_config(argv, cwd, extra_plugins)
             return int(dispatch(config))
     except UsageError as exc:
-        sys.stderr.write(f"harness: error: {exc}\n")
+        sys.stderr.write(f"harness: error: {redact(str(exc))}\n")
         return int(ExitCode.USAGE_ERROR)
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted\n")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.redact import is_redacted, redact
 from harness.store import RunStore, latest_run
 
 #: Options that change how a run is shown, stopped or spread, never what a task trains.
@@ -72,14 +73,33 @@ def merge(parser: argparse.ArgumentParser, given: argparse.Namespace, run: Store
             setattr(stored, dest, value)
             continue
         before = getattr(stored, dest, defaults.get(dest))
+        if _secret_given_again(value, before):
+            setattr(stored, dest, value)
+            continue
         if value != before:
             raise UsageError(
                 f"--resume {run.run_dir}: {flags.get(dest, dest)} {_shown(value)} would change the results of a "
                 f"run started with {_shown(before)}: options that change results are taken from the run's "
                 f"command line ({' '.join(run.argv)}); leave it out, or start a new run"
             )
+    _check_no_secret_missing(stored, given, run, flags)
     stored.resume = str(run.run_dir)
     return stored
+
+
+def _secret_given_again(value: Any, before: Any) -> bool:
+    """Whether ``value`` is the stored value whose secret was masked in ``metadata.json`` (it stores none)."""
+    return isinstance(before, str) and is_redacted(before) and isinstance(value, str) and redact(value) == before
+
+
+def _check_no_secret_missing(stored: argparse.Namespace, given: argparse.Namespace, run: StoredRun,
+                             flags: dict[str, str]) -> None:
+    """An option of the stored command line whose secret was masked must be given again with ``--resume``."""
+    for dest, value in vars(stored).items():
+        if isinstance(value, str) and is_redacted(value) and dest not in vars(given):
+            flag = flags.get(dest, f"--{dest.replace('_', '-')}")
+            raise UsageError(f"--resume {run.run_dir}: the run's {flag} {value} held a secret, which harness does "
+                             f"not store: give it again ({flag} VALUE)")
 
 
 def _shown(value: Any) -> str:

@@ -20,6 +20,7 @@ from typing import Any, cast
 from harness.errors import UsageError
 from harness.record import Record, from_json, json_clean, json_default, validate
 from harness.record import to_json as dumps
+from harness.redact import redact_argv, redact_value
 
 
 class StoreError(UsageError):
@@ -56,7 +57,8 @@ def shown_path(value: str, cwd: str | os.PathLike[str]) -> str:
 
 def shown_command(metadata: Mapping[str, Any]) -> str:
     """The run's command line as a report shows it: ``harness ARGS`` with paths relative to the working
-    directory it ran in (``--opt=PATH`` too), so that a report shows no machine-specific folders."""
+    directory it ran in (``--opt=PATH`` too), so that a report shows no machine-specific folders, and no
+    secrets (:func:`harness.redact.redact_argv`, for runs written before metadata was redacted)."""
     cwd = metadata.get("cwd") or "."
 
     def shown(arg: str) -> str:
@@ -65,7 +67,7 @@ def shown_command(metadata: Mapping[str, Any]) -> str:
             return f"{option}={shown_path(value, cwd)}"
         return shown_path(arg, cwd)
 
-    return " ".join(["harness", *(shown(str(a)) for a in metadata.get("argv") or [])])
+    return " ".join(["harness", *(shown(a) for a in redact_argv(list(metadata.get("argv") or [])))])
 
 
 def write_atomic(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
@@ -195,7 +197,9 @@ class RunStore:
         return len(data) - keep
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
-        text = json.dumps(json_clean(metadata), indent=2, sort_keys=True, default=json_default)
+        """Write ``metadata.json`` atomically, with every secret in it masked (:mod:`harness.redact`: the
+        command line's URIs, ``--token VALUE``): metadata is shared with the report."""
+        text = json.dumps(json_clean(redact_value(metadata)), indent=2, sort_keys=True, default=json_default)
         write_atomic(self.run_dir / METADATA, lambda handle: handle.write(text + "\n"))
 
     def metadata(self) -> dict[str, Any]:
@@ -205,11 +209,12 @@ class RunStore:
             raise UsageError(f"{self.run_dir / METADATA}: unreadable: {exc}") from None
 
     def append(self, record: Record | dict[str, Any]) -> None:
-        """Append one whole line, or nothing: a record that breaks the schema raises
+        """Append one whole line, or nothing, with every secret in its strings masked (:mod:`harness.redact`;
+        an error message that quotes a URI): a record that breaks the schema raises
         :class:`harness.record.RecordError` naming the field, and a write that fails (a full disk) is cut off
         again and raises :class:`StoreError`."""
         validate(record)
-        data = (dumps(record) + "\n").encode("utf-8")
+        data = (dumps(redact_value(dict(record))) + "\n").encode("utf-8")
         fd = os.open(self.records_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             size = os.fstat(fd).st_size

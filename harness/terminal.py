@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import harness
 from harness.errors import ExitCode
+from harness.redact import redact
 from harness.report.records import latest_per_task as latest_records  # one per combination, seed, backend
 from harness.report.records import several_backends
 from harness.tracebacks import format_traceback
@@ -95,8 +96,10 @@ class TerminalReporter:
         self._line_open = False
 
     def write_line(self, text: str = "") -> None:
+        """One line, replacing the live line, with every credential in it masked (:func:`harness.redact.redact`:
+        plugins' lines quote URIs)."""
         self._clear_live()
-        self.out.write(text + "\n")
+        self.out.write(redact(text) + "\n")
         self.out.flush()
 
     def _clear_live(self) -> None:
@@ -110,7 +113,7 @@ class TerminalReporter:
 
     def _live(self, text: str) -> None:
         columns = self._columns()
-        self.out.write("\r" + text[: columns - 1].ljust(columns - 1))
+        self.out.write("\r" + redact(text)[: columns - 1].ljust(columns - 1))
         self.out.flush()
         self._line_open = True
 

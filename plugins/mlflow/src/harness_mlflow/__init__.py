@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import harness
 from harness.config import StashKey
 from harness.errors import ExitCode, UsageError
+from harness.redact import redact
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -92,18 +93,22 @@ class Tracker:
                 state.save()
             except OSError:
                 pass
-        sys.stderr.write(f"harness: mlflow: cannot log to {self.uri} ({self.error}); the run goes on, and "
+        sys.stderr.write(f"harness: mlflow: cannot log to {redact(self.uri)} ({self.error}); the run goes on, and "
                          f"`harness export mlflow {run_dir}` sends what is missing later\n")
 
     def summary(self, run_dir: Path | None) -> str | None:
         if self.sender is None and self.error is None:
             return None
         if self.error is not None:
-            return (f"mlflow: {self.sent} task runs logged to {self.uri}, then it failed ({self.error}); "
+            return (f"mlflow: {self._runs()} logged to {redact(self.uri)}, then it failed ({self.error}); "
                     f"`harness export mlflow {run_dir}` sends the rest")
         target = self.sender.target if self.sender is not None else None
         where = f", experiment {target.experiment!r}, parent run {target.parent_run_id}" if target else ""
-        return f"mlflow: {self.sent} task runs logged to {self.uri}{where} (the report follows as its artifacts)"
+        return f"mlflow: {self._runs()} logged to {redact(self.uri)}{where} (the report follows as its artifacts)"
+
+    def _runs(self) -> str:
+        """``1 task run``, ``2 task runs``: the tasks logged, one MLflow run each."""
+        return f"{self.sent} task run{'' if self.sent == 1 else 's'}"
 
 
 #: The run's tracker, when ``--mlflow`` is on.

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.redact import redact
 from harness_mlflow import convert
 
 #: The file in the run directory that says what was sent where.
@@ -63,8 +64,9 @@ def is_file_store(uri: str) -> bool:
 
 
 def one_line(exc: BaseException, limit: int = 240) -> str:
-    """An exception as one short line (MLflow's messages can run over many)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """An exception as one short line (MLflow's messages can run over many), credentials masked (MLflow's
+    messages quote the URI)."""
+    text = redact(" ".join(str(exc).split())) or type(exc).__name__
     text = f"{type(exc).__name__}: {text}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -112,8 +114,9 @@ class State:
         return state
 
     def target(self, uri: str, experiment: str) -> Target:
-        """What ``uri`` has of the run in ``experiment`` (nothing, when it had it in another experiment)."""
-        self.last = uri
+        """What ``uri`` has of the run in ``experiment`` (nothing, when it had it in another experiment).
+        URIs are kept with their credentials masked (:func:`harness.redact.redact`): the file is not secret."""
+        uri = self.last = redact(uri)
         known = self.targets.get(uri)
         if known is None or known.experiment != experiment:
             known = self.targets[uri] = Target(experiment=experiment)
@@ -127,7 +130,7 @@ class State:
 
     def missing(self, uri: str, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """The records that ``uri`` does not have."""
-        target = self.targets.get(uri)
+        target = self.targets.get(redact(uri))
         sent = target.runs if target is not None else {}
         return [r for r in records if convert.record_key(r) not in sent]
 
@@ -156,7 +159,7 @@ class Sender:
         self.run_dir = Path(run_dir).resolve()
         self.uri = uri
         self.state = State.load(self.run_dir)
-        known = self.state.targets.get(uri)
+        known = self.state.targets.get(redact(uri))
         self.target = self.state.target(uri, experiment or (known.experiment if known else self.run_dir.name))
         self.client = MlflowClient(tracking_uri=uri)
         self._metadata: dict[str, Any] | None = None
