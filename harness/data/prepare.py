@@ -209,7 +209,7 @@ def _prepare(spec: DatasetSpec, request: DatasetRequest, split_seed: int, progre
         files = _split_files(source, split_seed)
         digest = _files_digest(files)
         arrays, skipped = cache.load_files(files, spec.image_size, spec.channels, request.cache_dir,
-                                           progress=progress)
+                                           progress=progress, exif_orientation=source.exif_orientation)
     else:
         arrays = _split_arrays(source, split_seed)
         digest = _arrays_digest(arrays)

@@ -10,8 +10,8 @@ import pytest
 from harness.redact import redact, redact_argv, redact_value
 from tests.faults.conftest import run_harness
 
-FAST = ("run", "-p", "harness.testing.fast", "-p", "harness_mlflow", "--dataset", "synthetic", "--model", "fast_pass", "--augmentation",
-        "none", "--output", "out")
+FAST = ("run", "-p", "harness.testing.fast", "-p", "harness_mlflow", "--dataset", "synthetic", "--model",
+        "fast_pass", "--augmentation", "none", "--output", "out")
 
 
 @pytest.mark.parametrize(("text", "shown"), [
