@@ -148,7 +148,7 @@ def make_config(argv: list[str], cwd: Path, extra_plugins: list[tuple[Any, str]]
     stored = None
     if early.command == "run" and early.resume is not None:
         output = early.output or find_config_file(cwd).values.get("output") or "reports"
-        stored = resume.stored_run(early.resume, str(output), cwd)
+        stored = resume.stored_run(early.resume, str(output), cwd, given=argv)
         stored_plugins = _preparse(stored.argv).plugins
         resume.check_plugins(early.plugins, stored_plugins, stored)
         plugin_args = [*stored_plugins, *(p for p in early.plugins if p not in stored_plugins)]

@@ -21,6 +21,7 @@ from harness.errors import ExitCode, UsageError
 from harness.executor import executor_name
 from harness.record import RecordError, error_record, skip_record, validate
 from harness.registry import Registry, build_registry
+from harness.resume import without_resume
 from harness.shutdown import raise_if_interrupted
 from harness.specs import Combination
 from harness.store import RunStore, StoreError
@@ -161,7 +162,10 @@ class Session:
         store.repair()
         self.already_done = store.finished_hashes()
         self.results = [r for r in store.records() if r.get("status") != "skipped"]
-        metadata = store.metadata()
+        lost = store.metadata_problem()
+        if lost:  # written anew from the command line given with --resume (harness.resume.stored_run)
+            store.notes.append(f"{lost}: written anew from the command line given with --resume")
+        metadata = store.metadata() or {**self.metadata(), "argv": without_resume(self.config.args)}
         metadata.setdefault("resumes", []).append(
             {"at": time.time(), "argv": self.config.args, "host": socket.gethostname(),
              "already_done": len(self.already_done)})

@@ -145,9 +145,17 @@ class TerminalReporter:
             where = "the CPU (no GPU visible)" if devices == ["CPU"] else ", ".join(devices)
             done = len(session.tasks) - self.pending_total
             self.write_line(f"run directory: {session.run_dir}")
+            self._store_problems(session)
             self.write_line(f"training {plural(self.pending_total, 'task')} on {where}, precision "
                             f"{session.precision}" + (f" ({done} already done, resumed)" if done else ""))
         return (yield)
+
+    def _store_problems(self, session: Session) -> None:
+        """A resumed run directory's damage, one ``note:`` line each: what reading it passed over (a corrupt
+        line: its task runs again; a lost ``metadata.json``) and a torn last line set aside."""
+        if session.store is not None and not session.created:
+            for problem in session.store.problems():
+                self.write_line(f"note: {problem}")
 
     @harness.hookimpl
     def harness_combination_progress(self, session: Session, task: Task, event: dict[str, Any]) -> None:

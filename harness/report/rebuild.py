@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ExitCode, UsageError
+from harness.redact import redact
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -63,6 +64,8 @@ def open_report(config: Config, run_dir: Path) -> Report:
     report = Report(run_dir=store.run_dir, records=records, metadata=metadata, registry=registry,
                     data_dir=str(data_dir) if data_dir is not None else data_dir_of_run(metadata),
                     cache_dir=str(default_cache_dir()))
+    for damage in store.problems():  # a damaged run is reported from what remains, saying what did not
+        report.note(damage)
     if problem:
         report.note(problem)
     return report
@@ -76,6 +79,7 @@ def rebuild(config: Config, run_dir: Path, out: Any = None) -> ExitCode:
     out = out or sys.stdout
     report = open_report(config, Path(run_dir))
     if not report.records:
+        out.writelines(f"note: {redact(note)}\n" for note in report.notes)  # else the report's lines say them
         out.write(f"{run_dir}: no finished task in the record yet, nothing to report\n")
         return ExitCode.NO_COMBINATIONS
     RunStore(report.run_dir).write_results(report.records)
