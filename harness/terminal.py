@@ -6,6 +6,7 @@ import math
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Generator
 from typing import IO, TYPE_CHECKING, Any
 
@@ -289,6 +290,8 @@ class TerminalReporter:
             mean = f" (mean of {seeds} seeds)" if seeds > 1 else ""
             lift = "" if baseline is None else f", {100 * (accuracy - baseline):+.1f} pts vs baseline {baseline:.3f}"
             self.write_line(f"best on {dataset}: {combination} test {accuracy:.3f}{mean}{lift}")
+        for line in files_lines(records, full=self.verbosity >= 1):
+            self.write_line(line)
         if session.run_dir is not None:
             self.write_line(f"run directory: {session.run_dir}")
 
@@ -371,6 +374,47 @@ def best_per_dataset(records: list[dict[str, Any]]) -> dict[str, tuple[str, floa
         if dataset not in best or mean > best[dataset][1]:
             best[dataset] = (combination, mean, len(values), baselines[dataset])
     return best
+
+
+def _kinds(entries: list[dict[str, Any]]) -> str:
+    """``2 not an image file, 1 not a regular file``: the reasons of ``entries``, each up to its detail."""
+    counts = Counter(str(entry.get("reason", "?")).split(":")[0].split(" (")[0] for entry in entries)
+    return ", ".join(f"{n} {reason}" for reason, n in counts.most_common())
+
+
+def _dataset_files(info: dict[str, Any]) -> tuple[str, list[str]]:
+    """What a dataset passed over, as a summary (``3 files skipped (...), 1 ignored (...)``) and one line per
+    file with its reason (``skipped_files``, the source's ``skipped_links``, ``ignored_files``/``ignored_list``:
+    see :mod:`harness.record`)."""
+    source = info.get("source_info") or {}
+    skipped, links = list(info.get("skipped_files") or []), list(source.get("skipped_links") or [])
+    ignored, listed = int(source.get("ignored_files") or 0), list(source.get("ignored_list") or [])
+    parts = [f"{plural(len(items), word)} skipped ({_kinds(items)})" for items, word in
+             ((skipped, "file"), (links, "link")) if items]
+    if ignored:
+        parts.append(f"{ignored} ignored" + (f" ({_kinds(listed)}{', ...' if len(listed) < ignored else ''})"
+                                              if listed else " (not image files)"))
+    each = [f"  {entry.get('file')}: {entry.get('reason')}" for entry in (*skipped, *links, *listed)]
+    if ignored > len(listed):
+        each.append(f"  ... and {ignored - len(listed)} more ignored")
+    return ", ".join(parts), each
+
+
+def files_lines(records: list[dict[str, Any]], full: bool = False) -> list[str]:
+    """Per dataset, the files it skipped (not decodable) or ignored (not image names) with the reasons,
+    counted; with ``full`` (``-v``) each file too."""
+    infos: dict[str, dict[str, Any]] = {}
+    for record in records:
+        info = record.get("dataset_info")
+        if isinstance(info, dict) and record.get("dataset"):
+            infos.setdefault(str(record["dataset"]), info)
+    lines = []
+    for dataset, info in sorted(infos.items()):
+        summary, each = _dataset_files(info)
+        if summary:
+            lines.append(f"{dataset}: {summary}" + ("" if full else " (-v: each file)"))
+            lines.extend(each if full else [])
+    return lines
 
 
 def stats_line(records: list[dict[str, Any]], seconds: float, interrupted: bool = False, stopped: str | None = None,
