@@ -402,7 +402,7 @@ def _dataset_files(info: dict[str, Any]) -> tuple[str, list[str]]:
 
 def files_lines(records: list[dict[str, Any]], full: bool = False) -> list[str]:
     """Per dataset, the files it skipped (not decodable) or ignored (not image names) with the reasons,
-    counted; with ``full`` (``-v``) each file too."""
+    counted (with ``full``, ``-v``, each file too), and its warnings (classes with few test images)."""
     infos: dict[str, dict[str, Any]] = {}
     for record in records:
         info = record.get("dataset_info")
@@ -414,6 +414,7 @@ def files_lines(records: list[dict[str, Any]], full: bool = False) -> list[str]:
         if summary:
             lines.append(f"{dataset}: {summary}" + ("" if full else " (-v: each file)"))
             lines.extend(each if full else [])
+        lines.extend(f"warning: {warning}" for warning in info.get("warnings") or [])
     return lines
 
 
