@@ -104,7 +104,10 @@ class Tracker:
                     f"`harness export mlflow {run_dir}` sends the rest")
         target = self.sender.target if self.sender is not None else None
         where = f", experiment {target.experiment!r}, parent run {target.parent_run_id}" if target else ""
-        return f"mlflow: {self._runs()} logged to {redact(self.uri)}{where} (the report follows as its artifacts)"
+        from harness_mlflow.sender import how_to_open
+
+        return (f"mlflow: {self._runs()} logged to {redact(self.uri)}{where} (the report follows as its "
+                f"artifacts); {how_to_open(self.uri)}")
 
     def _runs(self) -> str:
         """``1 task run``, ``2 task runs``: the tasks logged, one MLflow run each."""
@@ -125,7 +128,7 @@ def harness_options_add(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mlflow", dest="mlflow", nargs="?", const=True, default=None, metavar="TRACKING_URI",
                        help="log each task as an MLflow run as it finishes, with the report on a parent run: "
                             "to TRACKING_URI (http://..., a path of a file store, ...), else MLFLOW_TRACKING_URI, "
-                            "else ./mlruns (harness-mlflow)")
+                            "else ./mlflow.db, an SQLite store (harness-mlflow)")
     group.add_argument("--mlflow-experiment", dest="mlflow_experiment", default=None, metavar="NAME",
                        help="the MLflow experiment (default: the run directory's name)")
 
@@ -145,9 +148,11 @@ def harness_configure(config: Config) -> None:
         raise UsageError(f"--mlflow: expected a tracking URI or true, got {value!r}")
     if importlib.util.find_spec("mlflow") is None:
         raise UsageError("--mlflow needs MLflow's client: python3 -m pip install harness-mlflow (or mlflow-skinny)")
-    from harness_mlflow.sender import resolve_uri
+    from harness_mlflow.sender import check_store, resolve_uri
 
-    config.stash[TRACKER] = Tracker(resolve_uri(value, config.cwd), option.mlflow_experiment)
+    uri = resolve_uri(value, config.cwd)
+    check_store(uri)
+    config.stash[TRACKER] = Tracker(uri, option.mlflow_experiment)
 
 
 @harness.hookimpl(wrapper=True)
@@ -203,7 +208,7 @@ def harness_subcommands_register(subparsers: argparse._SubParsersAction) -> dict
     mlflow.add_argument("run_dir", metavar="RUN_DIR")
     mlflow.add_argument("--tracking-uri", default=None, metavar="URI",
                         help="where to (default: the URI the run logged to, else MLFLOW_TRACKING_URI, else "
-                             "./mlruns)")
+                             "./mlflow.db)")
     mlflow.add_argument("--experiment", default=None, metavar="NAME",
                         help="the MLflow experiment (default: as before, else the run directory's name)")
     return {"export": _export}

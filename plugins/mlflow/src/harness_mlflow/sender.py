@@ -1,10 +1,11 @@
 """Sending a run directory's records to an MLflow tracking server or store, and remembering what was sent.
 
-- **Where**: :func:`resolve_uri`: the URI given, else ``MLFLOW_TRACKING_URI``, else ``./mlruns`` (a file store
-  in the working directory; a relative path is made absolute there). MLflow 3's own default is
-  ``sqlite:///mlflow.db``, which needs SQLAlchemy, which ``mlflow-skinny`` does not install; a file store needs
-  nothing more, and MLflow 3 opens one only with ``MLFLOW_ALLOW_FILE_STORE=true``, which is set for this
-  process when the target is a file store (a user's own setting wins).
+- **Where**: :func:`resolve_uri`: the URI given, else ``MLFLOW_TRACKING_URI``, else ``mlflow.db`` in the working
+  directory as an SQLite store (:data:`DEFAULT_STORE`), MLflow 3's own default, which ``mlflow.search_runs``
+  and ``mlflow ui`` open without special settings (it needs SQLAlchemy and Alembic, which this package
+  declares: ``mlflow-skinny`` does not). A path given (or a ``file:`` URI) is a file store, made absolute:
+  MLflow 3 opens one only with ``MLFLOW_ALLOW_FILE_STORE=true``, which is set for this process when the target
+  is a file store (a user's own setting wins), and :func:`how_to_open` says so to the user.
 - **Retries**: MLflow retries a failed HTTP request 7 times with a back-off factor of 2 (about 4 minutes
   against a server that is down); unless the environment says otherwise, this process uses 2 retries and a
   factor of 1 (:data:`HTTP_RETRIES`): a few seconds.
@@ -47,10 +48,16 @@ MAX_PARAMS_TAGS_PER_BATCH = 100
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
+#: The store of ``--mlflow`` alone (without ``MLFLOW_TRACKING_URI``): this SQLite file in the working directory.
+DEFAULT_STORE = "mlflow.db"
+
+
 def resolve_uri(value: Any, cwd: Path) -> str:
     """The tracking URI: ``value`` (a URI, or a path of a file store), else ``MLFLOW_TRACKING_URI``, else
-    ``cwd/mlruns``. Paths and relative ``file:`` URIs become absolute ``file://`` URIs."""
-    text = value if isinstance(value, str) and value else os.environ.get("MLFLOW_TRACKING_URI") or "mlruns"
+    ``sqlite:///CWD/mlflow.db``. Paths and relative ``file:`` URIs become absolute ``file://`` URIs."""
+    text = value if isinstance(value, str) and value else os.environ.get("MLFLOW_TRACKING_URI")
+    if not text:
+        return f"sqlite:///{(cwd / DEFAULT_STORE).resolve()}"
     if text.startswith("file:") and not text.startswith("file:/"):
         text = text[len("file:"):]
     elif _SCHEME.match(text) or text == "databricks":  # MLflow's name for a Databricks workspace
@@ -61,6 +68,29 @@ def resolve_uri(value: Any, cwd: Path) -> str:
 
 def is_file_store(uri: str) -> bool:
     return uri.startswith("file:")
+
+
+def check_store(uri: str) -> None:
+    """A :class:`UsageError` saying what to install when ``uri`` is an SQL store and SQLAlchemy or Alembic
+    (which MLflow needs for one) is missing."""
+    import importlib.util
+
+    if uri.split(":", 1)[0].split("+", 1)[0] not in ("sqlite", "postgresql", "mysql", "mssql"):
+        return
+    missing = [name for name in ("sqlalchemy", "alembic") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"--mlflow: the store {uri} needs {' and '.join(missing)}: python3 -m pip install "
+                         f"{' '.join(missing)} (harness-mlflow declares them), or give another TRACKING_URI")
+
+
+def how_to_open(uri: str) -> str:
+    """How a user reads the store with MLflow's own tools: a file store needs ``MLFLOW_ALLOW_FILE_STORE=true``
+    (MLflow 3 refuses one otherwise); others open as they are."""
+    shown = redact(uri)
+    if is_file_store(uri):
+        return (f"MLflow 3 opens this file store only with MLFLOW_ALLOW_FILE_STORE=true: MLFLOW_ALLOW_FILE_STORE=true "
+                f"mlflow ui --backend-store-uri {shown}")
+    return f"open it with mlflow.set_tracking_uri({shown!r}), or mlflow ui --backend-store-uri {shown}"
 
 
 def one_line(exc: BaseException, limit: int = 240) -> str:
