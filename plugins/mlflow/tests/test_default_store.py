@@ -22,7 +22,8 @@ FAST = ("-p", "harness.testing.fast", "-p", "harness_mlflow", "run", "--dataset"
 def _harness(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("MLFLOW_") or key.startswith("MLFLOW_HTTP")}
-    env.update(HARNESS_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONPATH=os.pathsep.join([str(ROOT), str(PLUGIN_SRC)]))
+    paths = [str(ROOT), str(PLUGIN_SRC), os.environ.get("PYTHONPATH", "")]  # (an older MLflow on the path too)
+    env.update(HARNESS_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONPATH=os.pathsep.join(p for p in paths if p))
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
