@@ -133,7 +133,11 @@ class TerminalReporter:
                                                                                       len(combos) - skipped))
             return
         if self.verbosity >= 0:
-            self.write_line(f"harness {harness.__version__}: {plural(len(combos), 'combination')} selected"
+            from harness.main import selected
+
+            # without a selection nothing is selected: the run shows the whole grid and asks for one
+            word = "selected" if selected(self.config) else "installed (none selected)"
+            self.write_line(f"harness {harness.__version__}: {plural(len(combos), 'combination')} {word}"
                             + (f" ({skipped} skipped)" if skipped else ""))
 
     @harness.hookimpl(wrapper=True)
