@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.redact import redact
+from harness.redact import redact, redact_value
 from harness_mlflow import convert
 
 #: The file in the run directory that says what was sent where.
@@ -236,8 +236,11 @@ class Sender:
             self.client.log_batch(run_id, metrics=chunk)
 
     def send(self, record: dict[str, Any]) -> str:
-        """Log one record as a child run of the parent run; returns its MLflow run id."""
+        """Log one record as a child run of the parent run; returns its MLflow run id. Its strings are sent with
+        their secrets masked, as the store keeps them (a record fresh from a task is not yet)."""
         from mlflow.entities import Metric
+
+        record = redact_value(record)
 
         key = convert.record_key(record)
         target = self.target
