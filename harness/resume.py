@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.redact import is_redacted, redact
+from harness.redact import is_redacted, redact_value
 from harness.store import RunStore, latest_run
 
 #: Options that change how a run is shown, stopped or spread, never what a task trains.
@@ -123,18 +123,19 @@ def merge(parser: argparse.ArgumentParser, given: argparse.Namespace, run: Store
 
 
 def _secret_given_again(value: Any, before: Any) -> bool:
-    """Whether ``value`` is the stored value whose secret was masked in ``metadata.json`` (it stores none)."""
-    return isinstance(before, str) and is_redacted(before) and isinstance(value, str) and redact(value) == before
+    """Whether ``value`` is the stored value whose secret was masked in ``metadata.json`` (it stores none): a
+    URI, or a ``--set`` whose value is one."""
+    return is_redacted(repr(before)) and redact_value(value) == before
 
 
 def _check_no_secret_missing(stored: argparse.Namespace, given: argparse.Namespace, run: StoredRun,
                              flags: dict[str, str]) -> None:
     """An option of the stored command line whose secret was masked must be given again with ``--resume``."""
     for dest, value in vars(stored).items():
-        if isinstance(value, str) and is_redacted(value) and dest not in vars(given):
+        if is_redacted(repr(value)) and dest not in vars(given):
             flag = flags.get(dest, f"--{dest.replace('_', '-')}")
-            raise UsageError(f"--resume {run.run_dir}: the run's {flag} {value} held a secret, which harness does "
-                             f"not store: give it again ({flag} VALUE)")
+            raise UsageError(f"--resume {run.run_dir}: the run's {flag} {_shown(value)} held a secret, which "
+                             f"harness does not store: give it again ({flag} VALUE)")
 
 
 def _shown(value: Any) -> str:

@@ -139,8 +139,11 @@ class ModelSpec(_Spec):
     def describe_param(self, name: str) -> str:
         """The spec's description, else the trainer's for its parameters (:data:`TRAINER_PARAM_DESCRIPTIONS`),
         with the trainer's value when the spec does not declare one (``... (1e-05 when not set)``)."""
-        text = super().describe_param(name) or TRAINER_PARAM_DESCRIPTIONS.get(name, "")
-        if name in TRAINER_PARAM_DEFAULTS and name not in self.params and text:
+        own = super().describe_param(name)
+        if own or name not in TRAINER_PARAM_DESCRIPTIONS:
+            return own
+        text = TRAINER_PARAM_DESCRIPTIONS[name]
+        if name in TRAINER_PARAM_DEFAULTS and name not in self.params:
             text += f" ({TRAINER_PARAM_DEFAULTS[name]:g} when not set)"
         return text
 

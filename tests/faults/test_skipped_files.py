@@ -38,7 +38,7 @@ def _dataset_info(root: Path, cache: Path) -> dict:
 def test_the_summary_counts_skipped_and_ignored_files_with_reasons(tmp_path: Path) -> None:
     info = _dataset_info(_bad_folder(tmp_path / "pics"), tmp_path / "cache")
     record = {"id": "pics-none-m", "dataset": "pics", "status": "passed", "dataset_info": info}
-    (line,) = files_lines([record])
+    (line,) = [line for line in files_lines([record]) if not line.startswith("warning:")]  # (few test images)
     assert line == ("pics: 2 files skipped (2 not an image file), 3 ignored (2 not an image name, "
                     "1 not in a class folder) (-v: each file)")
     whole = files_lines([record], full=True)
@@ -52,7 +52,8 @@ def test_the_summary_counts_skipped_and_ignored_files_with_reasons(tmp_path: Pat
 
 def test_nothing_is_said_of_a_clean_dataset(tmp_path: Path) -> None:
     info = _dataset_info(make_folder(tmp_path / "pics"), tmp_path / "cache")
-    assert files_lines([{"id": "x", "dataset": "pics", "status": "passed", "dataset_info": info}]) == []
+    lines = files_lines([{"id": "x", "dataset": "pics", "status": "passed", "dataset_info": info}])
+    assert [line for line in lines if not line.startswith("warning:")] == []
 
 
 @pytest.mark.slow
