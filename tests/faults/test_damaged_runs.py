@@ -49,7 +49,6 @@ def test_the_store_reads_what_remains_and_says_what_it_passed_over(run_dir: Path
     assert problems[2].startswith("records.jsonl:3: its last line is cut short")
 
 
-@pytest.mark.slow  # the report's figures: several seconds each
 @pytest.mark.parametrize("metadata", ["remove", "{not json", "[1, 2]"])
 def test_harness_report_rebuilds_a_run_whose_metadata_is_lost_or_damaged(harness_tester, run_dir: Path,
                                                                         metadata: str) -> None:
