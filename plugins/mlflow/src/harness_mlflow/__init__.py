@@ -20,16 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness.config import StashKey
-from harness.errors import ExitCode, UsageError
-from harness.redact import redact
+from harness import ExitCode, StashKey, UsageError
+from harness import redact_text as redact
 
 if TYPE_CHECKING:
-    from harness.commands import Commands
-    from harness.config import Config, OptionParser
-    from harness.engine.task import Task
-    from harness.session import Session
-    from harness.terminal import TerminalReporter
+    from harness import Commands, Config, OptionParser, Session, Task, TerminalReporter
     from harness_mlflow.sender import Sender
 
 __version__ = "0.1.0"

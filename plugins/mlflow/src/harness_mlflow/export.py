@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.errors import ExitCode, UsageError
-from harness.redact import is_redacted, redact
-from harness.store import RunStore
+from harness import ExitCode, RunStore, UsageError, is_redacted
+from harness import redact_text as redact
 from harness_mlflow.sender import Sender, State, resolve_uri
 
 if TYPE_CHECKING:
-    from harness.config import Config
+    from harness import Config
 
 
 def export_mlflow(config: Config) -> ExitCode:

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
-from harness.redact import redact, redact_value
+from harness import UsageError, redact_value
+from harness import redact_text as redact
 from harness_mlflow import convert
 
 #: The file in the run directory that says what was sent where.

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness import DataError, DatasetRequest, DatasetSpec, UsageError
-from harness.data.sources import ImageFiles, SplitFractions
+from harness import DataError, DatasetRequest, DatasetSpec, ImageFiles, SplitFractions, UsageError
 from harness_vision import archive, folders
 from harness_vision._params import check_known, number, text
 
 if TYPE_CHECKING:
-    from harness.config import Config
+    from harness import Config
 
 CATS_AND_DOGS_URL = "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip"
 #: Expected sha256 of the archive; ``""`` means "not checked" (the digest found is recorded in the results).

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import DataError
-from harness.data.names import shown
+from harness import display_path as shown
 
 #: File name endings listed as images (compared case-insensitively).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
