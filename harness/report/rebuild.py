@@ -1,12 +1,16 @@
-"""``harness report RUN_DIR``: a run's report rebuilt from its stored record, with the plugins here."""
+"""``harness report RUN_DIR``: a run's report rebuilt from its stored record, with the plugins here, from
+whatever valid records remain: a missing or damaged ``metadata.json``, a corrupt or torn line anywhere in
+``records.jsonl`` cost what they hold, said in a note in the terminal and on the report."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ExitCode, UsageError
+from harness.redact import redact
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -14,13 +18,34 @@ if TYPE_CHECKING:
     from harness.report.context import Report
 
 
+@dataclass
+class StoredRun:
+    """What :func:`read_run` could read of a run directory, and what it had to leave out (``notes``)."""
+
+    records: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def read_run(run_dir: Path) -> StoredRun:
+    """A run directory's records and metadata, as much of them as the store can read (:mod:`harness.store`
+    passes over what is damaged and says what); a directory with neither ``metadata.json`` nor
+    ``records.jsonl`` is not a run (:class:`~harness.errors.UsageError`)."""
+    from harness.store import RECORDS, RunStore
+
+    store = RunStore.open(Path(run_dir))
+    notes = store.problems()
+    torn = store.run_dir / (RECORDS + ".torn")
+    if torn.is_file() and torn.stat().st_size:
+        notes.append(f"{torn.name}: a line cut short by an earlier crash was set aside there and is left out")
+    return StoredRun(store.records(), store.metadata(), notes)
+
+
 def _registry(config: Config) -> tuple[Registry | None, str | None]:
     """The specs registered here (datasets defined in configuration included), to load the run's datasets
     again; their parameters come from the records, not from here."""
     from harness.registry import build_registry
 
-    if not hasattr(config.option, "settings"):
-        config.option.settings = []  # `harness report` has no --set
     try:
         return build_registry(config), None
     except UsageError as exc:
@@ -50,9 +75,8 @@ def open_report(config: Config, run_dir: Path) -> Report:
     from harness.report.context import Report, data_dir_of_run
     from harness.store import RunStore
 
-    store = RunStore.open(run_dir)
-    metadata = store.metadata()
-    records = store.records()
+    stored = read_run(run_dir)
+    store, metadata, records = RunStore(Path(run_dir)), stored.metadata, stored.records
     reference = getattr(config.option, "report_reference", None)
     if reference is not None:
         _set_reference(store, metadata, records, str(reference))
@@ -63,8 +87,8 @@ def open_report(config: Config, run_dir: Path) -> Report:
     report = Report(run_dir=store.run_dir, records=records, metadata=metadata, registry=registry,
                     data_dir=str(data_dir) if data_dir is not None else data_dir_of_run(metadata),
                     cache_dir=str(default_cache_dir()))
-    if problem:
-        report.note(problem)
+    for note in [*stored.notes, *([problem] if problem else [])]:
+        report.note(note)  # a damaged run is reported from what remains, saying what did not
     return report
 
 
@@ -76,6 +100,7 @@ def rebuild(config: Config, run_dir: Path, out: Any = None) -> ExitCode:
     out = out or sys.stdout
     report = open_report(config, Path(run_dir))
     if not report.records:
+        out.writelines(f"note: {redact(note)}\n" for note in report.notes)
         out.write(f"{run_dir}: no finished task in the record yet, nothing to report\n")
         return ExitCode.NO_COMBINATIONS
     RunStore(report.run_dir).write_results(report.records)

@@ -13,7 +13,6 @@ on, and ``mlflow.json`` says what is missing for ``harness export mlflow RUN_DIR
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from collections.abc import Generator, Iterable
@@ -21,14 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness.config import StashKey
-from harness.errors import ExitCode, UsageError
+from harness import ExitCode, StashKey, UsageError
+from harness import redact_text as redact
 
 if TYPE_CHECKING:
-    from harness.config import Config
-    from harness.engine.task import Task
-    from harness.session import Session
-    from harness.terminal import TerminalReporter
+    from harness import Commands, Config, OptionParser, Session, Task, TerminalReporter
     from harness_mlflow.sender import Sender
 
 __version__ = "0.1.0"
@@ -92,18 +88,25 @@ class Tracker:
                 state.save()
             except OSError:
                 pass
-        sys.stderr.write(f"harness: mlflow: cannot log to {self.uri} ({self.error}); the run goes on, and "
+        sys.stderr.write(f"harness: mlflow: cannot log to {redact(self.uri)} ({self.error}); the run goes on, and "
                          f"`harness export mlflow {run_dir}` sends what is missing later\n")
 
     def summary(self, run_dir: Path | None) -> str | None:
         if self.sender is None and self.error is None:
             return None
         if self.error is not None:
-            return (f"mlflow: {self.sent} task runs logged to {self.uri}, then it failed ({self.error}); "
+            return (f"mlflow: {self._runs()} logged to {redact(self.uri)}, then it failed ({self.error}); "
                     f"`harness export mlflow {run_dir}` sends the rest")
         target = self.sender.target if self.sender is not None else None
         where = f", experiment {target.experiment!r}, parent run {target.parent_run_id}" if target else ""
-        return f"mlflow: {self.sent} task runs logged to {self.uri}{where} (the report follows as its artifacts)"
+        from harness_mlflow.sender import how_to_open
+
+        return (f"mlflow: {self._runs()} logged to {redact(self.uri)}{where} (the report follows as its "
+                f"artifacts); {how_to_open(self.uri)}")
+
+    def _runs(self) -> str:
+        """``1 task run``, ``2 task runs``: the tasks logged, one MLflow run each."""
+        return f"{self.sent} task run{'' if self.sent == 1 else 's'}"
 
 
 #: The run's tracker, when ``--mlflow`` is on.
@@ -114,35 +117,41 @@ def _tracker(config: Config) -> Tracker | None:
     return config.stash[TRACKER] if TRACKER in config.stash else None
 
 
+def tracking_uri(value: Any) -> str | bool:
+    """``--mlflow [TRACKING_URI]``: a URI or a path; in a configuration file also ``true`` (the default URI) or
+    ``false`` (no MLflow)."""
+    if isinstance(value, bool) or (isinstance(value, str) and value):
+        return value
+    raise ValueError(f"invalid value {value!r}: expected a tracking URI (http://..., a path) or true")
+
+
 @harness.hookimpl
-def harness_options_add(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("mlflow")
-    group.add_argument("--mlflow", dest="mlflow", nargs="?", const=True, default=None, metavar="TRACKING_URI",
-                       help="log each task as an MLflow run as it finishes, with the report on a parent run: "
-                            "to TRACKING_URI (http://..., a path of a file store, ...), else MLFLOW_TRACKING_URI, "
-                            "else ./mlruns (harness-mlflow)")
-    group.add_argument("--mlflow-experiment", dest="mlflow_experiment", default=None, metavar="NAME",
-                       help="the MLflow experiment (default: the run directory's name)")
+def harness_options_add(parser: OptionParser) -> None:
+    parser.addoption("--mlflow", parse=tracking_uri, nargs="?", const=True, metavar="TRACKING_URI",
+                     help="log each task as an MLflow run as it finishes, with the report on a parent run: to "
+                          "TRACKING_URI (http://..., a path of a file store, ...), else MLFLOW_TRACKING_URI, else "
+                          "./mlflow.db, an SQLite store (harness-mlflow)")
+    parser.addoption("--mlflow-experiment", metavar="NAME",
+                     help="the MLflow experiment (default: the run directory's name)")
 
 
 @harness.hookimpl
 def harness_configure(config: Config) -> None:
-    option = config.option
-    value = getattr(option, "mlflow", None)
-    if getattr(option, "command", None) != "run":
+    options = config.options
+    if config.command != "run":
         return
-    if value is None or value is False:
-        if getattr(option, "mlflow_experiment", None) is not None:
-            sys.stderr.write(f"harness: warning: --mlflow-experiment {option.mlflow_experiment!r} is ignored: "
+    if not options.mlflow:
+        if options.mlflow_experiment is not None:
+            sys.stderr.write(f"harness: warning: --mlflow-experiment {options.mlflow_experiment!r} is ignored: "
                              "nothing is logged to MLflow without --mlflow [TRACKING_URI]\n")
         return
-    if not (value is True or isinstance(value, str)):
-        raise UsageError(f"--mlflow: expected a tracking URI or true, got {value!r}")
     if importlib.util.find_spec("mlflow") is None:
         raise UsageError("--mlflow needs MLflow's client: python3 -m pip install harness-mlflow (or mlflow-skinny)")
-    from harness_mlflow.sender import resolve_uri
+    from harness_mlflow.sender import check_store, resolve_uri
 
-    config.stash[TRACKER] = Tracker(resolve_uri(value, config.cwd), option.mlflow_experiment)
+    uri = resolve_uri(options.mlflow, config.cwd)
+    check_store(uri)
+    config.stash[TRACKER] = Tracker(uri, options.mlflow_experiment)
 
 
 @harness.hookimpl(wrapper=True)
@@ -187,21 +196,19 @@ def harness_session_finish(session: Session, exitstatus: int) -> None:
 
 
 @harness.hookimpl
-def harness_subcommands_register(subparsers: argparse._SubParsersAction) -> dict[str, Any]:
-    export = subparsers.add_parser("export", help="send a finished run to a tracker: mlflow (harness-mlflow)",
-                                   description="Send a finished run directory to a tracker.")
-    targets = export.add_subparsers(dest="export_target", metavar="TARGET", required=True)
-    mlflow = targets.add_parser(
-        "mlflow", help="send a run's records and report to MLflow (what it does not have yet)",
-        description="Send RUN_DIR's records (one MLflow run each) and report (on a parent run) to MLflow: "
-                    "what the tracking URI does not have yet, as RUN_DIR/mlflow.json says.")
-    mlflow.add_argument("run_dir", metavar="RUN_DIR")
-    mlflow.add_argument("--tracking-uri", default=None, metavar="URI",
-                        help="where to (default: the URI the run logged to, else MLFLOW_TRACKING_URI, else "
-                             "./mlruns)")
-    mlflow.add_argument("--experiment", default=None, metavar="NAME",
-                        help="the MLflow experiment (default: as before, else the run directory's name)")
-    return {"export": _export}
+def harness_subcommands_register(commands: Commands) -> None:
+    export = commands.add("export", help="send a finished run to a tracker: mlflow (harness-mlflow)",
+                          description="Send a finished run directory to a tracker.")
+    mlflow = export.add("mlflow", help="send a run's records and report to MLflow (what it does not have yet)",
+                        description="Send RUN_DIR's records (one MLflow run each) and report (on a parent run) to "
+                                    "MLflow: what the tracking URI does not have yet, as RUN_DIR/mlflow.json says.",
+                        handler=_export)
+    mlflow.addargument("run_dir", metavar="RUN_DIR")
+    mlflow.addoption("--tracking-uri", metavar="URI",
+                     help="where to (default: the URI the run logged to, else MLFLOW_TRACKING_URI, else "
+                          "./mlflow.db)")
+    mlflow.addoption("--experiment", metavar="NAME",
+                     help="the MLflow experiment (default: as before, else the run directory's name)")
 
 
 def _export(config: Config) -> ExitCode:
