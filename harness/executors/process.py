@@ -60,7 +60,7 @@ class ProcessExecutor:
     """``--executor process``: ``--workers N`` supervised worker processes (one when ``--workers`` is not given)."""
 
     def __init__(self, config: Config) -> None:
-        self.workers = int(getattr(config.option, "workers", 1) or 1)
+        self.workers: int = config.options.workers
         self.plugins = WorkerPlugins.of(config)
 
     def run(self, session: Session, tasks: list[Task]) -> None:

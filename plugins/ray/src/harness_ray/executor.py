@@ -334,9 +334,9 @@ class RayExecutor:
     def run(self, session: Session, tasks: list[Task]) -> None:
         if not tasks:
             return
-        option = self.config.option
+        option = self.config.options
         tasks = data_digests(tasks)
-        address = resolve_address(getattr(option, "ray_address", None))
+        address = resolve_address(option.ray_address)
         with ray_messages(session) as log, job_files(session) as (runtime_env, shipped):
             ray = connect(address, runtime_env, log)
             try:
@@ -354,8 +354,8 @@ class _Driver:
         self.shipped = shipped
         self.address = address
         self.plugins = WorkerPlugins.of(session.config)
-        self.cpus = getattr(option, "ray_cpus_per_task", None)
-        gpus = getattr(option, "ray_gpus_per_task", None)
+        self.cpus: float | None = option.ray_cpus_per_task
+        gpus = option.ray_gpus_per_task
         self.gpus = float(gpus if gpus is not None else (1 if ray.cluster_resources().get("GPU", 0) else 0))
         self.here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         self.tracker = ray.remote(num_cpus=0)(Tracker).options(scheduling_strategy=self.here).remote()
