@@ -55,7 +55,8 @@ def test_losing_the_head_is_said_keeps_what_finished_and_exits_6(tmp_path: Path)
                 process.kill()
     assert process.returncode == 6, out
     assert noticed < 45, noticed  # Ray alone would wait 60 s, then end the process without a word
-    assert f"lost the Ray cluster at {cluster.address}" in out, out
+    assert f"harness: lost the Ray cluster at {cluster.address}: its head" in out, out
+    assert "lost lost" not in out
     assert "state-dump" not in out and "\x1b[" not in out, out  # Ray's own messages are in ray.log
     records = runner.records("r")
     assert [r["model"] for r in records] == ["fast_pass"]

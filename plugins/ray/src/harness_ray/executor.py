@@ -453,7 +453,7 @@ class _Driver:
         try:
             socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
         except OSError as exc:
-            raise InfrastructureLost(f"lost the Ray cluster at {self.address}: its head (GCS server {self.gcs}) "
+            raise InfrastructureLost(f"the Ray cluster at {self.address}: its head (GCS server {self.gcs}) "
                                      f"does not answer ({exc})") from None
 
     def result_of(self, ref: Any, task: Task) -> dict[str, Any] | None:
