@@ -69,6 +69,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Runtime": ("harness.runtime", "Runtime"),
     "apply_runtime": ("harness.runtime", "apply"),
     "run_task": ("harness.runner", "run_task"),
+    "raised": ("harness.runner", "raised"),
     "crashed": ("harness.runner", "crashed"),
     "timed_out": ("harness.runner", "timed_out"),
     "lost": ("harness.runner", "lost"),
@@ -145,6 +146,7 @@ __all__ = [
     "number",
     "parse_duration",
     "positive_int",
+    "raised",
     "redact_text",
     "redact_value",
     "run_task",
@@ -202,7 +204,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from harness.redact import is_redacted, redact_value
     from harness.redact import redact as redact_text
     from harness.report.context import Report
-    from harness.runner import crashed, lost, run_task, timed_out
+    from harness.runner import crashed, lost, raised, run_task, timed_out
     from harness.runtime import Runtime
     from harness.runtime import apply as apply_runtime
     from harness.session import Session

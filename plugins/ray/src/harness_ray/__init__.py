@@ -10,10 +10,10 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness.executor import ExecutorSpec
+from harness import ExecutorSpec
 
 if TYPE_CHECKING:
-    from harness.config import Config, OptionParser
+    from harness import Config, OptionParser
 
 __version__ = "0.1.0"
 __all__ = ["harness_executors_register", "harness_options_add"]

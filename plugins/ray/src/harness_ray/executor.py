@@ -46,14 +46,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import InfrastructureLost, UsageError
-from harness.record import error_record
-from harness.worker import WorkerPlugins
+import harness
+from harness import InfrastructureLost, UsageError, WorkerPlugins, error_record
 
 if TYPE_CHECKING:
-    from harness.config import Config
-    from harness.engine.task import Task
-    from harness.session import Session
+    from harness import Config, Session, Task
 
 #: How many times Ray runs a task again when its worker process or node dies.
 MAX_RETRIES = 3
@@ -270,14 +267,11 @@ def train_on_node(plugins: WorkerPlugins, payload: bytes, key: int, tracker: Any
     and is unpickled after the shipped plugin file is loaded, since its factories may live there."""
     import ray
 
-    from harness import runner
-    from harness import runtime as runtime_module
-
     context = ray.get_runtime_context()
     node = f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
     gpus = [str(i) for i in context.get_accelerator_ids().get("GPU", [])]
     ray.get(tracker.put.remote(key, {"kind": "_try", "node": node}))  # before training: a retry is counted
-    runtime_module.apply(*runtime)
+    harness.apply_runtime(*runtime)
     if shipped.local_module is not None:
         _load_local_module(shipped.local_module)
         plugins = dataclasses.replace(plugins, cwd=os.getcwd())
@@ -289,9 +283,9 @@ def train_on_node(plugins: WorkerPlugins, payload: bytes, key: int, tracker: Any
     try:
         hook = plugins.manager().hook
     except Exception as exc:  # the run's plugins do not load on this node
-        result = runner.raised(task, exc)
+        result = harness.raised(task, exc)
     else:
-        result = runner.run_task(hook, task, emit)
+        result = harness.run_task(hook, task, emit)
     result.update(node=node, gpu=",".join(gpus) or None)
     return result
 
@@ -305,21 +299,18 @@ def data_digests(tasks: list[Task]) -> list[Task]:
     """Each task with its dataset's split digest computed here (once per dataset and split seed), so that a
     node with other files refuses it. A dataset that cannot be listed here (its files are only on the
     nodes) travels without one."""
-    from harness.data.prepare import split_digest
-    from harness.errors import DataError
-    from harness.specs import DatasetRequest
 
     digests: dict[tuple[str, int], str | None] = {}
     out = []
     for task in tasks:
         key = (task.dataset.name, task.split_seed)
         if key not in digests:
-            request = DatasetRequest(params=dict(task.dataset.params), data_dir=task.data_dir,
+            request = harness.DatasetRequest(params=dict(task.dataset.params), data_dir=task.data_dir,
                                      cache_dir=task.cache_dir, seed=task.split_seed,
                                      image_size=task.dataset.image_size, channels=task.dataset.channels)
             try:
-                digests[key] = split_digest(task.dataset, request, split_seed=task.split_seed)
-            except (DataError, OSError):
+                digests[key] = harness.split_digest(task.dataset, request, split_seed=task.split_seed)
+            except (harness.DataError, OSError):
                 digests[key] = None
         out.append(dataclasses.replace(task, data_digest=digests[key]))
     return out
@@ -428,8 +419,6 @@ class _Driver:
 
     def stop_late(self) -> None:
         """Cancel each task that has trained longer than its ``timeout_seconds`` and record it as timed out."""
-        from harness import runner
-
         now = time.monotonic()
         for ref, (key, task) in list(self.running.items()):
             began = self.started.get(key)
@@ -438,7 +427,7 @@ class _Driver:
             self.ray.cancel(ref, force=True)
             del self.running[ref]
             del self.started[key]
-            result = runner.timed_out(task, task.timeout_seconds)
+            result = harness.timed_out(task, task.timeout_seconds)
             tries = self.tries.pop(key, [])
             result.update(attempts=max(1, len(tries)), attempt_nodes=tries, node=tries[-1] if tries else None)
             self.session.record(task, result)
@@ -459,8 +448,6 @@ class _Driver:
     def result_of(self, ref: Any, task: Task) -> dict[str, Any] | None:
         from ray import exceptions
 
-        from harness import runner
-
         try:
             result: dict[str, Any] = self.ray.get(ref)
         except exceptions.TaskCancelledError:
@@ -469,7 +456,7 @@ class _Driver:
             message = f"the worker training it died {MAX_RETRIES + 1} times: {exc}"
             return dict(error_record(task, message, "worker"))
         except exceptions.RayTaskError as exc:  # train_on_node itself failed (harness missing on a node...)
-            return runner.raised(task, exc)
+            return harness.raised(task, exc)
         return result
 
     def drain(self) -> None:
