@@ -3,6 +3,7 @@ on JAX or PyTorch that never imports TensorFlow."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -64,6 +65,60 @@ def test_bad_backend_option_is_a_usage_error(tmp_path) -> None:
                          capture_output=True, text=True, cwd=tmp_path, timeout=120, env=_env())
     assert out.returncode == 4
     assert "invalid backend 'theano'" in out.stderr and len(out.stderr.strip().splitlines()) <= 3
+
+
+def test_what_differs_between_backends_is_a_capability_of_the_backend() -> None:
+    """The engine asks the backend object, never its name: TensorFlow traces a graph without XLA, JAX runs a
+    step uncompiled when one layer cannot be jit-compiled (the engine moves such an augmentation into the
+    feed), PyTorch neither. Reading these imports no framework."""
+    capabilities = {name: (backends.load(name).compiles_graph, backends.load(name).needs_jittable_layers)
+                    for name in backends.NAMES}
+    assert capabilities == {"tensorflow": (True, False), "jax": (False, True), "torch": (False, False)}
+
+
+def test_the_device_is_looked_up_once_per_backend(monkeypatch) -> None:
+    from harness.backends.jax import JaxBackend
+
+    backend, calls = JaxBackend(), []
+
+    def devices() -> list[backends.Device]:
+        calls.append(1)
+        return [backends.Device("cpu", "CPU"), backends.Device("cpu", "other")]
+
+    monkeypatch.setattr(backend, "devices", devices)
+    assert backend.device() == backends.Device("cpu", "CPU") and backend.device() is backend.device()
+    assert len(calls) == 1
+
+
+def _python_files(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.py"))
+
+
+def test_backends_never_import_the_engine() -> None:
+    """One direction: the engine uses the backends; no module of harness.backends imports harness.engine, at
+    the top or inside a function."""
+    found = []
+    for path in _python_files(ROOT / "harness" / "backends"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{path.name}:{node.lineno} {n}" for n in names if n.startswith("harness.engine")]
+    assert found == []
+
+
+def test_no_code_outside_the_backends_compares_a_backend_name() -> None:
+    """What differs between backends is asked of the backend object (a capability), as Keras' generic code
+    never asks ``keras.backend.backend()``: no comparison with a backend's ``name`` outside harness.backends."""
+    found = []
+    for path in _python_files(ROOT / "harness"):
+        if "backends" in path.relative_to(ROOT / "harness").parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(
+                    isinstance(side, ast.Attribute) and side.attr == "name" and "backend" in ast.unparse(side.value)
+                    for side in [node.left, *node.comparators]):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert found == []
 
 
 FEED_ORDER = """

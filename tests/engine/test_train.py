@@ -57,6 +57,58 @@ def test_repeats_use_consecutive_seeds_on_one_split(engine_tester) -> None:
     assert low <= mean <= high and not math.isnan(mean)
 
 
+def _tiny(request):  # module level: the task is built here, in the test's process
+    import keras
+
+    return keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.GlobalAveragePooling2D(),
+                             keras.layers.Dropout(0.2), keras.layers.Dense(request.num_classes)])
+
+
+def test_the_callbacks_only_watch_the_numbers_are_keras_own(tmp_path) -> None:
+    """The engine's training is Keras' ``fit`` on the same model, feed and seed: its callbacks (budget, NaN
+    checks, history, best weights, time to target, progress) watch and never change a number. The record's
+    history and last-weights test accuracy equal a plain ``fit`` and ``evaluate``, bit for bit."""
+    import dataclasses
+
+    import keras
+
+    from harness import backends, stats
+    from harness.builtin.core import _no_augmentation
+    from harness.builtin.synthetic import synthetic_spec
+    from harness.engine.task import Task
+    from harness.engine.train import _prepare, build_model, compile_model, make_datasets, train
+    from harness.specs import AugmentationSpec, Budget, ModelSpec
+
+    spec = synthetic_spec(size=16)
+    dataset = dataclasses.replace(spec, params={**spec.params, "train_per_class": 16, "validation_per_class": 8,
+                                                "test_per_class": 8})
+    task = Task(dataset=dataset, augmentation=AugmentationSpec(name="none", factory=_no_augmentation),
+                model=ModelSpec(name="tiny", factory=_tiny, input_range="0-1", params={"learning_rate": 0.01}),
+                budget=Budget(epochs=3), seed=3, batch_size=8, backend=BACKEND, restore_best=False,
+                target_accuracy=0.01, cache_dir=str(tmp_path))
+    record = train(task)
+    assert record["status"] in ("passed", "failed"), record.get("traceback")
+
+    backend = backends.activate(task.backend)
+    keras.backend.clear_session(free_memory=False)
+    backend.seed(task.seed)
+    backend.set_precision(task.precision)
+    data = _prepare(task)
+    model = build_model(task, data)
+    compile_model(model, 0.01)
+    feeds = make_datasets(backend, data, task.batch_size, task.seed)
+    fit = model.fit(feeds["train"], validation_data=feeds["validation"], epochs=3, verbose=0, shuffle=False)
+    accuracy = model.evaluate(feeds["test"], verbose=0, return_dict=True)["accuracy"]
+    backend.release()
+
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert [entry[key] for entry in record["history"]] == fit.history[key], key
+    n_test = record["n_test"]
+    assert record["test_accuracy"] == record["test_accuracy_last"] == stats.ratio(
+        stats.correct_count(accuracy, n_test), n_test)
+    assert record["time_to_target"]["epoch"] == 1 and record["best_epoch"] >= 1
+
+
 # -------------------------------------------------------------------------------------------------
 # Failures are data
 # -------------------------------------------------------------------------------------------------
