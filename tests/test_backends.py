@@ -46,6 +46,7 @@ def test_default_is_keras_backend_else_the_first_installed(monkeypatch) -> None:
         backends.default_name()
 
 
+@pytest.mark.slow
 @needs("jax")
 def test_a_process_keeps_the_backend_keras_was_imported_with() -> None:
     """Keras fixes its backend at import: activate sets KERAS_BACKEND before that, refuses another after."""
@@ -142,6 +143,7 @@ print(json.dumps(epochs))
 """
 
 
+@pytest.mark.slow
 @needs("tensorflow")
 @pytest.mark.parametrize("name", OTHER_BACKENDS)
 def test_same_seed_same_batches_on_every_backend(name: str) -> None:
@@ -183,6 +185,7 @@ print("EXIT", int(code), "TF", "tensorflow" in sys.modules, "ATTEMPTS", attempts
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", OTHER_BACKENDS)
 def test_a_run_on_jax_or_torch_never_imports_tensorflow(name: str, tmp_path) -> None:
     """On a machine without TensorFlow (the import system finds none, and counts every attempt to import it),
@@ -202,6 +205,7 @@ def test_a_run_on_jax_or_torch_never_imports_tensorflow(name: str, tmp_path) -> 
         assert (record["augmentation_in"], record["compiled"]) == ("model", False)
 
 
+@pytest.mark.slow
 def test_devices_must_be_visible_gpus(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-m", "harness", "run", "--dataset", "synthetic", "--model", "small_cnn",
                           "--augmentation", "none", "--devices", "0,2", "--steps", "1"],
@@ -235,6 +239,7 @@ ENGINE_ON_JAX = [
 ]
 
 
+@pytest.mark.slow
 @needs("jax")
 def test_the_engine_tests_pass_on_jax() -> None:
     """The full engine suite runs on each backend in tox (py-jax, py-torch); the main suite runs the engine's
@@ -245,6 +250,7 @@ def test_the_engine_tests_pass_on_jax() -> None:
     assert f"{len(ENGINE_ON_JAX)} passed" in out.stdout
 
 
+@pytest.mark.slow
 @needs("tensorflow")
 @needs("jax")
 def test_a_run_on_two_backends_trains_and_shows_each(tmp_path) -> None:

@@ -7,8 +7,9 @@ What the clock counts (``train_seconds``, what a time budget limits): the traini
 pipeline between them, from the start of each epoch to its last batch, *except* the first batch of each
 training phase, which traces and compiles the training step (XLA on JAX, a graph on TensorFlow): that batch's
 time is recorded as ``compile_seconds`` and is off the clock (as MLPerf leaves initialization out), though
-its images and step count. Validation and the test evaluation are not counted either. A later
-recompilation (the short last batch of an epoch on JAX) stays on the clock.
+its images and step count. Validation and the test evaluation are not counted either, nor the time the
+callbacks take after each batch (progress events, the terminal). A later recompilation (the short last batch
+of an epoch on JAX) stays on the clock.
 
 Since the limits are checked after each batch, a time budget overruns by at most the duration of the batch
 that crossed it, and a step or image budget stops at the first batch boundary where it is reached (an image

@@ -5,11 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def run(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_first_import_is_quiet() -> None:
     out = run("from harness.backends.tfimport import ensure_tensorflow\nensure_tensorflow()\n"
               "import sys; print('keras' in sys.modules and 'tensorflow' in sys.modules)")
