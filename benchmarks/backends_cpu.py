@@ -29,7 +29,7 @@ FEED = r"""
 import json, sys, time
 import numpy as np
 from harness import backends
-from harness.engine import feed as harness_feed
+from harness.backends import feed as harness_feed
 name, n, size, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 backend = backends.activate(name)
 backend.configure()

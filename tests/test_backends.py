@@ -3,6 +3,7 @@ on JAX or PyTorch that never imports TensorFlow."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -45,6 +46,7 @@ def test_default_is_keras_backend_else_the_first_installed(monkeypatch) -> None:
         backends.default_name()
 
 
+@pytest.mark.slow
 @needs("jax")
 def test_a_process_keeps_the_backend_keras_was_imported_with() -> None:
     """Keras fixes its backend at import: activate sets KERAS_BACKEND before that, refuses another after."""
@@ -64,6 +66,60 @@ def test_bad_backend_option_is_a_usage_error(tmp_path) -> None:
                          capture_output=True, text=True, cwd=tmp_path, timeout=120, env=_env())
     assert out.returncode == 4
     assert "invalid backend 'theano'" in out.stderr and len(out.stderr.strip().splitlines()) <= 3
+
+
+def test_what_differs_between_backends_is_a_capability_of_the_backend() -> None:
+    """The engine asks the backend object, never its name: TensorFlow traces a graph without XLA, JAX runs a
+    step uncompiled when one layer cannot be jit-compiled (the engine moves such an augmentation into the
+    feed), PyTorch neither. Reading these imports no framework."""
+    capabilities = {name: (backends.load(name).compiles_graph, backends.load(name).needs_jittable_layers)
+                    for name in backends.NAMES}
+    assert capabilities == {"tensorflow": (True, False), "jax": (False, True), "torch": (False, False)}
+
+
+def test_the_device_is_looked_up_once_per_backend(monkeypatch) -> None:
+    from harness.backends.jax import JaxBackend
+
+    backend, calls = JaxBackend(), []
+
+    def devices() -> list[backends.Device]:
+        calls.append(1)
+        return [backends.Device("cpu", "CPU"), backends.Device("cpu", "other")]
+
+    monkeypatch.setattr(backend, "devices", devices)
+    assert backend.device() == backends.Device("cpu", "CPU") and backend.device() is backend.device()
+    assert len(calls) == 1
+
+
+def _python_files(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.py"))
+
+
+def test_backends_never_import_the_engine() -> None:
+    """One direction: the engine uses the backends; no module of harness.backends imports harness.engine, at
+    the top or inside a function."""
+    found = []
+    for path in _python_files(ROOT / "harness" / "backends"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{path.name}:{node.lineno} {n}" for n in names if n.startswith("harness.engine")]
+    assert found == []
+
+
+def test_no_code_outside_the_backends_compares_a_backend_name() -> None:
+    """What differs between backends is asked of the backend object (a capability), as Keras' generic code
+    never asks ``keras.backend.backend()``: no comparison with a backend's ``name`` outside harness.backends."""
+    found = []
+    for path in _python_files(ROOT / "harness"):
+        if "backends" in path.relative_to(ROOT / "harness").parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(
+                    isinstance(side, ast.Attribute) and side.attr == "name" and "backend" in ast.unparse(side.value)
+                    for side in [node.left, *node.comparators]):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert found == []
 
 
 FEED_ORDER = """
@@ -87,6 +143,7 @@ print(json.dumps(epochs))
 """
 
 
+@pytest.mark.slow
 @needs("tensorflow")
 @pytest.mark.parametrize("name", OTHER_BACKENDS)
 def test_same_seed_same_batches_on_every_backend(name: str) -> None:
@@ -128,6 +185,7 @@ print("EXIT", int(code), "TF", "tensorflow" in sys.modules, "ATTEMPTS", attempts
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", OTHER_BACKENDS)
 def test_a_run_on_jax_or_torch_never_imports_tensorflow(name: str, tmp_path) -> None:
     """On a machine without TensorFlow (the import system finds none, and counts every attempt to import it),
@@ -147,6 +205,7 @@ def test_a_run_on_jax_or_torch_never_imports_tensorflow(name: str, tmp_path) -> 
         assert (record["augmentation_in"], record["compiled"]) == ("model", False)
 
 
+@pytest.mark.slow
 def test_devices_must_be_visible_gpus(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-m", "harness", "run", "--dataset", "synthetic", "--model", "small_cnn",
                           "--augmentation", "none", "--devices", "0,2", "--steps", "1"],
@@ -180,6 +239,7 @@ ENGINE_ON_JAX = [
 ]
 
 
+@pytest.mark.slow
 @needs("jax")
 def test_the_engine_tests_pass_on_jax() -> None:
     """The full engine suite runs on each backend in tox (py-jax, py-torch); the main suite runs the engine's
@@ -190,6 +250,7 @@ def test_the_engine_tests_pass_on_jax() -> None:
     assert f"{len(ENGINE_ON_JAX)} passed" in out.stdout
 
 
+@pytest.mark.slow
 @needs("tensorflow")
 @needs("jax")
 def test_a_run_on_two_backends_trains_and_shows_each(tmp_path) -> None:

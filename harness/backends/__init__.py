@@ -5,6 +5,11 @@ lives in :mod:`harness.backends.tensorflow`, :mod:`harness.backends.jax` or :mod
 the engine, the workers and the session call only :class:`Backend`. Importing this package imports no
 framework and no Keras: ``harness --help``, ``harness list`` and ``--collect-only`` stay light.
 
+The dependency goes one way: the engine uses the backends, the backends never import the engine (their feed
+is :mod:`harness.backends.feed`, backend-neutral). What differs between backends is said by the backend
+object, as a capability (:attr:`Backend.compiles_graph`, :attr:`Backend.needs_jittable_layers`,
+:attr:`Backend.version`, :meth:`Backend.device`): code outside this package never asks a backend its name.
+
 Keras fixes its backend when it is first imported, once per process: :func:`activate` sets
 ``KERAS_BACKEND`` before that, and refuses (a :class:`~harness.errors.UsageError`) a backend other than the
 one an already imported Keras uses. A run with several backends trains each backend's tasks in their own
@@ -50,9 +55,22 @@ class Device:
 
 
 class Backend(Protocol):
-    """What the engine needs of a backend. Every method but :meth:`devices` may import Keras."""
+    """What the engine needs of a backend. Every method but :meth:`devices` and :meth:`device` may import
+    Keras."""
 
+    #: ``tensorflow``, ``jax`` or ``torch``: what records and messages call it (never a test in the engine).
     name: str
+    #: Whether Keras compiles the training step even without XLA (TensorFlow traces a graph): a model that
+    #: does not run eagerly has a compiled step. Elsewhere a step is compiled only when XLA compiles it.
+    compiles_graph: bool
+    #: Whether one layer that XLA cannot compile (``supports_jit=False``) makes Keras run the whole training
+    #: step uncompiled (JAX): the engine then applies such an augmentation in the feed, outside the model,
+    #: and a record whose step ran uncompiled names the layers (``jit_blockers``).
+    needs_jittable_layers: bool
+
+    @property
+    def version(self) -> str:
+        """The framework's version (TensorFlow's, JAX's or PyTorch's)."""
 
     def configure(self, threads: int | None = None) -> None:
         """Once per process, before training: thread counts (``None``: the framework's default), GPU memory
@@ -67,7 +85,7 @@ class Backend(Protocol):
     def make_feed(self, images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int,
                   transform: Any = None) -> Any:
         """What ``model.fit``/``evaluate``/``predict`` read: batches of ``(images, int32 labels)`` in the
-        order of :func:`harness.engine.feed.epoch_order`; ``transform`` (a Keras layer) is applied to each
+        order of :func:`harness.backends.feed.epoch_order`; ``transform`` (a Keras layer) is applied to each
         training batch before the model sees it."""
 
     def begin_task(self) -> Any:
@@ -78,6 +96,9 @@ class Backend(Protocol):
 
     def devices(self) -> list[Device]:
         """The devices this backend trains on here (GPUs, else the CPU). Imports the framework, not Keras."""
+
+    def device(self) -> Device:
+        """The device this process trains on (the first of :meth:`devices`), looked up once per process."""
 
     def intra_op_threads(self) -> int | None:
         """Threads one operation runs on, where the framework says."""
@@ -93,6 +114,9 @@ class KerasBackend:
     """What the three backends share; each module subclasses it."""
 
     name = ""
+    compiles_graph = False
+    needs_jittable_layers = False
+    _device: Device | None = None
 
     def configure(self, threads: int | None = None) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -116,7 +140,7 @@ class KerasBackend:
 
     def make_feed(self, images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int,
                   transform: Any = None) -> Any:
-        from harness.engine.feed import batch_feed
+        from harness.backends.feed import batch_feed
 
         return batch_feed(images, labels, batch_size, shuffle=shuffle, seed=seed, transform=transform)
 
@@ -133,6 +157,11 @@ class KerasBackend:
     def devices(self) -> list[Device]:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def device(self) -> Device:
+        if self._device is None:
+            self._device = self.devices()[0]
+        return self._device
+
     def intra_op_threads(self) -> int | None:
         return None
 
@@ -141,6 +170,10 @@ class KerasBackend:
 
         module = importlib.import_module(PACKAGES[self.name])
         return {"backend": self.name, "keras": keras.__version__, self.name: str(module.__version__)}
+
+    @property
+    def version(self) -> str:
+        return self.versions()[self.name]
 
     def peak_memory_bytes(self) -> int | None:
         return None

@@ -12,6 +12,8 @@ from harness.backends import Device, KerasBackend
 
 class JaxBackend(KerasBackend):
     name = "jax"
+    #: Keras jit-compiles a model's step only when every layer supports it (else runs it all eagerly).
+    needs_jittable_layers = True
     _configured = False
     _threads: int | None = None
 

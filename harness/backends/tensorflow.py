@@ -1,5 +1,5 @@
 """The TensorFlow backend: the ``tf.data`` feed, TensorFlow's thread and GPU settings, and the cleaning of
-its global gradient registry between tasks. The only module of harness (with :mod:`harness.engine.tfimport`)
+its global gradient registry between tasks. The only module of harness (with :mod:`harness.backends.tfimport`)
 that imports TensorFlow."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from harness.backends import Device, KerasBackend
-from harness.engine.tfimport import ensure_tensorflow
+from harness.backends.tfimport import ensure_tensorflow
 
 #: Batches kept ready ahead of the model.
 PREFETCH_BATCHES = 2
@@ -17,6 +17,8 @@ PREFETCH_BATCHES = 2
 
 class TensorFlowBackend(KerasBackend):
     name = "tensorflow"
+    #: Keras traces the step into a ``tf.function`` graph, with or without XLA.
+    compiles_graph = True
     _configured = False
 
     def configure(self, threads: int | None = None) -> None:
@@ -46,7 +48,7 @@ class TensorFlowBackend(KerasBackend):
 
     def make_feed(self, images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int,
                   transform: Any = None) -> Any:
-        if transform is not None:  # an augmentation in the feed is a JAX matter; TensorFlow keeps it in the model
+        if transform is not None:  # a layer to apply outside the model (never asked of TensorFlow): the generic feed
             return super().make_feed(images, labels, batch_size, shuffle=shuffle, seed=seed, transform=transform)
         return make_dataset(images, labels, batch_size, shuffle=shuffle, seed=seed)
 
@@ -121,7 +123,7 @@ def _gather(images: np.ndarray, labels: np.ndarray) -> Any:
     other dtype becomes float32."""
     import tensorflow as tf
 
-    from harness.engine.feed import gather
+    from harness.backends.feed import gather
 
     shape = (None, *images.shape[1:])
     dtype = tf.as_dtype(images.dtype) if images.dtype in (np.uint8, np.float32) else tf.float32
@@ -140,7 +142,7 @@ def _gather(images: np.ndarray, labels: np.ndarray) -> Any:
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int) -> Any:
     """Batches of ``images``/``labels`` (rows gathered per batch, in parallel), in the order of
-    :func:`harness.engine.feed.epoch_order` (the same batches as the other backends' feed), reshuffled each
+    :func:`harness.backends.feed.epoch_order` (the same batches as the other backends' feed), reshuffled each
     epoch when ``shuffle``.
 
     ``tf.data``'s autotuning is off, with fixed parallelism and prefetching instead: with it on, on a 2-core
@@ -149,7 +151,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shu
     likewise). Measured in ``benchmarks/test_feed_autotune.py``; ``docs/benchmarks.md`` section 10."""
     import tensorflow as tf
 
-    from harness.engine.feed import EpochIndices, parallel_gathers
+    from harness.backends.feed import EpochIndices, parallel_gathers
 
     indices = EpochIndices(len(labels), batch_size, shuffle=shuffle, seed=seed)
     # One element per epoch (its whole order), batched in TensorFlow: a Python call per epoch, not per batch.

@@ -6,11 +6,13 @@ from the task's seed (Python, NumPy, the framework, Keras), so its result does n
 it, and the same seed on the same machine and backend gives the same result on the CPU. After it, everything
 it built is released.
 
-On JAX, an augmentation Keras cannot compile (``RandomRotation``, ``RandomZoom``, ``RandomTranslation``...
-declare ``supports_jit=False``, which would run the whole model uncompiled) is applied by the feed to each
-training batch, before the compiled step, instead of inside the model (``augmentation_in``: ``model`` or
-``feed``). ``compiled`` says whether the training step was compiled (a graph on TensorFlow, XLA on JAX; on
-PyTorch Keras runs it eagerly), ``jit_compile`` whether XLA compiled it.
+On a backend where one layer XLA cannot compile runs the whole model uncompiled (JAX:
+:attr:`harness.backends.Backend.needs_jittable_layers`), an augmentation Keras cannot compile
+(``RandomRotation``, ``RandomZoom``, ``RandomTranslation``... declare ``supports_jit=False``) is applied by the
+feed to each training batch, before the compiled step, instead of inside the model (``augmentation_in``:
+``model`` or ``feed``). ``compiled`` says whether the training step was compiled (a graph on TensorFlow, XLA
+on JAX; on PyTorch Keras runs it eagerly), ``jit_compile`` whether XLA compiled it. The engine asks these
+things of the backend object, never its name.
 
 Which weights are tested: by default those of the epoch with the best validation accuracy (the first such
 epoch on ties), restored before the test evaluation; with ``--keep-last-weights``, those of the last epoch.
@@ -31,10 +33,9 @@ import harness
 from harness import backends, stats
 from harness.data.prepare import PreparedData, prepare
 from harness.engine import events
-from harness.engine.budget import callback_list, make_budget_callback
+from harness.engine.budget import callback_list
 from harness.engine.errors import error_kind, oom_message
 from harness.engine.features import extract, plan_features
-from harness.engine.feed import make_datasets
 from harness.engine.task import Task
 from harness.record import identity
 from harness.specs import VALUE_RANGES, DatasetRequest
@@ -63,7 +64,7 @@ def jittable(layer: Any) -> bool:
 def build_model(task: Task, data: PreparedData, augmentation: Any = None, pixels: str = "uint8") -> Any:
     """Input -> augmentation (training only) -> rescaling to the model's range -> the model -> float32 logits.
 
-    The input is ``uint8``, as the feed delivers it (:mod:`harness.engine.feed`): the rescaling layer casts it
+    The input is ``uint8``, as the feed delivers it (:mod:`harness.backends.feed`): the rescaling layer casts it
     straight to the compute dtype, or, behind an augmentation, a cast to float32 comes first so that the
     augmentation sees the same float32 pixels as it always has. With ``pixels="float32"`` (an augmentation in
     the feed delivers float32 pixels) the input is float32."""
@@ -119,45 +120,43 @@ def _phases(task: Task) -> list[tuple[int | None, Any]]:
     return [(None, None)]
 
 
-def _validation_by(evaluator: Any, feed: Any) -> Any:
-    """A callback that validates with ``evaluator`` (the head on cached validation features) after each
-    epoch and puts ``val_loss`` and ``val_accuracy`` into the epoch's logs, as ``validation_data`` would."""
-    import keras
-
-    class Validation(keras.callbacks.Callback):  # type: ignore[misc]
-        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            if logs is not None:
-                result = evaluator.evaluate(feed, verbose=0, return_dict=True)
-                logs.update({f"val_{name}": value for name, value in result.items()})
-
-    return Validation()
+def make_datasets(backend: backends.Backend, data: PreparedData, batch_size: int, seed: int,
+                  transform: Any = None) -> dict[str, Any]:
+    """One feed per split from ``backend``: ``train`` shuffled each epoch (through ``transform`` if given),
+    ``validation`` and ``test`` in order."""
+    return {split: backend.make_feed(x, y, batch_size, shuffle=(split == "train"), seed=seed,
+                                     transform=transform if split == "train" else None)
+            for split, (x, y) in data.arrays.items()}
 
 
 def _fit(task: Task, model: Any, evaluator: Any, data: PreparedData, feeds: dict[str, Any],
          setup_seconds: float = 0.0) -> Any:
-    """Train within the budget (one or two phases); returns the budget callback with everything it saw.
-    ``setup_seconds`` (computing cached training features) counts as training time already used; an
-    ``evaluator`` other than ``model`` (a head on cached features) does the validation."""
-    callback = make_budget_callback(task, n_train=len(data.arrays["train"][1]))
-    callback.meter.seconds += setup_seconds
-    validation, callbacks = feeds["validation"], [callback]
+    """Train within the budget (one or two phases); returns the training callbacks with everything they kept
+    (:func:`harness.engine.callbacks.training_callbacks`). ``setup_seconds`` (computing cached training
+    features) counts as training time already used; an ``evaluator`` other than ``model`` (a head on cached
+    features) does the validation."""
+    from harness.engine.callbacks import ValidateWith, training_callbacks
+
+    training = training_callbacks(task, n_train=len(data.arrays["train"][1]))
+    meter = training.meter
+    meter.seconds += setup_seconds
+    validation, callbacks = feeds["validation"], training.callbacks
     if evaluator is not model:
-        validation, callbacks = None, [_validation_by(evaluator, feeds["validation"]), callback]
+        validation, callbacks = None, [ValidateWith(evaluator, feeds["validation"]), *callbacks]
     max_epochs = task.budget.epochs or 10**9
     for phase_epochs, fine_tune in _phases(task):
         if fine_tune is not None:
             fine_tune(model.harness_body, task.model.params)
             compile_model(model, float(task.model.params.get("fine_tune_learning_rate", 1e-5)))
-        start = callback.meter.epochs
+        start = meter.epochs
         stop = min(max_epochs, start + phase_epochs) if phase_epochs else max_epochs
-        if start >= stop or callback.meter.exhausted:
+        if start >= stop or meter.exhausted:
             break
         model.fit(feeds["train"], validation_data=validation, initial_epoch=start, epochs=stop,
-                  callbacks=callback_list(model, callbacks, stop, callback.meter.steps_per_epoch), verbose=0,
-                  shuffle=False)
-        if callback.nan_at is not None:
+                  callbacks=callback_list(model, callbacks, stop, meter.steps_per_epoch), verbose=0, shuffle=False)
+        if training.nan_at is not None:
             break
-    return callback
+    return training
 
 
 def train(task: Task) -> dict[str, Any]:
@@ -191,7 +190,7 @@ def _train(task: Task, backend: backends.Backend) -> dict[str, Any]:
     data = _prepare(task)
     baseline = data.info["baseline_accuracy"]
     augmentation = task.augmentation.factory(dict(task.augmentation.params))
-    in_feed = augmentation is not None and backend.name == "jax" and not jittable(augmentation)
+    in_feed = augmentation is not None and backend.needs_jittable_layers and not jittable(augmentation)
     if in_feed:
         model = build_model(task, data, pixels="float32")
     else:
@@ -211,17 +210,17 @@ def _train(task: Task, backend: backends.Backend) -> dict[str, Any]:
             trainer = evaluator
     feeds = make_datasets(backend, data, task.batch_size, task.seed, transform=augmentation if in_feed else None)
     events.emit({"kind": "start", "task": task.id, "baseline": baseline})
-    callback = _fit(task, trainer, evaluator, data, feeds, setup_seconds=feature_seconds.get("train", 0.0))
-    used = callback.meter.used()
+    training = _fit(task, trainer, evaluator, data, feeds, setup_seconds=feature_seconds.get("train", 0.0))
+    used = training.meter.used()
     common = {
         "dataset_info": data.info,
         "baseline_accuracy": baseline,
         "n_train": int(len(data.arrays["train"][1])),
         "n_test": int(len(data.arrays["test"][1])),
         **used,
-        "wall_seconds": callback.wall_seconds,
-        "history": callback.history,
-        "time_to_target": callback.time_to_target,
+        "wall_seconds": training.history.wall_seconds,
+        "history": training.history.entries,
+        "time_to_target": training.time_to_target,
         "params_count": int(model.count_params()),
         "precision": task.precision,
         "threads": _threads(backend),
@@ -232,43 +231,32 @@ def _train(task: Task, backend: backends.Backend) -> dict[str, Any]:
         "features_reused": reused,
         "images_per_second": used["images"] / used["train_seconds"] if used["train_seconds"] else math.nan,
     }
-    if callback.nan_at is not None:
-        where = callback.nan_at
+    if training.nan_at is not None:
+        where = training.nan_at
         return {**common, "status": "error", "error_kind": "nan_loss", "nan_at": where,
                 "error": f"loss became NaN or infinite at epoch {where['epoch']}, step {where['step']}"}
-    return {**common, **_test(task, trainer, evaluator, callback, feeds, baseline, common["n_test"])}
+    return {**common, **_test(task, trainer, evaluator, training, feeds, baseline, common["n_test"])}
 
 
 def _where(backend: backends.Backend, model: Any) -> dict[str, Any]:
-    """The backend, the device, its peak memory, and whether the training step was compiled (and, on JAX,
-    when it was not, the layers that kept XLA off: never silent, the report warns about them)."""
-    versions = backend.versions()
+    """The backend's version, the device, its peak memory, and whether the training step was compiled (and,
+    on a backend where one layer keeps XLA off the whole step, when it was not, the layers that did: never
+    silent, the report warns about them)."""
     jit = bool(getattr(model, "jit_compile", False))
-    compiled = jit or (backend.name == "tensorflow" and not model.run_eagerly)
-    where: dict[str, Any] = {"backend_version": versions.get(backend.name), "device": _device(backend).as_dict(),
+    compiled = jit or (backend.compiles_graph and not model.run_eagerly)
+    where: dict[str, Any] = {"backend_version": backend.version, "device": backend.device().as_dict(),
                              "peak_memory_bytes": backend.peak_memory_bytes(), "jit_compile": jit,
                              "compiled": compiled}
-    if backend.name == "jax" and not compiled:
+    if backend.needs_jittable_layers and not compiled:
         where["jit_blockers"] = sorted({type(layer).__name__ for layer in [model, *model._flatten_layers()]
                                         if not getattr(layer, "supports_jit", True)})
     return where
-
 
 
 def _threads(backend: backends.Backend) -> int:
     from harness.system import usable_cores
 
     return backend.intra_op_threads() or usable_cores()
-
-
-_DEVICES: dict[str, backends.Device] = {}
-
-
-def _device(backend: backends.Backend) -> backends.Device:
-    """The device this process trains on (the first its backend lists), looked up once."""
-    if backend.name not in _DEVICES:
-        _DEVICES[backend.name] = backend.devices()[0]
-    return _DEVICES[backend.name]
 
 
 def _prepare(task: Task) -> PreparedData:
@@ -279,20 +267,20 @@ def _prepare(task: Task) -> PreparedData:
                    progress=lambda done, total: events.emit({"kind": "decode", "done": done, "total": total}))
 
 
-def _test(task: Task, model: Any, evaluator: Any, callback: Any, feeds: dict[str, Any], baseline: float,
+def _test(task: Task, model: Any, evaluator: Any, training: Any, feeds: dict[str, Any], baseline: float,
           n_test: int) -> dict[str, Any]:
     """Test the last weights and those of the best validation epoch; report the ones the task asks for.
-    ``model`` is the one trained (whose weights the callback kept), ``evaluator`` what reads the test feed
-    (the same model, or the head on cached features, which shares its layers)."""
-    history = callback.history
+    ``model`` is the one trained (whose best weights ``training.best`` kept), ``evaluator`` what reads the test
+    feed (the same model, or the head on cached features, which shares its layers)."""
+    history, best = training.history.entries, training.best
     last_epoch = len(history)
     test_last = _evaluate(evaluator, feeds["test"])
     test_best, best_epoch = test_last, last_epoch
-    if callback.best_weights is not None and callback.best_epoch != last_epoch:
+    if best.best_weights is not None and best.best_epoch != last_epoch:
         last_weights = model.get_weights()
-        model.set_weights(callback.best_weights)
+        model.set_weights(best.best_weights)
         test_best = _evaluate(evaluator, feeds["test"])
-        best_epoch = callback.best_epoch
+        best_epoch = best.best_epoch
         model.set_weights(last_weights)
     tested_epoch = best_epoch if task.restore_best else last_epoch
     # Keras's float32 accuracy, back to the count of correct answers: clean ratios (0.56, not 0.5600000024)

@@ -408,16 +408,18 @@ def split_warnings(records: list[dict[str, Any]]) -> list[str]:
 
 
 def uncompiled_warnings(records: list[dict[str, Any]]) -> list[str]:
-    """One warning per backend whose training step some combinations ran uncompiled on JAX (a layer that
-    declares ``supports_jit=False`` turns XLA off for the whole model): never silent, since such steps are
-    about ten times slower and their times not comparable. PyTorch, which Keras runs eagerly, is not warned
-    about (its records say ``compiled: false``)."""
+    """One warning per backend whose training step some combinations ran uncompiled because of their layers
+    (on JAX, a layer that declares ``supports_jit=False`` turns XLA off for the whole model: such a record
+    says ``compiled: false`` and has ``jit_blockers``): never silent, since such steps are about ten times
+    slower and their times not comparable. PyTorch, which Keras runs eagerly, is not warned about (its
+    records say ``compiled: false``, with no ``jit_blockers``)."""
     found: dict[str, list[str]] = defaultdict(list)
     blockers: dict[str, set[str]] = defaultdict(set)
     for record in rec.latest_per_task(records):
-        if record.get("backend") == "jax" and record.get("compiled") is False:
-            found["jax"].append(str(record.get("id")))
-            blockers["jax"].update(record.get("jit_blockers") or [])
+        if record.get("compiled") is False and "jit_blockers" in record:
+            backend = str(record.get("backend"))
+            found[backend].append(str(record.get("id")))
+            blockers[backend].update(record.get("jit_blockers") or [])
     warnings = []
     for backend, ids in found.items():
         names = sorted(set(ids))

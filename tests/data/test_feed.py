@@ -7,7 +7,7 @@ from harness.backends import tensorflow as tf_backend
 from harness.backends.tensorflow import make_dataset
 from harness.data import cache
 from harness.data.prepare import PreparedData
-from harness.engine.feed import make_datasets
+from harness.engine.train import make_datasets
 
 tf = pytest.importorskip("tensorflow")
 
@@ -75,7 +75,7 @@ def test_autotuning_is_off_and_gathers_scale_with_cores(monkeypatch) -> None:
     """With tf.data's autotuner on, long stretches of training ran at half speed on 2 cores (see the feed's
     docstring): the feed uses fixed parallelism instead."""
     from harness import system
-    from harness.engine import feed
+    from harness.backends import feed
 
     images, labels = _arrays(8)
     ds = make_dataset(images, labels, 4, shuffle=True, seed=1)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import harness
-from harness.engine.budget import BudgetMeter, make_budget_callback
+from harness.engine.budget import BudgetMeter
 from harness.engine.task import Task
 from harness.specs import Budget
 
@@ -86,6 +86,7 @@ def test_the_first_limit_reached_wins() -> None:
 # -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_steps_and_images_limits_in_training(engine_tester) -> None:
     result = engine_tester.run("run", *SMALL, *models("tiny"), "--steps", "6")
     assert result.ret in (0, 1), result.stderr
@@ -137,22 +138,25 @@ def test_time_budget_stops_within_one_batch_of_its_limit() -> None:
     than the batch that crossed the limit."""
     import keras
 
+    from harness.engine.callbacks import training_callbacks
+
     keras.utils.set_random_seed(1)
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     y = (x[:, 0] > 0).astype("int32")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     clock = Clock()
-    callback = make_budget_callback(_task(Budget(epochs=5, seconds=0.25), batch_size=4), n_train=64, clock=clock)
-    model.fit(x, y, batch_size=4, epochs=5, shuffle=False, verbose=0, callbacks=[_ticker(clock, 0.1), callback])
-    used = callback.meter.used()
+    training = training_callbacks(_task(Budget(epochs=5, seconds=0.25), batch_size=4), n_train=64, clock=clock)
+    model.fit(x, y, batch_size=4, epochs=5, shuffle=False, verbose=0,
+              callbacks=[_ticker(clock, 0.1), *training.callbacks])
+    used = training.meter.used()
     # The first batch compiles the step: its 0.1 s is compile_seconds, off the clock; three more reach 0.3 s.
     assert (used["stop_reason"], used["steps"], used["epochs"]) == ("time", 4, 1)
     assert used["compile_seconds"] == pytest.approx(0.1)
     assert used["train_seconds"] == pytest.approx(0.3)
     assert used["time_overrun_seconds"] == pytest.approx(0.05)
     assert 0 <= used["time_overrun_seconds"] <= used["last_batch_seconds"] == pytest.approx(0.1)
-    assert [(e["steps"], e["partial"]) for e in callback.history] == [(4, True)]
+    assert [(e["steps"], e["partial"]) for e in training.history.entries] == [(4, True)]
 
 
 class LossReads:
@@ -190,16 +194,18 @@ def _fit_counting(x, y, budget: Budget, epochs: int, seconds_per_batch: float) -
     import keras
 
     from harness.engine.budget import callback_list
+    from harness.engine.callbacks import training_callbacks
 
     keras.utils.set_random_seed(1)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     clock, reads = Clock(), LossReads()
-    callback = make_budget_callback(_task(budget, batch_size=4), n_train=len(x), clock=clock)
+    training = training_callbacks(_task(budget, batch_size=4), n_train=len(x), clock=clock)
     steps = len(x) // 4
-    callbacks = callback_list(model, [_ticker(clock, seconds_per_batch), reads.callback(), callback], epochs, steps)
+    callbacks = callback_list(model, [_ticker(clock, seconds_per_batch), reads.callback(), *training.callbacks],
+                              epochs, steps)
     model.fit(x, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks)
-    return reads, callback
+    return reads, training
 
 
 def test_the_loss_is_not_read_after_every_batch() -> None:
@@ -227,6 +233,7 @@ def test_a_nan_loss_between_two_reads_is_still_caught() -> None:
     assert callback.meter.used()["stop_reason"] == "nan_loss"
 
 
+@pytest.mark.slow
 def test_time_budget_in_a_run_stops_by_time_and_overruns_by_at_most_one_batch(engine_tester) -> None:
     """The same property end to end, on the real clock: whatever the machine's speed (the first batch, which
     traces the training step, may alone outlast the limit), training stops for time, and past the limit by no

@@ -5,13 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def run(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_first_import_is_quiet() -> None:
-    out = run("from harness.engine.tfimport import ensure_tensorflow\nensure_tensorflow()\n"
+    out = run("from harness.backends.tfimport import ensure_tensorflow\nensure_tensorflow()\n"
               "import sys; print('keras' in sys.modules and 'tensorflow' in sys.modules)")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
@@ -28,7 +31,7 @@ def test_a_failing_import_replays_what_it_printed() -> None:
         "        raise ImportError('no keras here')\n"
         "    return real(name, *args, **kwargs)\n"
         "builtins.__import__ = fake\n"
-        "from harness.engine.tfimport import ensure_tensorflow\n"
+        "from harness.backends.tfimport import ensure_tensorflow\n"
         "ensure_tensorflow()\n"
     )
     out = run(code)

@@ -1,5 +1,6 @@
 """Feeding decoded arrays to Keras: shuffled training batches, ordered evaluation batches, the same on every
-backend.
+backend. Backend-neutral (NumPy, and Keras' ``PyDataset`` on first use): the backends build their feeds on it,
+and nothing here knows the engine.
 
 Every feed shuffles and batches *indices*, and each batch gathers its rows straight from the ``uint8`` arrays
 (memory maps of the decode-once cache, or in-memory arrays). Nothing is copied up front: ``from_tensor_slices``
@@ -20,13 +21,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from harness.backends import Backend
-    from harness.data.prepare import PreparedData
 
 #: Batches gathered ahead of the model.
 PREFETCH_BATCHES = 2
@@ -83,12 +80,6 @@ def parallel_gathers() -> int:
     return max(2, min(8, usable_cores() // 2))
 
 
-def _py_dataset() -> type:
-    import keras
-
-    return keras.utils.PyDataset  # type: ignore[no-any-return]
-
-
 def batch_feed(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int,
                transform: Any = None, prefetch: int = PREFETCH_BATCHES) -> Any:
     """A ``keras.utils.PyDataset`` of batches in :func:`epoch_order`, gathered by one background thread
@@ -102,76 +93,78 @@ def batch_feed(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuff
                          prefetch=prefetch)
 
 
+class BatchFeedBase:
+    """What :func:`batch_feed`'s class does, without Keras: :func:`_feed_class` puts it in front of
+    ``keras.utils.PyDataset``. Batch ``i`` of the current epoch is gathered (or taken from the prefetched
+    ones), and the next ``prefetch`` batches, into the next epoch if need be, are handed to the thread."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int,
+                 transform: Any, prefetch: int) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)  # type: ignore[call-arg]
+        self.images, self.labels, self.batch_size = images, labels, batch_size
+        self.shuffle, self.seed, self.transform, self.prefetch = shuffle, seed, transform, prefetch
+        self.epoch = 0
+        self._batches = batch_indices(len(labels), batch_size, shuffle=shuffle, seed=seed, epoch=0)
+        self._pending: dict[tuple[int, int], Future[tuple[np.ndarray, np.ndarray]]] = {}
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="harness-feed") if prefetch else None
+
+    @property
+    def num_batches(self) -> int:
+        return len(self._batches)
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def _order(self, epoch: int) -> list[np.ndarray]:
+        if epoch == self.epoch or not self.shuffle:
+            return self._batches
+        return batch_indices(len(self.labels), self.batch_size, shuffle=True, seed=self.seed, epoch=epoch)
+
+    def _key(self, epoch: int, i: int) -> tuple[int, int]:
+        return (epoch if self.shuffle else 0, i)  # unshuffled, every epoch has the same batches
+
+    def _prefetch_after(self, i: int) -> None:
+        """Hand the ``prefetch`` batches after batch ``i`` to the thread (those not handed to it yet)."""
+        if self._pool is None:
+            return
+        n = len(self._batches)
+        for ahead in range(1, self.prefetch + 1):
+            epoch, j = self.epoch + (i + ahead) // n, (i + ahead) % n
+            key = self._key(epoch, j)
+            if key not in self._pending:
+                self._pending[key] = self._pool.submit(gather, self.images, self.labels, self._order(epoch)[j])
+
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        future = self._pending.pop(self._key(self.epoch, i), None)
+        x, y = future.result() if future is not None else gather(self.images, self.labels, self._batches[i])
+        self._prefetch_after(i)
+        if self.transform is not None:
+            import keras
+
+            x = self.transform(keras.ops.cast(x, "float32"), training=True)
+        return x, y
+
+    def on_epoch_end(self) -> None:
+        if not self.shuffle:
+            return
+        self._batches = self._order(self.epoch + 1)
+        self.epoch += 1
+        self._pending = {key: f for key, f in self._pending.items() if key[0] >= self.epoch}
+
+    def __del__(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
 _FEED_CLASS: type | None = None
 
 
 def _feed_class() -> type:
+    """``BatchFeed``: :class:`BatchFeedBase` on ``keras.utils.PyDataset`` (made once, on first use)."""
     global _FEED_CLASS
-    if _FEED_CLASS is not None:
-        return _FEED_CLASS
-    base = _py_dataset()
+    if _FEED_CLASS is None:
+        import keras
 
-    class BatchFeed(base):  # type: ignore[misc, valid-type]
-        def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int,
-                     transform: Any, prefetch: int) -> None:
-            super().__init__(workers=1, use_multiprocessing=False)
-            self.images, self.labels, self.batch_size = images, labels, batch_size
-            self.shuffle, self.seed, self.transform, self.prefetch = shuffle, seed, transform, prefetch
-            self.epoch = 0
-            self._batches = batch_indices(len(labels), batch_size, shuffle=shuffle, seed=seed, epoch=0)
-            self._pending: dict[tuple[int, int], Future[tuple[np.ndarray, np.ndarray]]] = {}
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="harness-feed") if prefetch else None
-
-        @property
-        def num_batches(self) -> int:
-            return len(self._batches)
-
-        def __len__(self) -> int:
-            return len(self._batches)
-
-        def _order(self, epoch: int) -> list[np.ndarray]:
-            if epoch == self.epoch or not self.shuffle:
-                return self._batches
-            return batch_indices(len(self.labels), self.batch_size, shuffle=True, seed=self.seed, epoch=epoch)
-
-        def _key(self, epoch: int, i: int) -> tuple[int, int]:
-            return (epoch if self.shuffle else 0, i)  # unshuffled, every epoch has the same batches
-
-        def __getitem__(self, i: int) -> tuple[Any, Any]:
-            future = self._pending.pop(self._key(self.epoch, i), None)
-            x, y = future.result() if future is not None else gather(self.images, self.labels, self._batches[i])
-            n = len(self._batches)
-            for ahead in range(1, self.prefetch + 1):  # the next batches, into the next epoch if need be
-                epoch, j = self.epoch + (i + ahead) // n, (i + ahead) % n
-                key = self._key(epoch, j)
-                if self._pool is not None and key not in self._pending:
-                    self._pending[key] = self._pool.submit(gather, self.images, self.labels, self._order(epoch)[j])
-            if self.transform is not None:
-                import keras
-
-                x = self.transform(keras.ops.cast(x, "float32"), training=True)
-            return x, y
-
-        def on_epoch_end(self) -> None:
-            if not self.shuffle:
-                return
-            self._batches = self._order(self.epoch + 1)
-            self.epoch += 1
-            self._pending = {key: f for key, f in self._pending.items() if key[0] >= self.epoch}
-
-        def __del__(self) -> None:
-            pool = getattr(self, "_pool", None)
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-
-    _FEED_CLASS = BatchFeed
+        _FEED_CLASS = type("BatchFeed", (BatchFeedBase, keras.utils.PyDataset), {})
     return _FEED_CLASS
-
-
-def make_datasets(backend: Backend, data: PreparedData, batch_size: int, seed: int,
-                  transform: Any = None) -> dict[str, Any]:
-    """One feed per split from ``backend``: ``train`` shuffled each epoch (through ``transform`` if given),
-    ``validation`` and ``test`` in order."""
-    return {split: backend.make_feed(x, y, batch_size, shuffle=(split == "train"), seed=seed,
-                                     transform=transform if split == "train" else None)
-            for split, (x, y) in data.arrays.items()}
