@@ -45,7 +45,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "split_digest": ("harness.data.prepare", "split_digest"),
     "DOWNLOADS_SUBDIR": ("harness.data.cache", "DOWNLOADS"),
     "display_path": ("harness.data.names", "shown"),
-    "ensure_tensorflow": ("harness.engine.tfimport", "ensure_tensorflow"),
+    "ensure_tensorflow": ("harness.backends.tfimport", "ensure_tensorflow"),
     # configuration, session, options
     "Config": ("harness.config", "Config"),
     "StashKey": ("harness.config", "StashKey"),
@@ -177,6 +177,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
+    from harness.backends.tfimport import ensure_tensorflow
     from harness.commands import Command, Commands
     from harness.config import (
         Config,
@@ -198,7 +199,6 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from harness.data.prepare import split_digest
     from harness.data.sources import ImageArrays, ImageFiles, SplitFractions
     from harness.engine.task import Task
-    from harness.engine.tfimport import ensure_tensorflow
     from harness.executor import Executor, ExecutorSpec
     from harness.record import ErrorKind, Record, Status, error_record
     from harness.redact import is_redacted, redact_value

@@ -32,7 +32,7 @@ from harness.shutdown import raise_if_interrupted
 from harness.specs import Budget, Combination
 from harness.store import RunStore, StoreError
 from harness.system import usable_cores
-from harness.terminal import plural
+from harness.words import plural
 
 if TYPE_CHECKING:
     from harness.config import Config

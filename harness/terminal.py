@@ -16,6 +16,7 @@ from harness.redact import redact
 from harness.report.records import latest_per_task as latest_records  # one per combination, seed, backend
 from harness.report.records import several_backends
 from harness.tracebacks import format_traceback
+from harness.words import plural
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -39,11 +40,6 @@ def format_duration(seconds: float) -> str:
         return f"{minutes}m{seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
-
-
-def plural(count: int, word: str) -> str:
-    """``1 epoch``, ``2 epochs``."""
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _of(total: int | None) -> str:
@@ -133,7 +129,7 @@ class TerminalReporter:
                                                                                       len(combos) - skipped))
             return
         if self.verbosity >= 0:
-            from harness.main import selected
+            from harness.session import selected
 
             # without a selection nothing is selected: the run shows the whole grid and asks for one
             word = "selected" if selected(self.config) else "installed (none selected)"
