@@ -215,17 +215,18 @@ def test_devices_must_be_visible_gpus(tmp_path) -> None:
 
 
 def test_each_worker_takes_a_gpu_of_its_own(tmp_path) -> None:
-    """A worker sets CUDA_VISIBLE_DEVICES to the GPU it takes from its pool's queue, and its Keras backend,
-    before anything imports the framework."""
+    """A process worker makes its GPU the only one it sees (CUDA_VISIBLE_DEVICES) and its Keras backend the
+    run's, before anything imports the framework."""
     code = ("import multiprocessing, os, sys\nfrom harness.executors import process\n"
             "from harness.worker import WorkerPlugins\n"
-            "context = multiprocessing.get_context('spawn')\ngpus, progress = context.Queue(), context.Queue()\n"
-            "gpus.put(2)\n"
-            f"process._start_worker(WorkerPlugins((), False, {str(tmp_path)!r}), progress, 0, 1, 'jax', gpus)\n"
-            "print(os.environ['CUDA_VISIBLE_DEVICES'], 'jax' in sys.modules, os.environ['KERAS_BACKEND'])\n")
+            "mine, theirs = multiprocessing.Pipe()\n"
+            "theirs.send_bytes(b'')\n"  # an empty message ends the worker once it is ready
+            f"process._serve(mine, WorkerPlugins((), False, {str(tmp_path)!r}), ('jax', 1), 2)\n"
+            "print(theirs.recv()[0], os.environ['CUDA_VISIBLE_DEVICES'], 'jax' in sys.modules, "
+            "os.environ['KERAS_BACKEND'])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=_env())
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["2", "False", "jax"]
+    assert out.stdout.split() == ["ready", "2", "False", "jax"]
 
 
 #: The engine's tests that must hold on every backend, run again on JAX (Keras: one backend per process).

@@ -4,6 +4,8 @@ that imports TensorFlow."""
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -15,30 +17,49 @@ from harness.backends.tfimport import ensure_tensorflow
 PREFETCH_BATCHES = 2
 
 
+def _inter_op(threads: int) -> int:
+    """TensorFlow's inter-op threads for ``threads`` intra-op threads: at most 2."""
+    return max(1, min(2, threads))
+
+
 class TensorFlowBackend(KerasBackend):
     name = "tensorflow"
     #: Keras traces the step into a ``tf.function`` graph, with or without XLA.
     compiles_graph = True
     _configured = False
+    #: The intra-op threads asked for (the run's runtime), applied when TensorFlow is configured.
+    _threads: int | None = None
 
     def configure(self, threads: int | None = None) -> None:
         """Quiet import; GPU memory grows as needed (so it is released between tasks and several worker
-        processes can share a GPU); ``threads`` intra-op threads (inter-op: at most 2)."""
+        processes can share a GPU); ``threads`` intra-op threads (inter-op: at most 2).
+
+        Called with ``threads`` before TensorFlow is imported (:func:`harness.runtime.apply`), it only takes
+        note of them, also in ``TF_NUM_INTRAOP_THREADS``/``TF_NUM_INTEROP_THREADS``, which TensorFlow reads when
+        it starts (so a plugin that imports TensorFlow first gets them too); the engine's call before training
+        does the rest. A process that never trains with Keras (the testing kit's fast trainer) never imports it."""
+        if threads:
+            self._threads = threads
+            if "tensorflow" not in sys.modules:
+                os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+                os.environ["TF_NUM_INTEROP_THREADS"] = str(_inter_op(threads))
+                return
+        if self._configured:
+            return
         ensure_tensorflow()
         import tensorflow as tf
 
-        if threads and not self._configured:
+        if self._threads:
             try:
-                tf.config.threading.set_intra_op_parallelism_threads(threads)
-                tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
-            except RuntimeError:  # TensorFlow already initialized its thread pools in this process
+                tf.config.threading.set_intra_op_parallelism_threads(self._threads)
+                tf.config.threading.set_inter_op_parallelism_threads(_inter_op(self._threads))
+            except RuntimeError:  # TensorFlow already initialized its thread pools (with the variables above)
                 pass
-        if not self._configured:
-            for gpu in tf.config.list_physical_devices("GPU"):
-                try:
-                    tf.config.experimental.set_memory_growth(gpu, True)
-                except (RuntimeError, ValueError):  # already initialized: nothing to change any more
-                    pass
+        for gpu in tf.config.list_physical_devices("GPU"):
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except (RuntimeError, ValueError):  # already initialized: nothing to change any more
+                pass
         self._configured = True
 
     def seed(self, seed: int) -> None:
