@@ -46,7 +46,6 @@ def test_default_is_keras_backend_else_the_first_installed(monkeypatch) -> None:
         backends.default_name()
 
 
-@pytest.mark.slow
 @needs("jax")
 def test_a_process_keeps_the_backend_keras_was_imported_with() -> None:
     """Keras fixes its backend at import: activate sets KERAS_BACKEND before that, refuses another after."""

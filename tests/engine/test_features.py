@@ -19,7 +19,6 @@ def _records(result) -> dict[str, dict]:
     return {r["model"] + "/" + r["augmentation"]: r for r in result.records}
 
 
-@pytest.mark.slow
 def test_head_on_cached_features_follows_the_full_models_trajectory(engine_tester) -> None:
     """With nothing random in the model, training the head on cached features is the same computation as
     training the whole model: same losses and accuracies epoch by epoch, same test accuracy."""
@@ -87,7 +86,6 @@ def test_behind_an_augmentation_validation_and_test_on_cached_features_match_the
     assert [r["features_reused"] for r in cached.records] == [[], ["validation", "test"]]
 
 
-@pytest.mark.slow
 def test_evaluation_features_are_not_reused_across_different_frozen_weights(engine_tester) -> None:
     args = [*[a for a in SMALL if a not in ("--augmentation", "none")], "--augmentation", "flip",
             *models("frozen"), "--epochs", "1", "--repeats", "2", "--set", "frozen.base_seed=-1"]

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import typing
 
-import pytest
-
 from harness.record import Record, validate
 
 from .conftest import ENGINE_PLUGIN, SMALL, models
 
 
-@pytest.mark.slow
 def test_every_field_the_engine_writes_is_documented(engine_tester) -> None:
     result = engine_tester.run("run", *SMALL, *models("tiny", "nan_loss"), "--steps", "2", "--target-accuracy", "0.1")
     fields = set(typing.get_type_hints(Record))

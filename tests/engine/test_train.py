@@ -28,7 +28,6 @@ def by_model(result) -> dict[str, dict]:
 # -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_same_seed_same_result_whatever_ran_before(engine_tester) -> None:
     budget = ["--epochs", "2", "--seed", "3"]
     first = by_model(engine_tester.run("run", *SMALL, *models("tiny", "tiny_b"), *budget))
@@ -40,7 +39,6 @@ def test_same_seed_same_result_whatever_ran_before(engine_tester) -> None:
     assert first["tiny"]["history"][0]["loss"] != first["tiny_b"]["history"][0]["loss"]
 
 
-@pytest.mark.slow
 def test_repeats_use_consecutive_seeds_on_one_split(engine_tester) -> None:
     from harness.stats import mean_interval
 
@@ -64,7 +62,6 @@ def _tiny(request):  # module level: the task is built here, in the test's proce
                              keras.layers.Dropout(0.2), keras.layers.Dense(request.num_classes)])
 
 
-@pytest.mark.slow
 def test_the_callbacks_only_watch_the_numbers_are_keras_own(tmp_path) -> None:
     """The engine's training is Keras' ``fit`` on the same model, feed and seed: its callbacks (budget, NaN
     checks, history, best weights, time to target, progress) watch and never change a number. The record's
@@ -115,7 +112,6 @@ def test_the_callbacks_only_watch_the_numbers_are_keras_own(tmp_path) -> None:
 # -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_errors_nan_and_oom_become_rows_and_the_others_run(engine_tester) -> None:
     result = engine_tester.run("run", *SMALL, *models("broken", "nan_loss", "oom", "tiny"), "--steps", "2")
     assert result.ret == 1
@@ -142,7 +138,6 @@ def test_exitfirst_stops_at_the_first_error(engine_tester) -> None:
     assert "(stopped after 1 failed or errored (-x); 1 not run)" in result.stdout
 
 
-@pytest.mark.slow
 def test_exitfirst_stops_at_the_first_failure_and_maxfail_counts(engine_tester) -> None:
     """pytest's -x: the first failed task stops the run too, not only an error; --maxfail N after N."""
     one_step = ("--steps", "1", "--repeats", "3")  # one step on 16 test images: no seed beats the baseline
@@ -187,7 +182,6 @@ def test_a_step_that_runs_uncompiled_is_never_silent(engine_tester) -> None:
 # -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_best_and_last_weights_are_both_recorded(engine_tester) -> None:
     result = engine_tester.run("run", *SMALL, *models("tiny"), "--epochs", "3", "--keep-last-weights",
                                "--target-accuracy", "0.01")
@@ -206,7 +200,6 @@ def test_best_and_last_weights_are_both_recorded(engine_tester) -> None:
     assert not record["config"]["restore_best"]
 
 
-@pytest.mark.slow
 def test_epochs_frozen_without_fine_tuning_does_not_cut_training(engine_tester) -> None:
     result = engine_tester.run("run", *SMALL, *models("frozen_only", "two_phase"), "--epochs", "3")
     records = by_model(result)
@@ -215,7 +208,6 @@ def test_epochs_frozen_without_fine_tuning_does_not_cut_training(engine_tester) 
     assert two["epochs"] == 3 and [e["epoch"] for e in two["history"]] == [1, 2, 3] and two["stop_reason"] == "epochs"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_trains_and_is_recorded(engine_tester, policy: str) -> None:
     result = engine_tester.run("run", *SMALL, *models("tiny"), "--steps", "1", "--precision", policy)
@@ -237,7 +229,6 @@ def live_graphs() -> int:
     return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
 
 
-@pytest.mark.slow
 @tensorflow_only
 def test_tensorflow_graphs_and_gradient_functions_are_released(engine_tester) -> None:
     from harness.backends.tensorflow import _custom_gradients
