@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import local_cluster
-from raycluster import RUN_TIMEOUT, Runner
+from raycluster import RUN_TIMEOUT, Runner, local_cluster
 
 pytestmark = pytest.mark.slow
 
