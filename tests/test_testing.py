@@ -9,21 +9,23 @@ import textwrap
 
 import pytest
 
-from tests.conftest import TINY_MODEL_PLUGIN
-
-PLUGIN = TINY_MODEL_PLUGIN.replace("@harness.hookimpl\ndef harness_models_register", "def tiny_specs") + '''
+PLUGIN = '''
+import harness
 
 def fails(request):
     raise RuntimeError("the factory fails")
 
 @harness.hookimpl
 def harness_models_register(config):
-    return [*tiny_specs(config),
-            harness.ModelSpec(name="huge", factory=fails, description="needs large images", min_image_size=512),
-            harness.ModelSpec(name="fails", factory=fails, description="raises")]
+    return [harness.ModelSpec(name="huge", factory=fails, description="needs large images", min_image_size=512)]
+
+@harness.hookimpl
+def harness_datasets_register(config):
+    return [harness.DatasetSpec(name="unloadable", factory=fails, description="raises")]
 '''
 
-SMALL = ["--dataset", "synthetic", "--augmentation", "none", "--batch-size", "8", "--steps", "1",
+#: The fast trainer (harness.testing.fast) on a small synthetic dataset: the kit is tested, not training.
+SMALL = ["-p", "harness.testing.fast", "--dataset", "synthetic", "--augmentation", "none",
          "--set", "synthetic.image_size=[16,16]", "--set", "synthetic.train_per_class=8",
          "--set", "synthetic.validation_per_class=4", "--set", "synthetic.test_per_class=4", "-p", "no:reports"]
 
@@ -36,7 +38,8 @@ def tester(harness_tester, monkeypatch):
 
 
 def test_assert_outcomes_counts_each_status(tester) -> None:
-    result = tester.run("run", *SMALL, "--model", "huge", "--model", "fails")
+    result = tester.run("run", *SMALL, "--dataset", "unloadable", "--model", "huge", "--model", "fast_pass",
+                        "-k", "synthetic-none-huge or unloadable-none-fast_pass")
     assert result.parseoutcomes() == {"passed": 0, "failed": 0, "error": 1, "skipped": 1}
     result.assert_outcomes(error=1, skipped=1)
     with pytest.raises(AssertionError, match=r"outcomes .* != expected"):
@@ -54,7 +57,12 @@ def test_assert_outcomes_without_a_run_is_all_zero(tester) -> None:
 def test_run_subprocess_runs_harness_in_the_testers_directory(tester) -> None:
     listed = tester.run_subprocess("list", "models")
     assert listed.ret == 0 and "huge" in listed.stdout  # the tester's harness_plugins.py was found
-    result = tester.run_subprocess("run", *SMALL, "--model", "tiny", "--model", "huge")
+    assert listed.run_dir is None
+
+
+@pytest.mark.slow  # a run in a fresh process imports TensorFlow (to list the devices)
+def test_run_subprocess_returns_the_runs_result(tester) -> None:
+    result = tester.run_subprocess("run", *SMALL, "--model", "fast_pass", "--model", "huge")
     assert result.ret in (0, 1), result.stderr
     assert result.run_dir is not None and result.run_dir.parent == tester.path / "reports"
     outcomes = result.parseoutcomes()
@@ -70,16 +78,20 @@ def test_the_fixture_is_opt_in(tmp_path) -> None:
     (tmp_path / "test_it.py").write_text(textwrap.dedent('''
         import sys
 
+        import pytest
+
         def test_fixture(request):
             print("IMPORTED", "harness.testing" in sys.modules, "keras" in sys.modules)
+            try:
+                request.getfixturevalue("harness_tester")
+            except pytest.FixtureLookupError:
+                print("FIXTURE False")
+            else:
+                print("FIXTURE True")
     '''))
-    command = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_it.py"]
+    unrelated = ["-p", "no:cacheprovider", "-p", "no:benchmark", "-p", "no:xdist", "-p", "no:hypothesispytest"]
+    command = [sys.executable, "-m", "pytest", "-q", "-s", *unrelated, "test_it.py"]
     plain = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
-    assert "IMPORTED False False" in plain.stdout, plain.stdout + plain.stderr
-    fixtures = subprocess.run([*command, "--fixtures"], cwd=tmp_path, capture_output=True, text=True).stdout
-    assert "harness_tester" not in fixtures
+    assert "IMPORTED False False\nFIXTURE False" in plain.stdout, plain.stdout + plain.stderr
     loaded = subprocess.run([*command, "-p", "harness.testing"], cwd=tmp_path, capture_output=True, text=True)
-    assert "IMPORTED True False" in loaded.stdout, loaded.stdout + loaded.stderr
-    fixtures = subprocess.run([*command, "-p", "harness.testing", "--fixtures"], cwd=tmp_path, capture_output=True,
-                              text=True).stdout
-    assert "harness_tester" in fixtures
+    assert "IMPORTED True False\nFIXTURE True" in loaded.stdout, loaded.stdout + loaded.stderr
