@@ -95,3 +95,50 @@ def test_the_fixture_is_opt_in(tmp_path) -> None:
     assert "IMPORTED False False\nFIXTURE False" in plain.stdout, plain.stdout + plain.stderr
     loaded = subprocess.run([*command, "-p", "harness.testing"], cwd=tmp_path, capture_output=True, text=True)
     assert "IMPORTED True False\nFIXTURE True" in loaded.stdout, loaded.stdout + loaded.stderr
+
+
+# -------------------------------------------------------------------------------------------------
+# The fast trainer (harness.testing.fast) and the shared fast run
+# -------------------------------------------------------------------------------------------------
+
+FAST_GRID = ("--dataset", "synthetic", "--augmentation", "none", "--model", "fast_pass", "--model", "fast_fail",
+             "--set", "synthetic.train_per_class=8", "--set", "synthetic.validation_per_class=4",
+             "--set", "synthetic.test_per_class=4")
+
+
+def test_a_fast_run_is_made_once_and_shared(harness_fast_run) -> None:
+    first = harness_fast_run(*FAST_GRID, "-p", "no:reports")
+    assert harness_fast_run(*FAST_GRID, "-p", "no:reports") is first
+    first.assert_outcomes(passed=1, failed=1)
+    other = harness_fast_run(*FAST_GRID, "-p", "no:reports", "--repeats", "2")
+    assert other.run_dir != first.run_dir
+    other.assert_outcomes(passed=2, failed=2)
+
+
+def test_a_fast_runs_records_carry_the_real_dataset(harness_fast_run) -> None:
+    """The fast trainer prepares the dataset as the engine does: its record's dataset_info is a real run's, so a
+    report that loads the dataset again finds the run's data (no note that it differs: the split digest was
+    missing, and the report noted "split digest ... vs None")."""
+    from harness.builtin.synthetic import synthetic_spec
+    from harness.data.prepare import split_digest
+    from harness.specs import DatasetRequest
+
+    result = harness_fast_run(*FAST_GRID)
+    params = {**synthetic_spec().params, "train_per_class": 8, "validation_per_class": 4, "test_per_class": 4}
+    request = DatasetRequest(params=params, data_dir=None, cache_dir="", seed=1, image_size=(32, 32), channels=3)
+    digest = split_digest(synthetic_spec(), request, split_seed=1)
+    for record in result.records:
+        info = record["dataset_info"]
+        assert info["split_digest"] == digest and info["class_names"] == ["disc", "cross"]
+        assert info["sizes"] == {"train": 16, "validation": 8, "test": 8} == {
+            split: sum(counts.values()) for split, counts in info["class_counts"].items()}
+    report = (result.run_dir / "report.md").read_text()
+    assert "differs from the run's" not in report and "split digest" not in report
+
+
+def test_a_dataset_that_cannot_be_loaded_is_an_error_row_of_the_fast_trainer(tester) -> None:
+    result = tester.run("run", *SMALL, "--dataset", "unloadable", "--model", "fast_pass", "-k", "unloadable")
+    result.assert_outcomes(error=1)
+    (record,) = result.records
+    assert record["error"] == "RuntimeError: the factory fails"
+    assert 'harness_plugins.py", line 5, in fails' in record["traceback"]
