@@ -29,10 +29,15 @@ class Executor(Protocol):
     """Trains a session's tasks."""
 
     def run(self, session: Session, tasks: list[Task]) -> None:
-        """Train ``tasks`` (the pending ones). For each finished task call ``session.record(task, result)`` in
-        this process; forward progress with ``session.hook.harness_combination_progress(session=, task=,
-        event=)``; stop handing out work once ``session.should_stop`` is set (what trains may finish). Ctrl-C
-        raises :class:`KeyboardInterrupt` here, after stopping what trains elsewhere."""
+        """Train ``tasks`` (the pending ones). Each task trains through :func:`harness.runner.run_task` in
+        the process where it trains, after :func:`harness.runtime.apply` (``task.backend``, ``task.threads``)
+        there; a supervising executor bounds it by ``task.timeout_seconds``. For each finished task call
+        ``session.record(task, result)`` in this process; forward progress with
+        ``session.hook.harness_combination_progress(session=, task=, event=)``; stop handing out work once
+        ``session.should_stop`` is set (what trains may finish). Ctrl-C raises :class:`KeyboardInterrupt`
+        here, after stopping what trains elsewhere. An executor that loses what it trains on (a cluster's
+        head) raises :class:`harness.errors.InfrastructureLost` naming it: the session keeps what was
+        recorded, writes the report and exits 6."""
 
 
 @dataclass(frozen=True)
@@ -75,14 +80,10 @@ def collect_executors(config: Config) -> dict[str, ExecutorSpec]:
 
 
 def executor_name(config: Config) -> str:
-    """``--executor``, else ``process`` when ``--workers`` is above 1 or the run has several backends (Keras
-    has one backend per process), else ``serial``."""
-    option = config.option
-    name = getattr(option, "executor", None)
-    if name:
-        return str(name)
-    several_backends = len(getattr(option, "backend", None) or []) > 1
-    return "process" if int(getattr(option, "workers", 1) or 1) > 1 or several_backends else "serial"
+    """``--executor``, else ``process``: supervised worker processes, so that a task that crashes or hangs is
+    an error row and not the end of the run (``serial``, in this process, is for debugging)."""
+    name = config.options.executor
+    return str(name) if name else "process"
 
 
 def chosen_executor(config: Config) -> ExecutorSpec:

@@ -5,12 +5,19 @@ entry-point group (or ``-p MODULE`` or a ``harness_plugins.py`` in the working d
 parts of harness are plugins of this same contract.
 
 Order: harness's own plugins register first (by module name: ``core``, ``engine``, ``synthetic``,
-``terminal``, ``reports``, ``tensorboard``; ``core`` and ``engine`` cannot be blocked), then the entry points of
+``terminal``, ``reports``, ``tensorboard``, ``commands``; ``core``, ``engine`` and ``commands`` cannot be
+blocked), then the entry points of
 installed packages sorted by name, then ``-p`` modules, then ``harness_plugins.py``. pluggy calls a hook's
 implementations last registered first, unless ``tryfirst``/``trylast`` say otherwise; ``wrapper=True``
 implementations wrap all the others and see their list of results. For a hook that stops at the first
 non-``None`` result, the local file is asked first and harness's own plugins last. Every implementation is
 checked against these specs when the plugins are loaded (an unknown hook name is an error).
+
+The registration hooks (``harness_options_add``, ``harness_subcommands_register`` and the ``*_register``
+hooks of collection) are called implementation by implementation in pluggy's order
+(:meth:`harness.pluginmanager.HarnessPluginManager.call_attributed`), so that each contribution is credited
+to its plugin; a ``wrapper=True`` implementation wraps them as usual, an old-style ``hookwrapper=True`` one
+is refused.
 """
 
 from __future__ import annotations
@@ -20,11 +27,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    import argparse
-
     import pandas
 
-    from harness.config import Config
+    from harness.commands import Commands
+    from harness.config import Config, OptionParser
     from harness.engine.task import Task
     from harness.executor import ExecutorSpec
     from harness.report.context import Report
@@ -39,13 +45,19 @@ hookspec = pluggy.HookspecMarker("harness")
 # -------------------------------------------------------------------------------------------------
 
 
-@hookspec(historic=True)
-def harness_options_add(parser: argparse.ArgumentParser) -> None:
-    """Add command-line options for ``harness run``.
+@hookspec
+def harness_options_add(parser: OptionParser) -> None:
+    """Declare options of ``harness run``: ``parser.addoption("--vision-size", parse=positive_int, default=160,
+    help=...)``.
 
-    Called once per plugin when the command line is built, also for plugins registered later
-    (a historic hook). Put your options in an argument group named after your plugin and give them
-    a common prefix, e.g. ``--vision-...``. Values appear as attributes of ``config.option``.
+    One declaration gives the command-line flag, the ``[tool.harness]``/``harness.toml`` key (the option's
+    dest, ``vision_size``) and the value's check (``parse`` takes the text or the file's value and returns the
+    typed value or raises :class:`ValueError`; a bad value is one line quoting it, exit code 4). Read the
+    value as ``config.options.vision_size``. Each plugin gets a parser of its own: its options form a group
+    named after the plugin in ``harness run --help``; give them a common prefix. A flag or dest that harness
+    or another plugin already declares is an error naming both plugins. Called once, when the command line
+    is built (a plugin registered later adds no option). Under ``pytest --harness`` a plugin's option is
+    given as ``--harness-arg=--vision-size=96``.
     """
 
 
@@ -64,17 +76,19 @@ def harness_unconfigure(config: Config) -> None:
 
 
 @hookspec
-def harness_subcommands_register(subparsers: argparse._SubParsersAction) -> dict[str, Any] | None:
-    """Add commands to ``harness`` beside ``run``, ``list``, ``report``, ``compare`` and ``cache``.
+def harness_subcommands_register(commands: Commands) -> None:
+    """Add commands to ``harness``: ``commands.add(NAME, help=..., handler=...)`` returns a
+    :class:`~harness.commands.Command` whose ``addoption(...)`` and ``addargument(NAME)`` declare its options
+    and whose ``add(SUBNAME, ...)`` makes a subcommand.
 
-    Called once when the command line is built, for every command (the plugin cannot know yet which one
-    runs). Add each command with ``subparsers.add_parser(NAME, help=...)`` and its arguments, and return
-    ``{NAME: handler}``: ``harness NAME ...`` then calls ``handler(config)`` (a :class:`~harness.config.Config`
-    whose ``option`` holds the parsed arguments; ``harness_configure`` has run) and exits with the
-    :class:`~harness.ExitCode` it returns; a :class:`harness.UsageError` it raises is one line and exit code 4.
-    Import what the command needs inside the handler, so that ``harness --help`` stays light. A name that
-    another plugin or harness already uses is an error naming the plugin. harness-mlflow's
-    ``harness export mlflow RUN_DIR`` comes through this hook.
+    harness's own ``run``, ``list``, ``report``, ``compare`` and ``cache`` are added through this hook too
+    (the built-in plugin ``commands``), and harness-mlflow's ``harness export mlflow RUN_DIR``. Called once
+    when the command line is built, for every command (the plugin cannot know yet which one runs).
+    ``harness NAME ...`` then calls ``handler(config)`` (``config.options`` holds the parsed values;
+    ``harness_configure`` has run) and exits with the :class:`~harness.ExitCode` it returns; a
+    :class:`harness.UsageError` it raises is one line and exit code 4. Import what the command needs inside
+    the handler, so that ``harness --help`` stays light. A name that harness or another plugin already uses
+    is an error naming both plugins.
     """
 
 
@@ -233,6 +247,7 @@ def harness_session_finish(session: Session, exitstatus: int) -> None:
     """Called at the end of a run whose ``harness_session_start`` completed, whatever the way out.
 
     ``exitstatus`` is the :class:`~harness.ExitCode` the process returns: 0 all passed, 1 some failed or
-    errored, 2 interrupted, 3 internal error, 4 usage error (e.g. a bad ``--set``), 5 nothing selected.
+    errored, 2 interrupted, 3 internal error, 4 usage error (e.g. a bad ``--set``), 5 nothing selected, 6 the
+    executor lost its infrastructure (a cluster's head; what finished is kept and reported).
     The built-in report plugin writes the run's report here, then the terminal reporter prints the summary.
     """

@@ -19,12 +19,12 @@ import importlib.util
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from types import FrameType, ModuleType
-from typing import Any
+from types import ModuleType
+from typing import Any, cast
 
 import pluggy
 from pluggy import HookImpl
@@ -44,9 +44,10 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("terminal", "harness.terminal"),
     ("reports", "harness.report.plugin"),
     ("tensorboard", "harness.builtin.tensorboard"),
+    ("commands", "harness.commands.builtin"),
 )
 #: Built-ins that ``-p no:NAME`` may not block: without them ``harness run`` cannot work.
-ESSENTIAL: tuple[str, ...] = ("core", "engine")
+ESSENTIAL: tuple[str, ...] = ("core", "engine", "commands")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class HarnessPluginManager(pluggy.PluginManager):
         self.plugin_args: tuple[str, ...] = ()
         self.autoload = True
         self.cwd: Path | None = None
+        #: The exceptions :meth:`call_attributed` saw come out of a plugin, by id, with that plugin.
+        self._failures: dict[int, tuple[BaseException, PluginOrigin]] = {}
 
     def register_plugin(self, plugin: Any, origin: PluginOrigin) -> None:
         if self.is_blocked(origin.name) or self.has_plugin(origin.name):
@@ -118,88 +121,108 @@ class HarnessPluginManager(pluggy.PluginManager):
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise PluginError(f"{origin.describe()} implements unknown hook {name!r}{hint}") from None
 
-    def call_attributed(self, caller: pluggy.HookCaller, **kwargs: Any) -> list[tuple[PluginOrigin, Any]]:
-        """Call a hook through pluggy (wrappers, ordering and tracing included) and return each result with
-        the plugin that contributed it, in pluggy's call order.
+    def call_attributed(self, caller: pluggy.HookCaller, *,
+                        per_plugin: Callable[[PluginOrigin], Mapping[str, Any]] | None = None,
+                        **kwargs: Any) -> list[tuple[PluginOrigin, Any]]:
+        """Call each implementation of a hook and return its result with the plugin that returned it, in
+        pluggy's call order (last registered first, ``tryfirst``/``trylast`` respected).
 
-        pluggy returns a hook's results as one list; which implementation returned which is seen as it
-        happens: for the call, each implementation's function is replaced by one that notes the value it
-        returns (a ``wrapper=True`` generator's final value included), and put back after. A result that a
-        ``wrapper=True`` implementation added is credited to that wrapper. A failure propagates with a note
-        naming the plugin (see :meth:`culprit`). No profile or trace function is set, so ``python -m
-        cProfile``, coverage and debuggers see the call as it is.
+        The loop is pluggy's own ``_multicall``, written out here so that it knows whom it calls: each
+        implementation of ``caller.get_hookimpls()`` is called with its ``argnames`` from ``kwargs`` (and from
+        ``per_plugin(origin)``, arguments made for that plugin: its own option parser, its own command
+        registration), and credited to ``impl.plugin_name``. No pluggy object is changed, no frame is read, no
+        profile or trace function is set (``python -m cProfile`` sees the calls as they are).
+
+        ``wrapper=True`` implementations run around the loop as pluggy runs them: they see the list of results
+        and may return another; a result a wrapper adds is credited to it. Old-style ``hookwrapper=True``
+        implementations are refused (:class:`PluginError`): their ``Result`` object has no owner to credit.
+        pluggy's hook-call tracing and monitoring do not see this call. An exception propagates with a note
+        naming the plugin it came out of, which :meth:`culprit` also returns.
         """
-        returned: dict[int, tuple[HookImpl, Any]] = {}
-        originals = [(each, each.function) for each in caller.get_hookimpls() if not each.hookwrapper]
-        for each, function in originals:
-            object.__setattr__(each, "function", _noting(each, function, returned))
+        impls = caller.get_hookimpls()
+        self._refuse_old_style_wrappers(caller, impls)
+        results: list[tuple[HookImpl, Any]] = []
+        teardowns: list[tuple[HookImpl, Generator[None, Any, Any]]] = []
+        exception: BaseException | None = None
+        current: HookImpl | None = None
         try:
-            results = caller(**kwargs)
-        except Exception as exc:
-            culprit = self.culprit(caller, exc)
-            if culprit is not None and hasattr(exc, "add_note"):
-                exc.add_note(f"raised by {culprit.describe()} in {caller.name}")
-            raise
-        finally:
-            for each, function in originals:
-                object.__setattr__(each, "function", function)
-        wrappers = [impl for impl, _ in returned.values() if impl.wrapper]
-        attributed = []
-        for result in results:
-            impl = returned[id(result)][0] if id(result) in returned else (wrappers[0] if wrappers else None)
-            origin = self.origin_of(impl.plugin) if impl is not None else PluginOrigin("?", "wrapper", "?")
-            attributed.append((origin, result))
-        return attributed
+            for impl in reversed(impls):
+                current = impl
+                args = self._arguments(impl, kwargs, per_plugin)
+                if impl.wrapper:
+                    teardowns.append((impl, _first_yield(impl, args)))
+                    continue
+                value = impl.function(*args)
+                if value is not None:
+                    results.append((impl, value))
+        except BaseException as exc:
+            exception = self._blame(caller, current, exc)
+        for wrapper, teardown in reversed(teardowns):
+            results, exception = self._unwrap(caller, wrapper, teardown, results, exception)
+        if exception is not None:
+            raise exception
+        return [(self.origin_of(impl.plugin), value) for impl, value in results]
+
+    def _refuse_old_style_wrappers(self, caller: pluggy.HookCaller, impls: list[HookImpl]) -> None:
+        for impl in impls:
+            if impl.hookwrapper:
+                raise PluginError(f"{self.origin_of(impl.plugin).describe()}: {caller.name}: an old-style "
+                                  "hookwrapper=True cannot wrap a registration hook; use wrapper=True")
+
+    def _arguments(self, impl: HookImpl, kwargs: Mapping[str, Any],
+                   per_plugin: Callable[[PluginOrigin], Mapping[str, Any]] | None) -> list[Any]:
+        """The arguments of one implementation, by its ``argnames``, as ``_multicall`` takes them."""
+        given = {**kwargs, **per_plugin(self.origin_of(impl.plugin))} if per_plugin is not None else kwargs
+        try:
+            return [given[name] for name in impl.argnames]
+        except KeyError as exc:
+            raise pluggy.HookCallError(f"hook call must provide argument {exc.args[0]!r}") from None
+
+    def _unwrap(self, caller: pluggy.HookCaller, wrapper: HookImpl, teardown: Generator[None, Any, Any],
+                results: list[tuple[HookImpl, Any]], exception: BaseException | None
+                ) -> tuple[list[tuple[HookImpl, Any]], BaseException | None]:
+        """A wrapper's part after its ``yield``: it gets the results (or the exception) and returns the results
+        it keeps; each is credited to the plugin that returned it, a new one to the wrapper."""
+        try:
+            if exception is not None:
+                teardown.throw(exception)
+            else:
+                teardown.send([value for _, value in results])
+            teardown.close()
+        except StopIteration as stop:
+            owners = {id(value): impl for impl, value in results}
+            returned = stop.value if isinstance(stop.value, list) else []
+            return [(owners.get(id(value), wrapper), value) for value in returned if value is not None], None
+        except BaseException as exc:
+            return results, self._blame(caller, wrapper, exc) if exc is not exception else exc
+        raise PluginError(f"{self.origin_of(wrapper.plugin).describe()}: {caller.name}: its wrapper yields twice")
+
+    def _blame(self, caller: pluggy.HookCaller, impl: HookImpl | None, exc: BaseException) -> BaseException:
+        """Note on ``exc`` the plugin that raised it (the implementation the loop was calling)."""
+        if impl is None or not isinstance(exc, Exception) or id(exc) in self._failures:
+            return exc
+        origin = self.origin_of(impl.plugin)
+        if len(self._failures) >= 32:  # the latest are enough: a caller asks about the one it just caught
+            del self._failures[next(iter(self._failures))]
+        self._failures[id(exc)] = (exc, origin)
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"raised by {origin.describe()} in {caller.name}")
+        return exc
 
     def culprit(self, caller: pluggy.HookCaller, exc: BaseException) -> PluginOrigin | None:
-        """The plugin whose implementation of ``caller`` an exception came out of (the innermost on its
-        traceback), or ``None``."""
-        impls = _by_code(caller)
-        found = None
-        tb = exc.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code in impls:
-                found = _running(impls[tb.tb_frame.f_code], tb.tb_frame)
-            tb = tb.tb_next
-        return self.origin_of(found.plugin) if found is not None else None
+        """The plugin whose implementation of a hook raised ``exc`` in :meth:`call_attributed`, or ``None``."""
+        found = self._failures.get(id(exc))
+        return found[1] if found is not None and found[0] is exc else None
 
 
-def _by_code(caller: pluggy.HookCaller) -> dict[Any, list[HookImpl]]:
-    """A hook's implementations by the code object their function runs (several for one class's method)."""
-    impls: dict[Any, list[HookImpl]] = {}
-    for impl in caller.get_hookimpls():
-        function = getattr(impl.function, "__func__", impl.function)
-        impls.setdefault(getattr(function, "__code__", None), []).append(impl)
-    return impls
-
-
-def _noting(impl: HookImpl, function: Any, returned: dict[int, tuple[HookImpl, Any]]) -> Any:
-    """``function`` as pluggy calls it, noting in ``returned`` (by id, the value kept alive with it) what it
-    returns: for a wrapper (a generator function), the value its generator ends with."""
-    def note(value: Any) -> Any:
-        if value is not None:
-            returned[id(value)] = (impl, value)
-        return value
-
-    if impl.wrapper:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return note((yield from function(*args, **kwargs)))
-        return wrapper
-
-    def plain(*args: Any, **kwargs: Any) -> Any:
-        return note(function(*args, **kwargs))
-    return plain
-
-
-def _running(candidates: list[HookImpl], frame: FrameType) -> HookImpl:
-    """Which of the implementations that share a function (methods of one class, registered as several
-    plugins) the frame runs: the one bound to the frame's ``self``."""
-    if len(candidates) > 1 and frame.f_code.co_argcount:
-        bound = frame.f_locals.get(frame.f_code.co_varnames[0])
-        for impl in candidates:
-            if getattr(impl.function, "__self__", None) is bound:
-                return impl
-    return candidates[-1]
+def _first_yield(impl: HookImpl, args: list[Any]) -> Generator[None, Any, Any]:
+    """A ``wrapper=True`` implementation, run to its ``yield``."""
+    generator = cast("Generator[None, Any, Any]", impl.function(*args))
+    try:
+        next(generator)
+    except StopIteration:
+        raise PluginError(f"plugin {impl.plugin_name!r}: its wrapper of a registration hook did not yield") from None
+    return generator
 
 
 @functools.lru_cache(maxsize=1)

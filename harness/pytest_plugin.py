@@ -10,7 +10,9 @@ is resolved exactly as ``harness run`` resolves it (:func:`harness.cli.make_conf
 collected by harness's own :class:`~harness.session.Session`, and each combination and seed becomes an item
 ``harness::DATASET-AUGMENTATION-MODEL[seed=N]``, marked ``harness`` and with its specs' tags as markers.
 
-An item trains its task through the ``harness_combination_train`` hook, as the serial executor does, timed
+The plugin is a thin caller of harness's session (:class:`~harness.session.Session`, ``docs/run.md``): it
+calls its phases where pytest's happen (start, collection, runtime, tasks, record, finish). An item trains
+its task through :func:`harness.runner.run_task`, as every executor does, timed
 by pytest-benchmark's ``benchmark`` fixture when that plugin is installed (one round, pedantic; accuracy,
 baseline, lift and p-value in ``extra_info``). It **passes** when the task's status is ``passed`` (the test
 accuracy beats the label-frequency baseline significantly), **fails** with the accuracy, baseline and
@@ -26,9 +28,7 @@ with the item's report (pytest-xdist serializes it with the report), and it stor
 
 from __future__ import annotations
 
-import os
 import re
-import traceback
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,8 +48,8 @@ NOT_OFFERED = ("keyword", "markexpr", "collect_only", "exitfirst", "maxfail", "v
 RECORD_ATTR = "harness_record"
 #: The attribute of a setup report that carries the task's id.
 TASK_ATTR = "harness_task"
-#: The attribute of a setup report that carries what the worker that trained chose (backend, precision) and
-#: found (versions, devices): pytest-xdist's controller writes the run's metadata from it, importing no backend.
+#: The attribute of a setup report that carries the runtime the worker that trained decided
+#: (:meth:`harness.runtime.Runtime.as_dict`): pytest-xdist's controller writes the run's metadata from it.
 RUNTIME_ATTR = "harness_runtime"
 
 
@@ -59,9 +59,13 @@ RUNTIME_ATTR = "harness_runtime"
 
 
 def _offered() -> list[Any]:
+    """harness's own options of ``harness run`` that ``pytest --harness`` takes as ``--harness-NAME``: each
+    declaration of :data:`harness.config.RUN_OPTIONS` (the same one that gives ``harness run``'s flag and the
+    ``[tool.harness]`` key), but those pytest replaces and those without a plain value (counts, an optional
+    value). A plugin's options are given with ``--harness-arg`` (the plugins load after pytest's options)."""
     from harness.config import RUN_OPTIONS
 
-    return [opt for opt in RUN_OPTIONS if opt.dest not in NOT_OFFERED]
+    return [opt for opt in RUN_OPTIONS if opt.dest not in NOT_OFFERED and not opt.count and opt.nargs is None]
 
 
 def _long_flag(opt: Any) -> str:
@@ -325,64 +329,42 @@ class HarnessPlugin:
         return self._tasks[item_name]
 
     def _prepare_tasks(self) -> None:
-        """Choose the backend and precision (importing the backend) and make the tasks, as ``harness run``
-        does; in a pytest-xdist worker, with cores/N threads of its backend for N workers, as harness's
-        process executor gives them."""
-        from harness import backends
-        from harness.main import choose_backends
+        """Decide the runtime and make the tasks, as ``harness run`` does, and apply the runtime to this
+        process, which trains the items (a pytest-xdist worker, or pytest's own process without ``-n``)."""
+        from harness import runtime
         from harness.record import to_json
-        from harness.session import runtime_versions
 
         hs = self.hsession
-        if self.is_worker:
-            workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-            name = (self.hconfig.option.backend or [backends.default_name()])[0]
-            backends.activate(name).configure(max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None)
-        choose_backends(hs)
-        hs.runtime = runtime_versions(hs.backends)
-        self.runtime_json = to_json({"backends": hs.backends, "precisions": hs.precisions, "gpus": hs.gpus,
-                                     "runtime": hs.runtime})
+        chosen = hs.choose_runtime()
+        runtime.apply(chosen.backends[0], chosen.threads)
+        self.runtime_json = to_json(chosen.as_dict())
         self._make_tasks()
 
     def _adopt_runtime(self, line: str) -> None:
-        """pytest-xdist's controller: the backend, precision and versions of the worker that trained first, as
-        if chosen here; then the tasks, and the metadata that ``harness run`` writes once they are known."""
+        """pytest-xdist's controller: the runtime of the worker that trained first, as if decided here; then
+        the tasks, and the metadata that ``harness run`` writes once they are known."""
         from harness.record import from_json
+        from harness.runtime import Runtime
 
-        hs = self.hsession
-        found: dict[str, Any] = dict(from_json(line))
-        hs.backends, hs.precisions, hs.gpus, hs.runtime = (found["backends"], found["precisions"], found["gpus"],
-                                                             found["runtime"])
-        hs.precision = hs.precisions[hs.backends[0]]
+        self.hsession.adopt_runtime(Runtime.from_dict(dict(from_json(line))))
         self._make_tasks()
-        self._write_metadata()
+        self._describe_run()
 
     def _make_tasks(self) -> None:
-        hs = self.hsession
-        tasks = hs.make_tasks()
+        tasks = self.hsession.make_tasks(self._selected)
         self._tasks = {task.id: task for task in tasks}
-        if self._selected is not None:
-            hs.tasks = [task for task in tasks if task.id in self._selected]
 
     def train(self, task: Task) -> dict[str, Any]:
-        """Train ``task`` through the ``harness_combination_train`` hook (as the serial executor does), its
-        progress to ``harness_combination_progress``; an exception that escapes the trainer is an error record."""
-        from harness.engine import events
-        from harness.record import error_record
+        """Train ``task`` with :func:`harness.runner.run_task` (as every executor does), its progress to
+        ``harness_combination_progress``; an exception that escapes the trainer is an error record."""
+        from harness.runner import run_task
 
         hs = self.hsession
 
         def forward(event: dict[str, Any]) -> None:
             hs.hook.harness_combination_progress(session=hs, task=task, event=event)
 
-        try:
-            with events.listening(forward):
-                result = hs.hook.harness_combination_train(task=task)
-        except Exception as exc:
-            return dict(error_record(task, f"{type(exc).__name__}: {exc}", "exception", traceback.format_exc()))
-        if result is None:
-            return dict(error_record(task, "no plugin implements harness_combination_train", "plugin"))
-        return dict(result)
+        return dict(run_task(hs.hook, task, forward))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
@@ -417,8 +399,7 @@ class HarnessPlugin:
         from harness.errors import UsageError
 
         try:
-            self.hsession.open_store()
-            self.hconfig.hook.harness_session_start(session=self.hsession)
+            self.hsession.start()
         except UsageError as exc:
             self.hsession.close_store()
             raise pytest.UsageError(f"--harness: {_pytest_spelling(str(exc))}") from None
@@ -442,18 +423,14 @@ class HarnessPlugin:
         nothing itself, and imports no backend)."""
         hs = self.hsession
         self._selected = set(names)
-        ids = {name.rpartition("[")[0] for name in self._selected}
-        hs.combinations = [c for c in hs.combinations if c.id in ids]
+        hs.narrow({name.rpartition("[")[0] for name in self._selected})
         if not self.xdist_controller and any(c.skip_reason is None for c in hs.combinations):
             self._prepare_tasks()
-        hs.describe_run()
-        self._write_metadata()
+        self._describe_run()
 
-    def _write_metadata(self) -> None:
+    def _describe_run(self) -> None:
         """The run's metadata as ``harness run`` writes it, with pytest's command line (``pytest_args``)."""
-        hs = self.hsession
-        assert hs.store is not None
-        hs.store.write_metadata({**hs.metadata(), "pytest_args": list(self.config.invocation_params.args)})
+        self.hsession.describe_run(pytest_args=list(self.config.invocation_params.args))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Store a task's record (in this process, also for the tasks pytest-xdist's workers trained)."""
@@ -483,13 +460,8 @@ class HarnessPlugin:
         from harness.errors import ExitCode
 
         hs = self.hsession
-        status = ExitCode.INTERRUPTED if exitstatus == ExitCode.INTERRUPTED else hs.exit_code()
-        hs.exitstatus = status
-        try:
-            self.hconfig.hook.harness_session_finish(session=hs, exitstatus=int(status))
-        finally:
-            self.run_dir = hs.run_dir
-            hs.close_store()
+        self.run_dir = hs.run_dir
+        hs.finish(ExitCode.INTERRUPTED if exitstatus == ExitCode.INTERRUPTED else hs.exit_code())
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run_dir = getattr(self, "run_dir", None)

@@ -145,9 +145,10 @@ def apply_params(config: Config, registry: Registry) -> None:
     overrides: dict[str, dict[str, Any]] = {}
     for name, values in config.table("params").items():
         overrides.setdefault(name, {}).update(values)
-    for name, values in getattr(config.option, "preset_params", {}).items():
+    options = config.options  # `harness report` builds a registry too: it has no --set and no preset
+    for name, values in options.get("preset_params", {}).items():
         overrides.setdefault(name, {}).update(values)
-    for name, key, value in getattr(config.option, "settings", []):
+    for name, key, value in options.get("settings", []):
         overrides.setdefault(name, {})[key] = value
     for name, values in overrides.items():
         owners = [kind for kind in KINDS if name in registry.of_kind(kind)]

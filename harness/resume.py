@@ -17,7 +17,8 @@ from harness.errors import UsageError
 from harness.store import RunStore, latest_run
 
 #: Options that change how a run is shown, stopped or spread, never what a task trains.
-NEUTRAL = frozenset({"verbose", "quiet", "tbstyle", "exitfirst", "maxfail", "output", "resume", "workers", "executor"})
+NEUTRAL = frozenset({"verbose", "quiet", "tbstyle", "exitfirst", "maxfail", "output", "resume", "workers", "executor",
+                     "task_timeout"})
 #: Options that choose which combinations run: a resume may narrow or widen the selection.
 SELECTION = frozenset({"dataset", "augmentation", "model", "keyword", "markexpr"})
 #: Plugins that only show results: a resume may block them with ``-p no:NAME``.

@@ -1,4 +1,5 @@
-"""A session: one ``harness run``, from collection to the stored results."""
+"""A session: one run (``harness run``, ``pytest --harness``), from its start to the stored results and the
+exit status; the sequence and the hooks it calls are described in ``docs/run.md``."""
 
 from __future__ import annotations
 
@@ -10,58 +11,185 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
 from harness import backends, matrix
+from harness.backends import Device
 from harness.data.cache import default_cache_dir
+from harness.engine import precision
 from harness.engine.task import Task
-from harness.errors import ExitCode, UsageError
+from harness.errors import ExitCode, InfrastructureLost, UsageError
 from harness.executor import executor_name
+from harness.gpus import visible_gpus
 from harness.record import RecordError, error_record, skip_record, validate
 from harness.registry import Registry, build_registry
+from harness.runtime import Runtime
 from harness.shutdown import raise_if_interrupted
-from harness.specs import Combination
+from harness.specs import Budget, Combination
 from harness.store import RunStore, StoreError
+from harness.system import usable_cores
+from harness.terminal import plural
 
 if TYPE_CHECKING:
     from harness.config import Config
 
 
+#: Options that choose what runs. Without any of them (from the command line, a preset or the configuration
+#: file), ``harness run`` shows what the whole installed grid would be and asks for a selection.
+SELECTION_OPTIONS = ("dataset", "augmentation", "model", "keyword", "markexpr", "preset")
+
+#: What to do when nothing is selected: the one-line error.
+NO_SELECTION = ("no selection: choose what to train with --preset NAME (`harness list presets`), --dataset/"
+                "--augmentation/--model NAME (`harness list`), -k/-m EXPR, or dataset = [...] and model = [...] "
+                "in a [tool.harness] table of pyproject.toml (or harness.toml); --collect-only lists every "
+                "combination")
+
+#: With a time budget and no ``--task-timeout``, a task may take this many times the budget, plus
+#: :data:`TIMEOUT_MARGIN_SECONDS` (model building, data preparation, evaluation) before it is stopped.
+TIMEOUT_BUDGET_FACTOR = 3.0
+TIMEOUT_MARGIN_SECONDS = 600.0
+
+
 class Session:
+    """One run, from start to finish, as pytest's ``wrap_session`` and ``pytest_runtestloop``: :meth:`run`
+    opens the run directory, calls ``harness_session_start``, collects, decides the runtime, makes the tasks,
+    hands the pending ones to ``harness_runloop`` (the executor) and ends with ``harness_session_finish``.
+
+    Entry points (``harness run``, ``pytest --harness``) call its phases; plugins and executors read its
+    attributes and call :meth:`record`, nothing outside sets them."""
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self.hook = config.hook
         self.registry: Registry = Registry()
         self.combinations: list[Combination] = []
         self.tasks: list[Task] = []
+        #: How the run's tasks train, decided once (:meth:`choose_runtime`); ``None`` until then.
+        self.runtime: Runtime | None = None
         self.store: RunStore | None = None
+        #: Records stored by this run (a resumed run's earlier ones included, skips left out).
         self.results: list[dict[str, Any]] = []
         #: Tasks that finished but could not be written to the record (a full disk): shown, then the run ends.
         self.unrecorded: list[dict[str, Any]] = []
-        self.already_done: set[str] = set()
+        #: Why the run stops handing out tasks (``-x``, ``--maxfail``, lost infrastructure); ``None``: it does not.
         self.should_stop: str | None = None
         #: Tasks of this session that failed or errored (``-x`` / ``--maxfail`` count them).
         self.failures = 0
         self.started = time.time()
-        self.precision = "float32"
-        #: The Keras backends of this run (``--backend``), and each one's precision policy.
-        self.backends: list[str] = []
-        self.precisions: dict[str, str] = {}
-        #: The GPUs tasks train on (indices as CUDA numbers them; ``--devices``), one task per GPU at a time.
-        self.gpus: list[int] = []
         self.exitstatus: ExitCode = ExitCode.OK
-        #: Whether this session made its run directory (``False`` with ``--resume``).
-        self.created = False
-        #: Whether this session made the ``--output`` folder too.
-        self.created_output = False
-        #: Keras and backend versions and devices, known once there is something to train.
-        self.runtime: dict[str, Any] = {}
+        #: Configuration hashes a resumed run finished already (passed or failed: results, not retried).
+        self._done: set[str] = set()
+        #: Configuration hashes a resumed run recorded as errors: trained again, the new record superseding.
+        self._errored: set[str] = set()
+        #: The runtime a resumed run recorded: reused as it is (threads included).
+        self._stored_runtime: Runtime | None = None
+        #: Whether this session made its run directory (``False`` with ``--resume``), and the --output folder.
+        self._created = False
+        self._created_output = False
+        #: Versions of Keras and the backends, and the devices, for the run's metadata.
+        self._versions: dict[str, Any] = {}
 
     @property
     def run_dir(self) -> Path | None:
         return self.store.run_dir if self.store else None
+
+    @property
+    def backends(self) -> list[str]:
+        """The run's Keras backends (``--backend``), once the runtime is chosen."""
+        return list(self.runtime.backends) if self.runtime else []
+
+    @property
+    def precisions(self) -> dict[str, str]:
+        return dict(self.runtime.precisions) if self.runtime else {}
+
+    @property
+    def precision(self) -> str:
+        """The first backend's precision policy (the one a run on one backend has)."""
+        return self.runtime.precision(self.runtime.backends[0]) if self.runtime else "float32"
+
+    @property
+    def gpus(self) -> list[int]:
+        """The GPUs tasks train on (indices as CUDA numbers them; ``--devices``), one task per GPU at a time."""
+        return list(self.runtime.gpus) if self.runtime else []
+
+    @property
+    def already_done(self) -> set[str]:
+        """Configuration hashes a resumed run does not train again."""
+        return set(self._done)
+
+    @property
+    def retrying(self) -> int:
+        """Tasks of this run that a resumed run trains again because they errored."""
+        return sum(task.config_hash in self._errored for task in self.tasks)
+
+    # -- the sequence -----------------------------------------------------------------------------
+
+    def run(self) -> ExitCode:
+        """The whole run; every way out maps to an :class:`ExitCode`, which ``harness_session_finish``
+        receives whenever ``harness_session_start`` completed. A usage error or an internal error propagates
+        after it (the command prints it)."""
+        try:
+            self.start()
+        except BaseException:
+            self.close_store()
+            raise
+        status = ExitCode.INTERNAL_ERROR
+        try:
+            status = self.main()
+        except KeyboardInterrupt:
+            status = ExitCode.INTERRUPTED
+        except InfrastructureLost as exc:
+            status = self.lost(exc)
+        except UsageError:
+            status = ExitCode.USAGE_ERROR
+            raise
+        finally:
+            self.finish(status)
+        return status
+
+    def start(self) -> None:
+        """Open the run directory (none with ``--collect-only``), then ``harness_session_start``."""
+        if not self.config.options.collect_only:
+            self.open_store()
+        self.hook.harness_session_start(session=self)
+
+    def main(self) -> ExitCode:
+        """Collect, decide the runtime, make the tasks, record the run's description, run the loop."""
+        combinations = self.collect()
+        if self.config.options.collect_only:
+            return ExitCode.OK if combinations else ExitCode.NO_COMBINATIONS
+        if combinations and not selected(self.config):
+            if self.config.options.quiet == 0:
+                sys.stdout.write(whole_grid(self))
+            raise UsageError(NO_SELECTION)
+        runnable = any(c.skip_reason is None for c in combinations)
+        if runnable:
+            self.choose_runtime()
+            self.make_tasks()
+        self.describe_run()
+        if not runnable:
+            return ExitCode.NO_COMBINATIONS
+        self.hook.harness_runloop(session=self)
+        return self.exit_code()
+
+    def finish(self, status: ExitCode) -> None:
+        """``harness_session_finish`` with the run's exit status, then ``results.csv``."""
+        self.exitstatus = status
+        try:
+            self.hook.harness_session_finish(session=self, exitstatus=int(status))
+        finally:
+            self.close_store()
+
+    def lost(self, exc: InfrastructureLost) -> ExitCode:
+        """The executor lost what it trains on: one line, what finished is kept (and reported at finish)."""
+        self.should_stop = "infrastructure lost"
+        where = f"`harness run --resume {self.run_dir}`" if self.run_dir else "`harness run --resume`"
+        sys.stderr.write(f"harness: lost {exc}; what finished is kept, {where} trains the rest "
+                         f"(on any executor)\n")
+        return ExitCode.INFRASTRUCTURE_LOST
 
     # -- collection -------------------------------------------------------------------------------
 
@@ -73,65 +201,98 @@ class Session:
         self.hook.harness_collection_finish(session=self)
         return combinations
 
+    def narrow(self, ids: set[str]) -> None:
+        """Keep only the combinations ``ids`` (pytest's selection: ``-k``, ``--lf``, ``--deselect``)."""
+        self.combinations = [c for c in self.combinations if c.id in ids]
+
+    # -- the runtime ------------------------------------------------------------------------------
+
+    def choose_runtime(self) -> Runtime:
+        """Decide how every task of the run trains (:class:`~harness.runtime.Runtime`): the backends
+        (``--backend``), each one's precision (``--precision``; ``auto`` asks the backend for its devices),
+        ``--threads`` (default: the cores this machine gives harness) and the GPUs (``--devices``, else every
+        visible one, found without importing a framework). A resumed run reuses the runtime it recorded
+        (threads, backends, precisions: what its tasks compute), with the GPUs of the machine that resumes it."""
+        if self._stored_runtime is not None:  # what a task computes stays; where it trains is this machine's
+            gpus = tuple(choose_gpus(self.config.options.devices, visible_gpus()))
+            self.runtime = replace(self._stored_runtime, gpus=gpus)
+        else:
+            self.runtime = decide_runtime(self.config.options)
+        if len(self.runtime.backends) == 1:  # this process's Keras backend, before anything imports Keras
+            backends.activate(self.runtime.backends[0])
+        self._versions = runtime_versions(list(self.runtime.backends))
+        return self.runtime
+
+    def adopt_runtime(self, runtime: Runtime) -> None:
+        """Take a runtime decided elsewhere (pytest-xdist's controller: its workers' choice)."""
+        self.runtime = runtime
+        self._versions = runtime_versions(list(runtime.backends))
+
     # -- tasks ------------------------------------------------------------------------------------
 
-    def make_tasks(self) -> list[Task]:
-        """Every runnable combination, with each seed (``--repeats``), on each backend (``--backend``)."""
-        option = self.config.option
+    def make_tasks(self, only: set[str] | None = None) -> list[Task]:
+        """Every runnable combination, with each seed (``--repeats``), on each backend of the runtime; ``only``:
+        the task ids to keep (pytest's selection of items)."""
+        assert self.runtime is not None, "choose_runtime() first"
+        option = self.config.options
         runnable = [c for c in self.combinations if c.skip_reason is None]
-        cache_dir, data_dir = self.cache_dir, self.data_dir
-        tasks = []
-        names = self.backends or [backends.default_name()]
+        names = self.runtime.backends
+        tasks: list[Task] = []
         for backend in names:
             for combination in runnable:
                 budget = self.hook.harness_budget_make(config=self.config, combination=combination)
-                for repeat in range(option.repeats):
-                    tasks.append(Task(
-                        dataset=combination.dataset, augmentation=combination.augmentation,
-                        model=combination.model, budget=budget, seed=option.seed + repeat, repeat=repeat,
-                        split_seed=option.seed, batch_size=option.batch_size,
-                        precision=self.precisions.get(backend, self.precision), backend=backend,
-                        restore_best=not option.keep_last_weights, target_accuracy=option.target_accuracy,
-                        data_dir=data_dir, cache_dir=cache_dir, feature_cache=not option.no_feature_cache,
-                        backend_in_id=len(names) > 1,
-                    ))
+                tasks.extend(self._task(combination, budget, backend, repeat, len(names) > 1)
+                             for repeat in range(option.repeats))
+        if only is not None:
+            tasks = [task for task in tasks if task.id in only]
         total = len(tasks)
-        self.tasks = [_with_position(task, index, total) for index, task in enumerate(tasks)]
+        self.tasks = [replace(task, index=index, total=total) for index, task in enumerate(tasks)]
         return self.tasks
 
+    def _task(self, combination: Combination, budget: Budget, backend: str, repeat: int, several: bool) -> Task:
+        option = self.config.options
+        assert self.runtime is not None
+        return Task(dataset=combination.dataset, augmentation=combination.augmentation, model=combination.model,
+                    budget=budget, seed=option.seed + repeat, repeat=repeat, split_seed=option.seed,
+                    batch_size=option.batch_size, precision=self.runtime.precision(backend), backend=backend,
+                    threads=self.runtime.threads, restore_best=not option.keep_last_weights,
+                    target_accuracy=option.target_accuracy, data_dir=self.data_dir, cache_dir=self.cache_dir,
+                    feature_cache=not option.no_feature_cache, backend_in_id=several,
+                    timeout_seconds=task_timeout(option.task_timeout, budget))
+
     def pending_tasks(self) -> list[Task]:
-        return [t for t in self.tasks if t.config_hash not in self.already_done]
+        return [t for t in self.tasks if t.config_hash not in self._done]
 
     # -- the store --------------------------------------------------------------------------------
 
     def open_store(self) -> RunStore:
         """Create the run directory, or reopen it with ``--resume``: what it recorded is then done."""
-        option = self.config.option
+        option = self.config.options
         if option.resume:
             self.store = self._reopen(option.resume)
             return self.store
         output = Path(option.output)
         if not output.is_absolute():
             output = self.config.cwd / output
-        self.created_output = not output.exists()
+        self._created_output = not output.exists()
         try:
             self.store = RunStore.create(output, self.metadata())
         except OSError as exc:
             raise UsageError(f"--output {option.output}: cannot create the run directory: {exc}") from None
         self.store.lock()
-        self.created = True
+        self._created = True
         return self.store
 
-    def describe_run(self) -> None:
-        """Complete a new run's metadata once the selection, tasks, precision and runtime are known, and
-        record the skipped combinations that the record does not have yet."""
+    def describe_run(self, **extra: Any) -> None:
+        """Complete a new run's metadata once the selection, tasks and runtime are known (``extra``: more
+        keys, e.g. pytest's command line), and record the skipped combinations the record does not have."""
         assert self.store is not None
-        if self.created:
-            self.store.write_metadata(self.metadata())
+        if self._created:
+            self.store.write_metadata({**self.metadata(), **extra})
         recorded_skips = {r.get("id") for r in self.store.records() if r.get("status") == "skipped"}
         for combination in self.combinations:
             if combination.skip_reason is not None and combination.id not in recorded_skips:
-                self.store.append(skip_record(combination, self.config.option.seed))
+                self.store.append(skip_record(combination, self.config.options.seed))
 
     def close_store(self) -> None:
         """Write ``results.csv`` and release the run directory; a directory this run created that received
@@ -139,10 +300,10 @@ class Session:
         store = self.store
         if store is None:
             return
-        if self.created and not self.tasks and not store.records():
+        if self._created and not self.tasks and not store.records():
             store.close()
             shutil.rmtree(store.run_dir, ignore_errors=True)
-            if self.created_output:  # nor the --output folder it made for it
+            if self._created_output:  # nor the --output folder it made for it
                 with contextlib.suppress(OSError):
                     store.run_dir.parent.rmdir()
             self.store = None
@@ -155,27 +316,32 @@ class Session:
             store.close()
 
     def _reopen(self, resume: str) -> RunStore:
-        """``resume`` is the run directory, resolved with its stored command line (:mod:`harness.resume`)."""
+        """``resume`` is the run directory, resolved with its stored command line (:mod:`harness.resume`):
+        its passed and failed tasks are done, its errored ones are trained again, its runtime is reused."""
         store = RunStore.open(Path(resume))
         store.lock()
         store.repair()
-        self.already_done = store.finished_hashes()
+        self._done = store.finished_hashes()
+        self._errored = store.errored_hashes()
         self.results = [r for r in store.records() if r.get("status") != "skipped"]
         metadata = store.metadata()
+        if isinstance(metadata.get("runtime"), dict):
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                self._stored_runtime = Runtime.from_dict(metadata["runtime"])
         metadata.setdefault("resumes", []).append(
             {"at": time.time(), "argv": self.config.args, "host": socket.gethostname(),
-             "already_done": len(self.already_done)})
+             "already_done": len(self._done), "retried": len(self._errored)})
         store.write_metadata(metadata)
         return store
 
     @property
     def data_dir(self) -> str | None:
         """``--data-dir``, else ``HARNESS_DATA_DIR``, else ``None``."""
-        return self.config.option.data_dir or os.environ.get("HARNESS_DATA_DIR") or None
+        return self.config.options.data_dir or os.environ.get("HARNESS_DATA_DIR") or None
 
     @property
     def cache_dir(self) -> str:
-        option = self.config.option
+        option = self.config.options
         return str(Path(option.cache_dir) if option.cache_dir else default_cache_dir())
 
     def metadata(self) -> dict[str, Any]:
@@ -192,14 +358,15 @@ class Session:
             "python": sys.version.split()[0],
             "git_commit": _git_commit(self.config.cwd),
             "harness_git_commit": _git_commit(Path(harness.__file__).parent),
-            "workers": int(getattr(self.config.option, "workers", 1) or 1),
+            "workers": self.config.options.workers,
             "executor": executor_name(self.config),
             "budget": _budget_of(self.tasks),
             "plugins": {name: origin.package for name, origin in sorted(pm.origins.items())},
             "precision": self.precision,
             "precisions": self.precisions,
             "selection": [c.id for c in self.combinations],
-            **self.runtime,
+            **({"runtime": self.runtime.as_dict()} if self.runtime else {}),
+            **self._versions,
         }
 
     def record(self, task: Task, result: dict[str, Any]) -> None:
@@ -219,13 +386,16 @@ class Session:
         self.results.append(result)
         self.hook.harness_combination_result(session=self, task=task, result=result)
         if result.get("status") in ("failed", "error"):
-            self.failures += 1
-            option = self.config.option
-            limit = 1 if option.exitfirst else getattr(option, "maxfail", None)
-            if limit and self.failures >= limit:
-                flag = "-x" if option.exitfirst else f"--maxfail {limit}"
-                self.should_stop = f"stopped after {self.failures} failed or errored ({flag})"
+            self._count_failure()
         raise_if_interrupted()  # a Ctrl-C or SIGTERM whose KeyboardInterrupt was lost: stop now
+
+    def _count_failure(self) -> None:
+        self.failures += 1
+        option = self.config.options
+        limit = 1 if option.exitfirst else option.maxfail
+        if limit and self.failures >= limit:
+            flag = "-x" if option.exitfirst else f"--maxfail {limit}"
+            self.should_stop = f"stopped after {self.failures} failed or errored ({flag})"
 
     def _trainers(self) -> str:
         """The plugins that implement ``harness_combination_train``, for a message."""
@@ -233,30 +403,118 @@ class Session:
         return f"harness_combination_train (plugin {', '.join(repr(n) for n in reversed(names))})"
 
     def not_run(self) -> int:
-        """The run's tasks that have no record: the run stopped early or was interrupted."""
+        """The run's tasks that have no record (or only an error a resume retries): the run stopped early,
+        was interrupted or lost its infrastructure."""
         if self.store is None:
             return 0
-        done = self.store.finished_hashes()
+        done = self.store.finished_hashes() | self.store.errored_hashes()
         return sum(task.config_hash not in done for task in self.tasks)
 
     def exit_code(self) -> ExitCode:
-        statuses = [r.get("status") for r in self.results]
-        if not statuses:
-            return ExitCode.NO_COMBINATIONS
-        if all(s == "passed" for s in statuses):
-            return ExitCode.OK
-        return ExitCode.FAILED
+        """The run's verdict (:func:`verdict`) on every record it has, a resumed run's earlier ones included."""
+        records = (self.store.records() if self.store else []) + self.unrecorded
+        return verdict(records)
+
+
+def verdict(records: list[dict[str, Any]]) -> ExitCode:
+    """The exit status the run's verdict gives: each combination judged once, its seeds pooled and the
+    run's tests Holm-corrected, as the leaderboard and the summary's last line judge it
+    (:func:`combination_statuses`); per-seed tests do not decide it. ``NO_COMBINATIONS`` when nothing
+    trained (only skips), ``OK`` when every combination passed, else ``FAILED``."""
+    statuses = [s for s in combination_statuses(records) if s != "skipped"]
+    if not statuses:
+        return ExitCode.NO_COMBINATIONS
+    return ExitCode.OK if all(s == "passed" for s in statuses) else ExitCode.FAILED
+
+
+def combination_statuses(records: list[dict[str, Any]]) -> list[str]:
+    """The status of each combination (and backend) of ``records`` (the latest record of each task), from
+    the report's combinations table: ``passed`` when its seeds' pooled test beats the baseline after Holm's
+    correction, ``failed`` otherwise, ``error`` when a seed errored, ``skipped``."""
+    from harness.report.records import latest_per_task
+
+    latest = latest_per_task(records)
+    if not latest:
+        return []
+    from harness.report.tables import combinations_table
+
+    return [str(status) for status in combinations_table(latest)["status"]]
+
+
+def selected(config: Config) -> bool:
+    """Whether the run names what to train (or resumes a run that did)."""
+    origins = config.options.option_origins
+    return bool(config.options.resume) or any(name in origins for name in SELECTION_OPTIONS)
+
+
+def whole_grid(session: Session) -> str:
+    """What ``harness run`` without a selection would train: the parts, with the tags that cost (downloads,
+    pretrained weights, slow models), and the number of trainings with their budget."""
+    config = session.config
+    combinations = session.combinations
+    runnable = [c for c in combinations if c.skip_reason is None]
+    lines = ["without a selection, harness would train every installed dataset x augmentation x model:"]
+    for kind in ("dataset", "augmentation", "model"):
+        specs = {getattr(c, kind).name: getattr(c, kind) for c in combinations}
+        names = [name + (f" [{', '.join(sorted(spec.tags))}]" if spec.tags else "") for name, spec in specs.items()]
+        lines.append(f"  {plural(len(specs), kind)}: {', '.join(names)}")
+    trainings = len(runnable) * config.options.repeats * len(config.options.backend or [None])
+    costs = [f"{sum(tag in c.tags for c in runnable)} {what}" for tag, what in
+             (("download", "on downloaded data"), ("pretrained", "with pretrained weights"), ("slow", "slow"))
+             if any(tag in c.tags for c in runnable)]
+    budget = config.hook.harness_budget_make(config=config, combination=runnable[0]).describe() if runnable else ""
+    skipped = len(combinations) - len(runnable)
+    lines.append(f"  {plural(len(combinations), 'combination')}" + (f" ({skipped} to skip)" if skipped else "")
+                 + f": {plural(trainings, 'training')}" + (f" of {budget} each" if budget else "")
+                 + (f" ({', '.join(costs)})" if costs else ""))
+    return "".join(f"{line}\n" for line in lines)
+
+
+def task_timeout(given: float | None, budget: Budget) -> float | None:
+    """``--task-timeout`` when given; else, with a time budget, :data:`TIMEOUT_BUDGET_FACTOR` times it plus
+    :data:`TIMEOUT_MARGIN_SECONDS` (building the model, preparing data and evaluating take time the budget
+    does not count); else ``None`` (unbounded)."""
+    if given is not None:
+        return float(given)
+    if budget.seconds:
+        return TIMEOUT_BUDGET_FACTOR * float(budget.seconds) + TIMEOUT_MARGIN_SECONDS
+    return None
+
+
+def decide_runtime(option: Any) -> Runtime:
+    """A new run's :class:`Runtime` from its options (see :meth:`Session.choose_runtime`)."""
+    names = list(option.backend or [backends.default_name()])
+    found = visible_gpus()
+    gpus = choose_gpus(option.devices, found)
+    precisions = {name: _precision(option.precision, name, found) for name in names}
+    threads = option.threads or usable_cores()
+    return Runtime(backends=tuple(names), precisions=tuple(sorted(precisions.items())), threads=threads,
+                   gpus=tuple(gpus))
+
+
+def choose_gpus(devices: list[int] | None, found: list[Device]) -> list[int]:
+    """``--devices`` (each checked against what this machine shows), else every visible GPU."""
+    visible = list(range(len(found)))
+    if devices is None:
+        return visible
+    unknown = sorted(set(devices) - set(visible))
+    if unknown:
+        raise UsageError(f"--devices {','.join(map(str, devices))}: no GPU {unknown[0]} here "
+                         f"(visible: {','.join(map(str, visible)) or 'none'})")
+    return list(devices)
+
+
+def _precision(policy: str, backend: str, gpus: list[Device]) -> str:
+    """``--precision`` for ``backend``; ``auto`` asks the backend which devices it trains on (a framework
+    built without CUDA sees no GPU where ``nvidia-smi`` lists one)."""
+    if policy != "auto":
+        return precision.resolve(policy, gpus or [Device("cpu", "CPU")])
+    return precision.resolve(policy, backends.load(backend).devices())
 
 
 def _budget_of(tasks: list[Task]) -> dict[str, Any] | None:
     budgets = {t.budget for t in tasks}
     return next(iter(budgets)).as_dict() if len(budgets) == 1 else None
-
-
-def _with_position(task: Task, index: int, total: int) -> Task:
-    from dataclasses import replace
-
-    return replace(task, index=index, total=total)
 
 
 def _git_commit(cwd: Path) -> str | None:
@@ -268,8 +526,8 @@ def _git_commit(cwd: Path) -> str | None:
 
 
 def runtime_versions(names: list[str]) -> dict[str, Any]:
-    """The backends' and Keras' versions and the devices (the first backend's view), read from the installed
-    packages and the frameworks: imports the frameworks (only called when training), not Keras."""
+    """The backends' and Keras' versions (read from the installed packages) and the GPUs this machine shows
+    (:func:`harness.gpus.visible_gpus`): imports no framework."""
     from importlib.metadata import PackageNotFoundError, version
 
     def installed_version(package: str) -> str | None:
@@ -278,10 +536,11 @@ def runtime_versions(names: list[str]) -> dict[str, Any]:
         except PackageNotFoundError:
             return None
 
-    found = backends.load(names[0]).devices()
+    found = visible_gpus()
     out: dict[str, Any] = {"backends": names, "keras": installed_version("keras"),
-                           "devices": [d.name for d in found if d.kind == "gpu"] or ["CPU"],
-                           "device_details": [d.as_dict() for d in found], "gpu": any(d.kind == "gpu" for d in found)}
+                           "devices": [d.name for d in found] or ["CPU"],
+                           "device_details": [d.as_dict() for d in found] or [Device("cpu", "CPU").as_dict()],
+                           "gpu": bool(found)}
     for name in names:
         out[name] = installed_version(name) or installed_version(backends.PACKAGES[name] + "-cpu")
     return out

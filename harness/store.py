@@ -239,13 +239,27 @@ class RunStore:
                     raise UsageError(f"{self.records_path}:{number}: corrupt record") from None
         return records
 
+    def latest_statuses(self) -> dict[str, str]:
+        """Each recorded task's status, by configuration hash, from its latest record (a task a resumed run
+        trained again has several; the last one written stands)."""
+        return {r["config_hash"]: str(r.get("status")) for r in self.records()
+                if r.get("status") != "skipped" and "config_hash" in r}
+
     def finished_hashes(self) -> set[str]:
-        """Configuration hashes of every task recorded (passed, failed or errored): what resume skips."""
-        return {r["config_hash"] for r in self.records() if r.get("status") != "skipped" and "config_hash" in r}
+        """Configuration hashes of the tasks whose latest record is a result (passed or failed): what
+        ``--resume`` does not train again."""
+        return {key for key, status in self.latest_statuses().items() if status != "error"}
+
+    def errored_hashes(self) -> set[str]:
+        """Configuration hashes of the tasks whose latest record is an error (an exception, a crash, a
+        timeout, lost infrastructure): what ``--resume`` trains again."""
+        return {key for key, status in self.latest_statuses().items() if status == "error"}
 
     def write_results(self, records: Iterable[dict[str, Any]] | None = None) -> Path:
-        """(Re)build ``results.csv`` from the record, atomically."""
-        frame = results_frame(self.records() if records is None else list(records))
+        """(Re)build ``results.csv`` from the record (the latest record of each task), atomically."""
+        from harness.report.records import latest_per_task
+
+        frame = results_frame(latest_per_task(self.records() if records is None else list(records)))
         path = self.run_dir / RESULTS
         write_atomic(path, lambda handle: frame.to_csv(handle, index=False))
         return path

@@ -140,10 +140,13 @@ class TerminalReporter:
             runtime = session.store.metadata() if session.store else {}
             devices = runtime.get("devices") or ["CPU"]
             where = "the CPU (no GPU visible)" if devices == ["CPU"] else ", ".join(devices)
+            retry = session.retrying
             done = len(session.tasks) - self.pending_total
+            resumed = [f"{done} already done" if done else "", f"{retry} to retry: errored" if retry else ""]
             self.write_line(f"run directory: {session.run_dir}")
             self.write_line(f"training {plural(self.pending_total, 'task')} on {where}, precision "
-                            f"{session.precision}" + (f" ({done} already done, resumed)" if done else ""))
+                            f"{session.precision}" + (f" ({', '.join(w for w in resumed if w)}, resumed)"
+                                                      if done or retry else ""))
         return (yield)
 
     @harness.hookimpl
@@ -246,8 +249,11 @@ class TerminalReporter:
         session.hook.harness_terminal_summary(session=session, terminal=self)
         records = latest_records(session.store.records() + session.unrecorded)
         interrupted = exitstatus == ExitCode.INTERRUPTED
+        from harness.session import combination_statuses
+
         self.write_line(self.rule(stats_line(records, time.time() - session.started, interrupted,
-                                             session.should_stop, session.not_run())))
+                                             session.should_stop, session.not_run(),
+                                             combination_statuses(records))))
 
     def rule(self, title: str = "", fill: str = "=") -> str:
         """``title`` centred in a line of ``fill`` as wide as the terminal (at most 120 columns)."""
@@ -363,16 +369,26 @@ def best_per_dataset(records: list[dict[str, Any]]) -> dict[str, tuple[str, floa
 
 
 def stats_line(records: list[dict[str, Any]], seconds: float, interrupted: bool = False, stopped: str | None = None,
-               not_run: int = 0) -> str:
+               not_run: int = 0, verdict: list[str] | None = None) -> str:
     """``5 passed, 1 failed, 2 errors in 12m31s``, as pytest ends; a run that stopped early or was
-    interrupted says so, and how many tasks did not run."""
-    counts = {status: sum(r.get("status") == status for r in records) for status in STATUS_ORDER}
-    parts = [f"{n} {'errors' if status == 'error' and n > 1 else status}" for status, n in counts.items() if n]
-    text = f"{', '.join(parts) or 'nothing finished'} in {format_duration(seconds)}"
+    interrupted says so, and how many tasks did not run. ``verdict``: each combination's status (seeds
+    pooled, Holm-corrected: what the exit status follows); where it differs from the seeds' own tests, the
+    line counts combinations and gives the seeds' counts beside them."""
+    per_seed = _counts([str(r.get("status")) for r in records])
+    text = per_seed or "nothing finished"
+    if verdict is not None and sorted(verdict) != sorted(str(r.get("status")) for r in records):
+        text = f"{_counts(verdict)} (combinations, seeds pooled; per seed: {per_seed})"
+    text += f" in {format_duration(seconds)}"
     why = [w for w in ("interrupted" if interrupted else "", stopped or "") if w]
     if not_run and why:
         why.append(f"{not_run} not run")
     return text + (f" ({'; '.join(why)})" if why else "")
+
+
+def _counts(statuses: list[str]) -> str:
+    """``5 passed, 1 failed, 2 errors``."""
+    counts = {status: statuses.count(status) for status in STATUS_ORDER}
+    return ", ".join(f"{n} {'errors' if status == 'error' and n > 1 else status}" for status, n in counts.items() if n)
 
 
 @harness.hookimpl

@@ -2,18 +2,15 @@
 train a task through the ``harness_combination_train`` hook, as they would in the driver.
 
 Everything here is picklable and self-contained: an executor sends :class:`WorkerPlugins` and the
-:class:`~harness.engine.task.Task` to the worker and calls :func:`train_task` there.
+:class:`~harness.engine.task.Task` to the worker and calls :func:`train_task` there, which trains it through
+:func:`harness.runner.run_task`, the one way a task becomes a record.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from harness.engine import events
-from harness.errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,10 +55,8 @@ class WorkerPlugins:
 def train_task(plugins: WorkerPlugins, task: Task,
                emit: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train ``task`` with the run's plugins (built once per process from ``plugins``) through
-    ``pm.hook.harness_combination_train``, passing each progress event to ``emit``; returns the record."""
-    pm = plugins.manager()
-    with events.listening(emit) if emit is not None else nullcontext():
-        result: dict[str, Any] | None = pm.hook.harness_combination_train(task=task)
-    if result is None:
-        raise UsageError("no plugin implements harness_combination_train in the worker")
-    return result
+    :func:`harness.runner.run_task`, passing each progress event to ``emit``; returns the record (an
+    exception of the trainer is an error record, as in every executor)."""
+    from harness.runner import run_task
+
+    return run_task(plugins.manager().hook, task, emit)

@@ -83,3 +83,9 @@ def test_workers_do_not_go_with_the_serial_executor(harness_tester) -> None:
     result = harness_tester.run(*TINY_RUN, "--executor", "serial", "--workers", "2")
     assert result.ret == 4
     assert "--workers 2: the serial executor trains in this process" in result.stderr
+
+
+def test_several_backends_do_not_go_with_the_serial_executor(harness_tester) -> None:
+    result = harness_tester.run(*TINY_RUN, "--executor", "serial", "--backend", "tensorflow,jax")
+    assert result.ret == 4
+    assert "--backend tensorflow,jax: the serial executor trains in this process" in result.stderr

@@ -20,24 +20,92 @@ def tester(harness_tester, monkeypatch):
 
 def test_plugin_option_from_command_line_and_file(tester) -> None:
     tester.make_plugin(TINY_MODEL_PLUGIN + '''
-SEEN = []
-
 @harness.hookimpl
 def harness_options_add(parser):
-    group = parser.add_argument_group("tiny")
-    group.add_argument("--tiny-width", type=int, default=8, help="filters of the tiny model")
+    parser.addoption("--tiny-width", parse=int, default=8, metavar="N", help="filters of the tiny model")
 
 @harness.hookimpl
 def harness_configure(config):
-    if config.option.command == "run":
-        print(f"tiny-width={config.option.tiny_width}")
+    if config.command == "run":
+        print(f"tiny-width={config.options.tiny_width!r}")
 ''')
     assert "tiny-width=8" in tester.run("run", "--collect-only").stdout
     assert "tiny-width=5" in tester.run("run", "--collect-only", "--tiny-width", "5").stdout
     tester.make_config("tiny_width = 3\n")
     assert "tiny-width=3" in tester.run("run", "--collect-only").stdout
-    bad = tester.run("run", "--collect-only", "--tiny-width", "wide")
-    assert bad.ret == 4 and "--tiny-width" in bad.stderr
+    assert "tiny-width=4" in tester.run("run", "--collect-only", "--tiny-width", "4").stdout  # the command line wins
+    help_text = tester.run("run", "--help").stdout
+    assert "harness_plugins:\n  --tiny-width N" in help_text  # a group named after the plugin
+
+
+def test_a_plugin_option_in_tool_harness(tester) -> None:
+    tester.make_plugin(TINY_MODEL_PLUGIN + '''
+@harness.hookimpl
+def harness_options_add(parser):
+    parser.addoption("--tiny-width", parse=int, default=8)
+
+@harness.hookimpl
+def harness_configure(config):
+    if config.command == "run":
+        print(f"tiny-width={config.options.tiny_width!r} from {config.options.origin('tiny_width')}")
+''')
+    tester.make_config("[tool.harness]\ntiny-width = 6\n", name="pyproject.toml")
+    assert "tiny-width=6 from file" in tester.run("run", "--collect-only").stdout
+
+
+def test_a_plugins_bad_value_is_one_line_quoting_it(tester) -> None:
+    tester.make_plugin(TINY_MODEL_PLUGIN + '''
+from harness.config import positive_int
+
+@harness.hookimpl
+def harness_options_add(parser):
+    parser.addoption("--tiny-width", parse=int, default=8)
+    parser.addoption("--tiny-depth", parse=positive_int, default=1)
+''')
+    for args, expected in [(("--tiny-width", "wide"), "argument --tiny-width: invalid value 'wide': invalid "
+                                                      "literal for int() with base 10: 'wide'"),
+                           (("--tiny-depth", "0"), "argument --tiny-depth: invalid value '0': expected a positive "
+                                                   "whole number")]:
+        bad = tester.run("run", "--collect-only", *args)
+        assert bad.ret == 4 and len(bad.stderr.strip().splitlines()) == 1
+        assert expected in bad.stderr
+    tester.make_config('tiny_width = "wide"\n')
+    bad = tester.run("run", "--collect-only")
+    assert bad.ret == 4 and len(bad.stderr.strip().splitlines()) == 1
+    assert f"{tester.path / 'harness.toml'}: tiny_width: invalid value 'wide'" in bad.stderr
+
+
+def test_an_option_declared_twice_names_both_plugins(tester, tmp_path, monkeypatch) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "harnessplug_width.py").write_text('''
+import harness
+
+@harness.hookimpl
+def harness_options_add(parser):
+    parser.addoption("--tiny-width", parse=int)
+''')
+    monkeypatch.syspath_prepend(str(site))
+    tester.make_plugin('''
+import harness
+
+@harness.hookimpl
+def harness_options_add(parser):
+    parser.addoption("--tiny-width", dest="width")
+''')
+    result = tester.run("-p", "harnessplug_width", "list")
+    assert result.ret == 4 and len(result.stderr.strip().splitlines()) == 1
+    assert ("plugin 'harness_plugins' (local file" in result.stderr and "option --tiny-width (dest 'width') is "
+            "already declared by plugin 'harnessplug_width' (-p harnessplug_width)" in result.stderr)
+    tester.make_plugin('''
+import harness
+
+@harness.hookimpl
+def harness_options_add(parser):
+    parser.addoption("--epochs", dest="my_epochs")
+''')
+    result = tester.run("list")
+    assert result.ret == 4 and "option --epochs (dest 'my_epochs') is already declared by harness" in result.stderr
 
 
 def test_collection_modify_can_deselect_reorder_and_skip(tester) -> None:
@@ -147,25 +215,45 @@ def harness_models_register(config):
     assert "harness_models_register returned 'tiny', expected a list of ModelSpec objects" in result.stderr
 
 
-def test_a_plugin_adds_a_command(tester) -> None:
-    tester.make_plugin('''
+HELLO = '''
 import harness
 
 def hello(config):
-    print(f"hello {config.option.who}")
-    return harness.ExitCode.FAILED if config.option.who == "nobody" else harness.ExitCode.OK
+    print(f"hello {config.options.who}" + "!" * config.options.loud)
+    return harness.ExitCode.FAILED if config.options.who == "nobody" else harness.ExitCode.OK
 
 @harness.hookimpl
-def harness_subcommands_register(subparsers):
-    parser = subparsers.add_parser("hello", help="say hello")
-    parser.add_argument("who")
-    return {"hello": hello}
-''')
+def harness_subcommands_register(commands):
+    command = commands.add("hello", help="say hello", handler=hello)
+    command.addargument("who")
+    command.addoption("--loud", count=True)
+'''
+
+
+def test_a_plugin_adds_a_command(tester) -> None:
+    tester.make_plugin(HELLO)
     assert "hello" in tester.run("--help").stdout
     result = tester.run("hello", "world")
     assert result.ret == 0 and result.stdout == "hello world\n"
+    assert tester.run("hello", "world", "--loud", "--loud").stdout == "hello world!!\n"
     assert tester.run("hello", "nobody").ret == 1
     assert tester.run("hello").ret == 4  # its arguments are checked as harness's own
+
+
+def test_a_plugin_command_and_a_builtin_one_are_made_the_same_way(tester) -> None:
+    """Both come from harness_subcommands_register as Command objects credited to their plugin; the built-in
+    ones are the plugin ``commands``."""
+    from harness.cli import collect_commands
+    from harness.commands import Command
+    from harness.pluginmanager import load_plugins
+
+    tester.make_plugin(HELLO)
+    commands = collect_commands(load_plugins([], cwd=tester.path))
+    assert list(commands) == ["run", "list", "report", "compare", "cache", "hello"]
+    assert all(type(command) is Command and callable(command.handler) for command in commands.values())
+    assert (commands["report"].plugin, commands["hello"].plugin) == ("commands", "harness_plugins")
+    assert list(commands["report"].options) == ["run_dir", "report_data_dir", "report_reference"]
+    assert list(commands["hello"].options) == ["who", "loud"]
 
 
 def test_a_plugin_command_may_not_take_a_taken_name(tester) -> None:
@@ -173,10 +261,25 @@ def test_a_plugin_command_may_not_take_a_taken_name(tester) -> None:
 import harness
 
 @harness.hookimpl
-def harness_subcommands_register(subparsers):
-    subparsers.add_parser("report", help="mine")
-    return {"report": print}
+def harness_subcommands_register(commands):
+    commands.add("report", help="mine", handler=print)
 ''')
     result = tester.run("list")
-    assert result.ret == 4
-    assert "harness_plugins" in result.stderr and "report" in result.stderr  # the plugin and the name
+    assert result.ret == 4 and len(result.stderr.strip().splitlines()) == 1
+    assert ("plugin 'harness_plugins' (local file" in result.stderr and "command 'report' is already added by "
+            "plugin 'commands' (built-in harness.commands.builtin)" in result.stderr)
+
+
+def test_an_argparse_style_option_is_one_line_naming_the_plugin(tester) -> None:
+    tester.make_plugin('''
+import harness
+
+@harness.hookimpl
+def harness_options_add(parser):
+    group = parser.add_argument_group("tiny")
+    group.add_argument("--tiny-width", type=int, default=8)
+''')
+    result = tester.run("list")
+    assert result.ret == 4 and len(result.stderr.strip().splitlines()) == 1
+    assert "plugin 'harness_plugins' (local file" in result.stderr
+    assert "declare options with parser.addoption('--my-option'" in result.stderr

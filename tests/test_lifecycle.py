@@ -32,7 +32,7 @@ def seen(**values):
 def harness_models_register(config):
     return [harness.ModelSpec(name=name, factory=load, params={"outcome": outcome})
             for name, outcome in (("good", "passed"), ("bad", "failed"), ("stop", "interrupt"),
-                                  ("crash", "crash"))]
+                                  ("raises", "raise"), ("crash", "crash"))]
 
 
 @harness.hookimpl(tryfirst=True)
@@ -40,12 +40,19 @@ def harness_combination_train(task):
     outcome = task.model.params["outcome"]
     if outcome == "interrupt":
         raise KeyboardInterrupt
-    if outcome == "crash":
-        raise SystemError("a bug in the trainer")
+    if outcome == "raise":
+        raise RuntimeError("the trainer raised: the task's error, not the run's")
     return {"id": task.combination_id, "dataset": task.dataset.name, "augmentation": task.augmentation.name,
-            "model": task.model.name, "seed": task.seed, "config_hash": task.config_hash, "status": outcome,
-            "test_accuracy": 0.9 if outcome == "passed" else 0.4, "baseline_accuracy": 0.5,
+            "model": task.model.name, "seed": task.seed, "config_hash": task.config_hash,
+            "status": "failed" if outcome == "failed" else "passed",
+            "test_accuracy": 0.4 if outcome == "failed" else 0.9, "baseline_accuracy": 0.5,
             "steps": task.budget.steps}
+
+
+@harness.hookimpl
+def harness_combination_result(session, task, result):
+    if task.model.params["outcome"] == "crash":
+        raise SystemError("a bug in a plugin, in the driver")
 
 
 @harness.hookimpl
@@ -60,7 +67,9 @@ def harness_session_finish(session, exitstatus):
     seen(hook="finish", exitstatus=exitstatus)
 '''
 
-RUN = ["run", "--dataset", "synthetic", "--augmentation", "none", "--steps", "1", "-p", "no:reports"]
+#: The serial executor: the lifecycle is the session's, whatever trains (and in-process runs are quick).
+RUN = ["run", "--dataset", "synthetic", "--augmentation", "none", "--steps", "1", "-p", "no:reports",
+       "--executor", "serial"]
 
 
 @pytest.fixture
@@ -103,10 +112,11 @@ def test_collect_only_makes_no_directory_and_says_so(tester) -> None:
     (["--model", "good"], 0),
     (["--model", "good", "--model", "bad"], 1),
     (["--model", "good", "--model", "stop"], 2),
+    (["--model", "good", "--model", "raises"], 1),
     (["--model", "crash"], 3),
     (["--model", "good", "--set", "nosuch.key=1"], 4),
     (["-k", "nothing_matches_this"], 5),
-], ids=["ok", "failed", "interrupted", "internal-error", "usage-error", "nothing-selected"])
+], ids=["ok", "failed", "interrupted", "trainer-raised", "internal-error", "usage-error", "nothing-selected"])
 def test_session_finish_gets_the_exit_status_the_process_returns(tester, args, expected) -> None:
     result = tester.run(*RUN, *args)
     assert result.ret == expected, result.stderr

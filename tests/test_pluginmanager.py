@@ -167,12 +167,12 @@ def test_misspelt_hook_is_one_line_naming_plugin_hook_and_the_likely_one(harness
     assert "unknown hook 'harness_model_register' (did you mean 'harness_models_register'?)" in message
 
 
-@pytest.mark.parametrize("name", ["core", "engine"])
+@pytest.mark.parametrize("name", ["core", "engine", "commands"])
 def test_blocking_an_essential_builtin_is_a_one_line_usage_error(harness_tester, name: str) -> None:
     result = harness_tester.run("-p", f"no:{name}", "run", "--collect-only")
     assert result.ret == 4
     assert result.stderr.strip() == (f"harness: error: -p no:{name}: {name!r} is essential to harness and cannot "
-                                     "be blocked (essential: core, engine)")
+                                     "be blocked (essential: core, engine, commands)")
 
 
 def test_non_essential_builtins_can_be_blocked(harness_tester) -> None:
@@ -301,3 +301,80 @@ def test_attribution_leaves_profilers_alone(harness_tester) -> None:
                          cwd=harness_tester.path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "small_cnn" in out.stdout and "function calls" in out.stdout
+
+
+def test_a_duplicate_is_credited_to_both_plugins_and_no_pluggy_object_is_changed(harness_tester) -> None:
+    """call_attributed calls each implementation as pluggy's _multicall does: the HookImpl objects keep the
+    very function they were registered with (no object.__setattr__ on them), before, during and after."""
+    from harness.cli import make_config
+    from harness.errors import PluginError
+    from harness.registry import collect_specs
+
+    seen: list[bool] = []
+
+    class Watcher(_Shelf):
+        @harness.hookimpl
+        def harness_datasets_register(self, config):
+            caller = config.hook.harness_datasets_register
+            seen.append(all(impl.function is functions[id(impl)] for impl in caller.get_hookimpls()))
+            return super().harness_datasets_register(config)
+
+    config = make_config(["list"], harness_tester.path, extra_plugins=[(_Shelf("dup"), "shelf-1"),
+                                                                       (Watcher("dup"), "shelf-2")])
+    caller = config.hook.harness_datasets_register
+    functions = {id(impl): impl.function for impl in caller.get_hookimpls()}
+    with pytest.raises(PluginError) as raised:
+        collect_specs(config, "datasets")
+    assert str(raised.value) == ("dataset 'dup' is registered twice: by plugin 'shelf-1' (package shelf-1) and by "
+                                 "plugin 'shelf-2' (package shelf-2)")
+    assert seen == [True]
+    assert all(impl.function is functions[id(impl)] for impl in caller.get_hookimpls())
+
+
+def test_the_failing_plugin_is_named_by_the_loop_that_called_it(harness_tester) -> None:
+    from harness.cli import make_config
+
+    class Failing:
+        @harness.hookimpl
+        def harness_datasets_register(self, config):
+            raise RuntimeError("no data today")
+
+    config = make_config(["list"], harness_tester.path, extra_plugins=[(Failing(), "failing"),
+                                                                       (_Shelf("one"), "shelf-1")])
+    pm, caller = config.pluginmanager, config.hook.harness_datasets_register
+    with pytest.raises(RuntimeError, match="no data today") as raised:
+        pm.call_attributed(caller, config=config)
+    culprit = pm.culprit(caller, raised.value)
+    assert culprit is not None and culprit.name == "failing"
+    if sys.version_info >= (3, 11):
+        assert raised.value.__notes__ == ["raised by plugin 'failing' (object failing) in harness_datasets_register"]
+    assert pm.culprit(caller, RuntimeError("elsewhere")) is None
+
+
+def test_wrappers_run_around_the_loop_and_old_style_ones_are_refused(harness_tester, monkeypatch) -> None:
+    from harness.cli import make_config
+
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    from harness.errors import PluginError
+
+    class Wrapper:
+        @harness.hookimpl(wrapper=True)
+        def harness_datasets_register(self, config):
+            results = yield
+            return [specs for specs in results if specs[0].name != "one"] + ["mine"]
+
+    class OldStyle:
+        @harness.hookimpl(hookwrapper=True)
+        def harness_datasets_register(self, config):
+            yield
+
+    config = make_config(["list"], harness_tester.path, extra_plugins=[(_Shelf("one"), "shelf-1"),
+                                                                       (_Shelf("two"), "shelf-2"),
+                                                                       (Wrapper(), "wrapper")])
+    pm, caller = config.pluginmanager, config.hook.harness_datasets_register
+    credited = [(origin.name, result) for origin, result in pm.call_attributed(caller, config=config)]
+    assert [name for name, _ in credited] == ["shelf-2", "synthetic", "wrapper"]
+    assert credited[-1][1] == "mine"
+    pm.register(OldStyle(), "old-style")
+    with pytest.raises(PluginError, match="plugin 'old-style'.*harness_datasets_register: an old-style hookwrapper"):
+        pm.call_attributed(caller, config=config)

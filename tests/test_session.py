@@ -33,8 +33,9 @@ def test_run_metadata_names_versions_devices_and_the_command(engine_tester) -> N
     result = engine_tester.run("run", *SMALL, *models("tiny"), "--steps", "1")
     metadata = json.loads((result.run_dir / "metadata.json").read_text())
     for key in ("harness_version", "git_commit", "harness_git_commit", "tensorflow", "keras", "devices", "gpu",
-                "host", "platform", "python", "argv", "cwd", "plugins", "precision", "selection", "budget"):
+                "host", "platform", "python", "argv", "cwd", "plugins", "precision", "selection", "budget", "runtime"):
         assert key in metadata, key
+    assert metadata["runtime"]["backends"] == ["tensorflow"] and metadata["runtime"]["threads"] >= 1
     assert metadata["argv"][-4:] == ["--model", "tiny", "--steps", "1"]
     assert metadata["budget"] == {"epochs": None, "seconds": None, "steps": 1, "images": None}
     assert metadata["plugins"]["harness_plugins"].endswith("harness_plugins.py")
@@ -92,8 +93,8 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(engine_tester) -> 
     wanted = models("tiny", "tiny_b", "tiny_c", "slow")
     env = {**os.environ, "HARNESS_DISABLE_PLUGIN_AUTOLOAD": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
            "HARNESS_CACHE_DIR": str(engine_tester.path / ".cache")}
-    command = [sys.executable, "-m", "harness", *NO_REPORT, "run", *SMALL, *wanted, "--epochs", "2",
-               "--set", "slow.nap=0.05", "-q"]
+    command = [sys.executable, "-m", "harness", *NO_REPORT, "run", "--executor", "serial", *SMALL, *wanted,
+               "--epochs", "2", "--set", "slow.nap=0.05", "-q"]
     with open(engine_tester.path / "killed.log", "w") as log:
         process = subprocess.Popen(command, cwd=engine_tester.path, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -40,6 +40,19 @@ def test_records_append_one_line_each(store: RunStore) -> None:
     assert store.finished_hashes() == {"a-1", "b-1"}
 
 
+def test_a_task_whose_latest_record_is_an_error_is_retried_and_the_retry_supersedes(store: RunStore) -> None:
+    """Issue 24 item 8: --resume trains errored tasks again (passed and failed ones are results); the latest
+    record of a task is the one results.csv shows."""
+    error = {**record("a"), "status": "error", "error": "worker died: SIGABRT", "test_accuracy": None}
+    store.append(error)
+    store.append(record("b", status="failed"))
+    assert (store.finished_hashes(), store.errored_hashes()) == ({"b-1"}, {"a-1"})
+    store.append(record("a"))
+    assert (store.finished_hashes(), store.errored_hashes()) == ({"a-1", "b-1"}, set())
+    results = pd.read_csv(store.write_results())
+    assert sorted(zip(results["model"], results["status"])) == [("a", "passed"), ("b", "failed")]
+
+
 def test_nan_and_infinity_are_stored_as_null() -> None:
     text = dumps({"loss": float("nan"), "history": [{"val_loss": float("inf")}], "ok": 1.0})
     assert json.loads(text) == {"loss": None, "history": [{"val_loss": None}], "ok": 1.0}

@@ -41,8 +41,25 @@ def test_train_task_calls_the_training_hook_of_the_rebuilt_plugins(harness_teste
 
     session = Session(config)
     session.collect()
+    session.choose_runtime()
     task = session.make_tasks()[0]
     seen: list[dict] = []
     record = train_task(WorkerPlugins.of(config), task, seen.append)
     assert record["trained_by"] == "harness_plugins" and record["id"] == task.combination_id
     assert seen == []  # the replaced trainer sends no progress
+
+
+def test_train_task_turns_a_trainers_exception_into_an_error_record(harness_tester, monkeypatch) -> None:
+    """One error policy (harness.runner.run_task): the worker path records what the serial one records."""
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    config = make_config(["run", "-p", "harness.testing.fast", "--dataset", "synthetic", "--model", "fast_error",
+                          "--collect-only"], harness_tester.path)
+    from harness.session import Session
+
+    session = Session(config)
+    session.collect()
+    session.choose_runtime()
+    task = session.make_tasks()[0]
+    record = train_task(WorkerPlugins.of(config), task)
+    assert record["status"] == "error" and record["error_kind"] == "exception"
+    assert "RuntimeError: fast_error" in record["error"] and "Traceback" in record["traceback"]

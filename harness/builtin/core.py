@@ -3,13 +3,12 @@ run loop that calls the chosen one (replaceable hooks)."""
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness.config import StashKey, parse_duration, positive_int
+from harness.config import OptionParser, StashKey, parse_duration, positive_int
 from harness.errors import UsageError
-from harness.executor import ExecutorSpec, chosen_executor, collect_executors, executor_name, make_executor
+from harness.executor import ExecutorSpec, chosen_executor, executor_name, make_executor
 from harness.executors.process import ProcessExecutor
 from harness.executors.serial import SerialExecutor
 from harness.specs import AugmentationSpec, Budget, Combination
@@ -26,7 +25,7 @@ BUDGET_KEY = StashKey[Budget]()
 #: Budget options: the ``Budget`` field, the option's dest, how a profile's value is read.
 _LIMITS = (("epochs", "epochs", positive_int), ("seconds", "time", parse_duration),
            ("steps", "steps", positive_int), ("images", "images", positive_int))
-#: Ranks of where an option's value came from (see ``config.option_origins``).
+#: Ranks of where an option's value came from (see ``config.options.origin``).
 _RANK = {"default": 0, "file": 1, "preset": 2, "command line": 3}
 
 
@@ -40,46 +39,46 @@ def harness_augmentations_register(config: Config) -> list[AugmentationSpec]:
     return [AugmentationSpec(name="none", factory=_no_augmentation, description="no augmentation")]
 
 
-class _BadValue(argparse.ArgumentTypeError, ValueError):
-    """Reported by argparse on the command line, and as a usage error from a configuration file."""
-
-
-def _workers(value: Any) -> int:
-    try:
-        return positive_int(value)
-    except ValueError as exc:
-        raise _BadValue(str(exc)) from None
-
-
 @harness.hookimpl
-def harness_options_add(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("executor")
-    group.add_argument("--executor", dest="executor", default=None, metavar="NAME",
-                       help="how the tasks train: serial (one after the other in this process), process (worker "
-                            "processes) or one a plugin adds (see `harness list executors`; default serial, or "
-                            "process with --workers N above 1)")
-    group.add_argument("--workers", dest="workers", type=_workers, default=1, metavar="N",
-                       help="train N combinations at a time, each in its own worker process (implies "
-                            "--executor process; default 1)")
+def harness_options_add(parser: OptionParser) -> None:
+    parser.addoption("--executor", metavar="NAME",
+                     help="how the tasks train: process (default: supervised worker processes; a task that "
+                          "crashes, runs out of memory or passes --task-timeout becomes an error row and the run "
+                          "goes on), serial (unprotected, in this process: for debugging with pdb) or one a "
+                          "plugin adds (see `harness list executors`)")
+    parser.addoption("--workers", parse=positive_int, default=1, metavar="N",
+                     help="train N tasks at a time, each in its own worker process (default 1; one per GPU when "
+                          "GPUs are visible)")
 
 
 @harness.hookimpl
 def harness_executors_register(config: Config) -> list[ExecutorSpec]:
-    return [ExecutorSpec(name="serial", factory=SerialExecutor, description="one task after the other, in this "
-                         "process"),
-            ExecutorSpec(name="process", factory=ProcessExecutor, description="--workers N worker processes on "
-                         "this machine, each building the run's plugins")]
+    return [ExecutorSpec(name="serial", factory=SerialExecutor, description="one task after the other in this "
+                         "process, unprotected (a crash ends the run, no --task-timeout): for debugging with pdb"),
+            ExecutorSpec(name="process", factory=ProcessExecutor, description="the default: --workers N supervised "
+                         "worker processes on this machine (a crash or a timeout is the task's error row)")]
 
 
 @harness.hookimpl
 def harness_configure(config: Config) -> None:
-    if getattr(config.option, "command", None) == "run":
+    if config.command == "run":
         config.stash[BUDGET_KEY] = resolve_budget(config)
         chosen_executor(config)  # an unknown --executor is a usage error before anything runs
-        workers = int(getattr(config.option, "workers", 1) or 1)
-        if workers > 1 and executor_name(config) == "serial":
-            raise UsageError(f"--workers {workers}: the serial executor trains in this process; use --executor "
-                             "process (or leave --executor out)")
+        _check_serial(config)
+
+
+def _check_serial(config: Config) -> None:
+    """The serial executor trains in this process: one task at a time, with one Keras backend."""
+    if executor_name(config) != "serial":
+        return
+    workers = config.options.workers
+    if workers > 1:
+        raise UsageError(f"--workers {workers}: the serial executor trains in this process; use --executor "
+                         "process (or leave --executor out)")
+    names = config.options.backend or []
+    if len(names) > 1:
+        raise UsageError(f"--backend {','.join(names)}: the serial executor trains in this process, and Keras has "
+                         "one backend per process; use --executor process (or leave --executor out)")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -114,8 +113,7 @@ def resolve_budget(config: Config) -> Budget:
     command line replaces ``epochs = 5`` of the configuration file); limits set at the same level or above
     are kept and override the profile's (``--budget smoke --epochs 2``).
     """
-    option = config.option
-    origins: dict[str, str] = getattr(option, "option_origins", {}) or {}
+    option = config.options
     limits: dict[str, Any] = {}
     profile_rank = -1
     if option.budget is not None:
@@ -125,12 +123,12 @@ def resolve_budget(config: Config) -> Budget:
 
             raise UsageError("--budget: " + _unknown("budget profile", option.budget, profiles))
         limits.update(profile_limits(option.budget, profiles[option.budget]))
-        profile_rank = _RANK.get(origins.get("budget", "command line"), 3)
+        profile_rank = _RANK[option.origin("budget")]
     for field, dest, _ in _LIMITS:
-        value = getattr(option, dest, None)
+        value = option[dest]
         if value is None:
             continue
-        if _RANK.get(origins.get(dest, "command line"), 3) >= profile_rank:
+        if _RANK[option.origin(dest)] >= profile_rank:
             limits[field] = value
     if not limits:
         limits["epochs"] = DEFAULT_EPOCHS
@@ -154,12 +152,7 @@ def harness_budget_make(config: Config, combination: Combination) -> Budget:
 
 @harness.hookimpl(trylast=True)
 def harness_runloop(session: Session) -> bool:
-    """Train the pending tasks with the run's executor (``--executor``). Without one, several visible GPUs
-    (or ``--devices``) take the ``process`` executor: one worker per GPU, each seeing only its own."""
-    config = session.config
-    if not getattr(config.option, "executor", None) and (len(session.gpus) > 1 or config.option.devices):
-        executor = collect_executors(config)["process"].factory(config)
-    else:
-        executor = make_executor(config)
-    executor.run(session, session.pending_tasks())
+    """Train the pending tasks with the run's executor (``--executor``, default ``process``); an executor that
+    loses its infrastructure raises :class:`~harness.errors.InfrastructureLost`, which the session reports."""
+    make_executor(session.config).run(session, session.pending_tasks())
     return True

@@ -18,14 +18,13 @@ option.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness.config import StashKey
+from harness.config import OptionParser, StashKey
 from harness.errors import UsageError
 
 if TYPE_CHECKING:
@@ -135,18 +134,17 @@ def _board(config: Config) -> Board | None:
 
 
 @harness.hookimpl
-def harness_options_add(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("tensorboard")
-    group.add_argument("--tensorboard", dest="tensorboard", default=None, metavar="DIR",
-                       help="write each task's curves for `tensorboard --logdir DIR`, one folder per task under "
-                            "DIR/RUN_ID/")
+def harness_options_add(parser: OptionParser) -> None:
+    parser.addoption("--tensorboard", metavar="DIR",
+                     help="write each task's curves for `tensorboard --logdir DIR`, one folder per task under "
+                          "DIR/RUN_ID/")
 
 
 @harness.hookimpl
 def harness_configure(config: Config) -> None:
-    value = getattr(config.option, "tensorboard", None)
-    if getattr(config.option, "command", None) != "run" or not value:
+    if config.command != "run" or not config.options.tensorboard:
         return
+    value = config.options.tensorboard
     path = Path(str(value)).expanduser()
     path = path if path.is_absolute() else config.cwd / path
     if path.exists() and not path.is_dir():

@@ -1,11 +1,17 @@
-"""The ``serial`` executor: one task after the other, in this process, through the run's plugin manager."""
+"""The ``serial`` executor: one task after the other, in this process, through the run's plugin manager.
+
+Unprotected: a task that crashes its process (``os.abort()``, a segfault in native code, the out-of-memory
+killer) ends the run, and one that hangs is never stopped (``--task-timeout`` does not apply). It is there to
+debug a plugin with ``pdb`` or a profiler, in the process you started; the default executor, ``process``,
+supervises each task in a worker process.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harness.engine import events
-from harness.errors import UsageError
+from harness import runtime
+from harness.runner import run_task
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -18,14 +24,14 @@ class SerialExecutor:
         self.config = config
 
     def run(self, session: Session, tasks: list[Task]) -> None:
+        """Apply the run's runtime to this process (before the first task imports Keras), then train each
+        task with :func:`harness.runner.run_task` and record it, until the session says stop."""
         for task in tasks:
+            runtime.apply(task.backend, task.threads)
+
             def forward(event: dict[str, Any], task: Task = task) -> None:
                 session.hook.harness_combination_progress(session=session, task=task, event=event)
 
-            with events.listening(forward):
-                result = session.hook.harness_combination_train(task=task)
-            if result is None:
-                raise UsageError("no plugin implements harness_combination_train")
-            session.record(task, result)
+            session.record(task, run_task(session.hook, task, forward))
             if session.should_stop:
                 break

@@ -115,7 +115,7 @@ def caption(scored: stats.CrossDatasetBoard, reference: str | None, records: lis
     return (f"Across datasets, best first (the AutoML benchmark's normalised score): on each dataset 0 is its "
             f"label-frequency baseline and 1 {_references(scored, reference, records)}; test accuracies pooled "
             f"over seeds. score: the mean over the datasets scored (datasets), with its standard deviation "
-            f"(score_std) and range (score_low-score_high); above 1 beats the reference, below 0 is worse than "
+            f"(score std) and range (lowest-highest score); above 1 beats the reference, below 0 is worse than "
             f"the baseline. A combination with no result on a dataset (an error, a skip) scores 0 there, as "
             f"the baseline (imputed lists those datasets).{left_out}")
 
@@ -143,7 +143,7 @@ def figure(frame: Any) -> Any:
 
     rows = frame.iloc[::-1]
     datasets = [c.split(":", 1)[1] for c in frame.columns if c.startswith("score:") and frame[c].notna().any()]
-    fig = new_figure(10.0, 2.4 + 0.42 * max(len(rows), 2))
+    fig = new_figure(9.0, 2.4 + 0.42 * max(len(rows), 2))
     ax = fig.subplots()
     for y, (_, line) in enumerate(rows.iterrows()):
         if not math.isnan(line["score"]):

@@ -47,7 +47,7 @@ def result_figures(report: Report, dataset: str, combinations: Any, results: Any
 def data_figures(report: Report, dataset: str) -> dict[str, Any]:
     out = Gallery(report)
     info = rec.dataset_info(report.records, dataset)
-    if info is None:
+    if info is None or not info.get("class_counts"):  # a record that says nothing of the data's classes
         return out
     out.add(f"labels-{dataset}", figures.label_frequencies, info)
     data = report.load_dataset(dataset)

@@ -207,6 +207,42 @@ def differences(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]
     return list(found)
 
 
+#: What a run's runtime is made of, as ``harness compare`` names it: a task's numbers depend on each.
+RUNTIME_KEYS = ("threads", "backend", "precision", "device")
+
+
+def _runtime_values(metadata: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, str]:
+    """The run's threads, backends, precisions and devices, each as one text: from its recorded runtime
+    (``metadata.json``'s ``runtime``) where it has one, else from what its records say."""
+    stored = metadata.get("runtime")
+    runtime: Mapping[str, Any] = stored if isinstance(stored, Mapping) else {}
+    trained = [r for r in records if r.get("status") != "skipped"]
+
+    def of_records(field: str) -> str:
+        values = {str(r[field]) for r in trained if r.get(field) is not None}
+        return ",".join(sorted(values))
+
+    devices = {str((r.get("device") or {}).get("name")) for r in trained if isinstance(r.get("device"), Mapping)}
+    found = {
+        "threads": str(runtime["threads"]) if "threads" in runtime else of_records("threads"),
+        "backend": ",".join(runtime["backends"]) if runtime.get("backends") else of_records("backend"),
+        "precision": ",".join(sorted(set(runtime["precisions"].values()))) if runtime.get("precisions")
+        else of_records("precision"),
+        "device": ",".join(sorted(devices)) or ",".join(str(d) for d in metadata.get("devices") or []),
+    }
+    return {key: value for key, value in found.items() if value}
+
+
+def runtime_differences(metadata_a: Mapping[str, Any], metadata_b: Mapping[str, Any], records_a: list[dict[str, Any]],
+                        records_b: list[dict[str, Any]], named: list[str] | None = None) -> list[str]:
+    """The runtime's parts (:data:`RUNTIME_KEYS`) that differ between the runs, e.g. ``threads 2 in A, 1 in
+    B``, leaving out those ``named`` already (by :func:`differences`, from the tasks' configurations)."""
+    a, b = _runtime_values(metadata_a, records_a), _runtime_values(metadata_b, records_b)
+    covered = {text.partition(":")[0] for text in named or []}
+    return [f"{key} {a[key]} in A, {b[key]} in B" for key in RUNTIME_KEYS
+            if key in a and key in b and a[key] != b[key] and key not in covered]
+
+
 # -------------------------------------------------------------------------------------------------
 # The command
 # -------------------------------------------------------------------------------------------------
@@ -266,8 +302,8 @@ def compare_runs(run_a: Path, run_b: Path, fail_on_drop: float | None, out: IO[s
 
     if fail_on_drop is not None and (math.isnan(fail_on_drop) or fail_on_drop < 0):
         raise UsageError(f"--fail-on-drop: invalid value {fail_on_drop!r}: expected points >= 0, e.g. 2")
-    records_a = RunStore.open(run_a).records()
-    records_b = RunStore.open(run_b).records()
+    store_a, store_b = RunStore.open(run_a), RunStore.open(run_b)
+    records_a, records_b = store_a.records(), store_b.records()
     frame = compare_frame(records_a, records_b)
     out.write(f"A: {run_a}\nB: {run_b}\n")
     across = across_backends(records_a, records_b)
@@ -279,8 +315,13 @@ def compare_runs(run_a: Path, run_b: Path, fail_on_drop: float | None, out: IO[s
         return ExitCode.NO_COMBINATIONS
     out.write(text_table(frame))
     out.write(_test_used(frame) + "\n")
-    for difference in differences(records_a, records_b):
+    found = differences(records_a, records_b)
+    for difference in found:
         out.write(f"note: {difference}\n")
+    runtime = runtime_differences(_metadata(store_a), _metadata(store_b), records_a, records_b, found)
+    if runtime:
+        out.write(f"note: the runs' runtimes differ: {'; '.join(runtime)} (a task's numbers depend on its "
+                  "runtime: threads, backend, device, precision)\n")
     out.write(_summary(frame) + "\n")
     reasons = drops(frame, fail_on_drop) if fail_on_drop is not None else []
     if reasons:
@@ -293,6 +334,14 @@ def compare_runs(run_a: Path, run_b: Path, fail_on_drop: float | None, out: IO[s
     if fail_on_drop is not None:
         out.write(f"OK: no combination got worse by more than {fail_on_drop:g} points\n")
     return ExitCode.OK
+
+
+def _metadata(store: Any) -> dict[str, Any]:
+    """A run's ``metadata.json``, or nothing when it is missing or unreadable (the records still compare)."""
+    try:
+        return dict(store.metadata())
+    except (OSError, ValueError, UsageError):
+        return {}
 
 
 def compare_command(config: Config) -> ExitCode:

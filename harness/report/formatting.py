@@ -1,4 +1,5 @@
-"""Numbers to the text a reader sees in the Markdown and HTML tables (the CSV files keep full precision)."""
+"""Numbers and column names to the text a reader sees in the Markdown and HTML tables (the CSV files keep
+the machine names and every significant digit)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,14 @@ def points(value: Any) -> str:
     return f"{float(value):+.1f}"
 
 
+#: p-values below this are shown as ``< 0.001``; the others with three decimals, as a paper's table does.
+SMALLEST_P = 0.001
+
+
 def p_value(value: Any) -> str:
-    return f"{float(value):.2g}"
+    """One format for every p-value: ``0.035``, ``0.200``, ``< 0.001``."""
+    number = float(value)
+    return f"< {SMALLEST_P:g}" if number < SMALLEST_P else f"{number:.3f}"
 
 
 def seconds(value: Any) -> str:
@@ -56,7 +63,11 @@ MAX_TEXT = 160
 
 
 def text(value: Any) -> str:
-    value = " ".join(str(value).split())
+    """Longer text (an error message) on one line, cut to :data:`MAX_TEXT`, through
+    :func:`harness.report.shown.shown` (an error may quote a URI or a command line)."""
+    from harness.report.shown import shown
+
+    value = " ".join(shown(value).split())
     return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "\u2026"
 
 
@@ -109,3 +120,36 @@ def display_frame(frame: Any, value_format: Callable[[Any], str] | None = None) 
         chosen = formatter_for(column) if value_format is None or column in index_columns else value_format
         text[str(column)] = [cell(v, chosen) for v in frame[column].tolist()]
     return pd.DataFrame(text, columns=[str(c) for c in frame.columns])
+
+
+#: Column names as a reader sees them in the pages; any other column (a model's name in a pivot, a plugin's
+#: column) is shown as it is.
+HEADERS = {
+    "test_accuracy": "test accuracy", "train_accuracy": "training accuracy", "val_accuracy": "validation accuracy",
+    "baseline_accuracy": "baseline accuracy", "lift_points": "lift (points)", "p_value": "p",
+    "p_holm": "p (Holm)", "train_seconds": "training time (s)", "ci_low": "95% CI low", "ci_high": "95% CI high",
+    "ci_method": "interval", "n_test": "test images", "n_correct": "correct", "test_std": "test accuracy std",
+    "test_min": "lowest test accuracy", "test_max": "highest test accuracy",
+    "min_detectable_lift_points": "detectable lift (points)", "images_per_second": "images/s",
+    "time_to_target_seconds": "time to target (s)", "time_to_target_epochs": "epochs to target",
+    "share_percent": "share (%)", "seeds_passed": "seeds passed", "stop_reason": "stopped by",
+    "score_std": "score std", "score_low": "lowest score", "score_high": "highest score",
+    "std_seconds": "std (s)", "kept_seconds": "kept runs (s)", "dropped_seconds": "dropped runs (s)",
+    "run_seconds": "each run (s)", "not_reached": "not reached",
+}
+
+
+def header(column: Any) -> str:
+    """A column's name as the pages show it: ``test accuracy``, ``lift (points)``, ``p (Holm)``,
+    ``score: DATASET``."""
+    name = str(column)
+    if name in HEADERS:
+        return HEADERS[name]
+    if name.startswith("score:"):
+        return f"score: {name.split(':', 1)[1]}"
+    return name
+
+
+def human_frame(frame: Any) -> Any:
+    """A text frame (:func:`display_frame`) with the reader's column names."""
+    return frame.rename(columns={c: header(c) for c in frame.columns})

@@ -1,14 +1,14 @@
-"""The report as one self-contained HTML page: tables inline, figures embedded as base64 PNG."""
+"""The report as one self-contained HTML page, from the report's sections: tables inline (sortable by a
+click on a header), figures embedded as base64 PNG. Every text from the run is escaped here."""
 
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import html
-from collections.abc import Mapping
 from typing import Any
 
-from harness.store import shown_command
+from harness.report import formatting
+from harness.report.section import Facts, Figure, Section, Table, Text
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1.5em auto; max-width: 1280px;
@@ -28,7 +28,10 @@ td.passed { color: #176f2c; font-weight: bold; } td.failed { color: #b3261e; fon
 td.error { color: #8a2be2; font-weight: bold; } td.skipped { color: #777; }
 .meta { color: #555; font-size: 0.9em; } table.meta td { border: none; padding: 1px 10px 1px 0; }
 .scroll { overflow-x: auto; } figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.9em; } .notes li { color: #8a5a00; } .warnings li { color: #b3261e; }
+figcaption { color: #444; font-size: 0.9em; max-width: 60em; }
+.notes li { color: #8a5a00; } .warnings li { color: #b3261e; }
+.power { background: #eef4fb; border-left: 4px solid #4c72b0; padding: 0.4em 0.8em; margin: 0.6em 0; color: #233; }
+.power ul { margin: 0; padding-left: 1.2em; } .caption { color: #444; font-size: 0.9em; max-width: 60em; }
 details { margin: 0.4em 0; } summary { cursor: pointer; font-weight: bold; padding: 0.2em 0; }
 nav a { margin-right: 1em; }
 @media (max-width: 900px) {
@@ -47,8 +50,10 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
       Array.prototype.forEach.call(heads, function (h) { delete h.dataset.dir; });
       th.dataset.dir = ascending ? "asc" : "desc";
       function key(row) {
-        var text = row.cells[column].textContent.trim(), number = parseFloat(text.replace(/,/g, ""));
-        return text === "" ? null : (/^[+-]?[0-9.,]+(e[+-]?[0-9]+)?%?$/i.test(text) ? number : text.toLowerCase());
+        var text = row.cells[column].textContent.trim(), bare = text.replace(/^< */, "").replace(/,/g, "");
+        if (text === "") { return null; }
+        if (!/^[+-]?[0-9.]+(e[+-]?[0-9]+)?%?$/i.test(bare)) { return text.toLowerCase(); }
+        return parseFloat(bare) - (text.charAt(0) === "<" ? 1e-9 : 0);  /* "< 0.001" below 0.001 */
       }
       Array.prototype.slice.call(body.rows).map(function (row, i) { return [key(row), i, row]; })
         .sort(function (a, b) {
@@ -93,59 +98,67 @@ def image(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _when(metadata: Mapping[str, Any]) -> str:
-    started = metadata.get("started_at")
-    return _dt.datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M:%S") if started else "?"
+_LIST_CLASS = {"items": "summary", "warning": "warnings", "note": "notes"}
 
 
-def _meta(metadata: Mapping[str, Any], run_id: str) -> str:
-    devices = ", ".join(metadata.get("devices") or []) or "?"
-    rows = [
-        ("run", run_id), ("started", _when(metadata)),
-        ("command", shown_command(metadata)),
-        ("harness", str(metadata.get("harness_version", "?"))),
-        ("TensorFlow / Keras", f"{metadata.get('tensorflow', '?')} / {metadata.get('keras', '?')}"),
-        ("devices", devices), ("precision", str(metadata.get("precision", "?"))),
-        ("host", f"{metadata.get('host', '?')} ({metadata.get('platform', '?')}, "
-                 f"Python {metadata.get('python', '?')})"),
-        ("git commit", str(metadata.get("git_commit") or "-")),
-    ]
-    body = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    return f'<table class="meta">{body}</table>'
+def _text_block(block: Text) -> list[str]:
+    if block.kind == "heading":
+        return [f"<h3>{html.escape(line)}</h3>" for line in block.lines]
+    if block.kind == "paragraph":
+        return [f'<p class="caption">{html.escape(line)}</p>' for line in block.lines]
+    items = [f"<li>{html.escape(line)}</li>" for line in block.lines]
+    if block.kind == "power":
+        return ['<div class="power"><strong>About the power of the tests</strong><ul>', *items, "</ul></div>"]
+    return [f'<ul class="{_LIST_CLASS.get(block.kind, block.kind)}">', *items, "</ul>"]
 
 
-def _list(items: list[str], css_class: str) -> list[str]:
-    if not items:
-        return []
-    return [f'<ul class="{css_class}">', *(f"<li>{html.escape(item)}</li>" for item in items), "</ul>"]
+def _table_block(block: Table, text_frame: Any, numeric: set[str]) -> list[str]:
+    human = formatting.human_frame(text_frame)
+    css = "sortable leaderboard" if block.open else "sortable"
+    body = table(human, {formatting.header(c) for c in numeric}, css)
+    caption = f'<p class="caption">{html.escape(block.caption)}</p>' if block.caption else ""
+    anchor = html.escape(f"table-{block.name}")
+    if block.open:
+        return [f'<h3 id="{anchor}">{html.escape(block.title)}</h3>', body, caption]
+    return [f'<details id="{anchor}"><summary>{html.escape(block.title)}</summary>', caption, body, "</details>"]
 
 
-def page(*, title: str, run_id: str, metadata: Mapping[str, Any], summary: list[str], warnings: list[str],
-         leaderboards: list[tuple[str, str, str]], tables: list[tuple[str, str, str]],
-         figures: list[tuple[str, str, bytes]], notes: list[str]) -> str:
-    """The whole page, the answer first: summary and warnings, one leaderboard per dataset, the figures, then
-    every table (collapsed, sortable) and the run's facts. ``leaderboards`` and ``tables``: (name, caption,
-    html table); ``figures``: (stem, caption, PNG bytes)."""
-    sections = ("summary", "figures", "tables", "run")
-    nav = "".join(f'<a href="#{n}">{n}</a>' for n in sections)
-    command = shown_command(metadata)
+def _figure_block(block: Figure) -> list[str]:
+    caption = f"<figcaption>{html.escape(block.caption)}</figcaption>" if block.caption else ""
+    return [f'<figure id="{html.escape(f"figure-{block.stem}")}">', image(block.png, block.title or block.stem),
+            caption, "</figure>"]
+
+
+def _facts_block(block: Facts) -> list[str]:
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in block.rows)
+    return [f'<table class="meta">{rows}</table>']
+
+
+def section(part: Section, text_frames: dict[str, Any], numeric: dict[str, set[str]]) -> list[str]:
+    """One section's HTML; ``text_frames``: each table as text, ``numeric``: its numeric columns, by name."""
+    out = [f'<h2 id="{html.escape(part.id)}">{html.escape(part.title)}</h2>']
+    for block in part.blocks:
+        if isinstance(block, Text):
+            out += _text_block(block)
+        elif isinstance(block, Table):
+            out += _table_block(block, text_frames[block.name], numeric[block.name])
+        elif isinstance(block, Figure):
+            out += _figure_block(block)
+        else:
+            out += _facts_block(block)
+    return out
+
+
+def page(*, title: str, subtitle: str, sections: list[Section], text_frames: dict[str, Any],
+         numeric: dict[str, set[str]]) -> str:
+    """The whole page: the title, a line under it (when the run started, its command), links to the
+    sections, then every section in order."""
+    nav = "".join(f'<a href="#{html.escape(s.id)}">{html.escape(s.title.lower())}</a>' for s in sections)
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
              f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>',
              f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
-             f'<p class="meta">started {html.escape(_when(metadata))} &middot; <code>{html.escape(command)}</code></p>',
-             f"<nav>{nav}</nav>", '<h2 id="summary">Summary</h2>', *_list(summary, "summary"),
-             *_list(warnings, "warnings"), *_list(notes, "notes")]
-    for name, caption, body in leaderboards:
-        parts += [f'<h3 id="table-{html.escape(name)}">{html.escape(name)}</h3>', body,
-                  f'<p class="meta">{html.escape(caption)}</p>' if caption else ""]
-    parts.append('<h2 id="figures">Figures</h2>')
-    for stem, caption, png in figures:
-        parts += [f'<figure id="figure-{html.escape(stem)}">', image(png, caption or stem),
-                  f"<figcaption>{html.escape(stem)}{': ' + html.escape(caption) if caption else ''}</figcaption>",
-                  "</figure>"]
-    parts.append('<h2 id="tables">Tables</h2><p class="meta">Click a table to open it, a column header to sort.</p>')
-    for name, caption, body in tables:
-        parts += [f'<details id="table-{html.escape(name)}"><summary>{html.escape(name)}</summary>',
-                  f"<p class=\"meta\">{html.escape(caption)}</p>" if caption else "", body, "</details>"]
-    parts += ['<h2 id="run">Run</h2>', _meta(metadata, run_id), f"<script>{SCRIPT}</script>", "</body></html>\n"]
+             f'<p class="meta">{html.escape(subtitle)}</p>', f"<nav>{nav}</nav>"]
+    for part in sections:
+        parts += section(part, text_frames, numeric)
+    parts += [f"<script>{SCRIPT}</script>", "</body></html>\n"]
     return "\n".join(p for p in parts if p)

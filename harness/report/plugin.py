@@ -7,13 +7,12 @@ imported only when a report is built.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness.config import StashKey
+from harness.config import OptionParser, StashKey
 from harness.errors import UsageError
 from harness.store import StoreError
 
@@ -27,12 +26,11 @@ WRITTEN: StashKey[WrittenReport] = StashKey()
 
 
 @harness.hookimpl
-def harness_options_add(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("report")
-    group.add_argument("--reference", dest="reference", default=None, metavar="AUGMENTATION-MODEL",
-                       help="the combination that scores 1 on every dataset in the leaderboard across datasets "
-                            "(0 is the label-frequency baseline), e.g. none-small_cnn; with several backends "
-                            "add -BACKEND (default: the best of the run on each dataset)")
+def harness_options_add(parser: OptionParser) -> None:
+    parser.addoption("--reference", metavar="AUGMENTATION-MODEL",
+                     help="the combination that scores 1 on every dataset in the leaderboard across datasets "
+                          "(0 is the label-frequency baseline), e.g. none-small_cnn; with several backends "
+                          "add -BACKEND (default: the best of the run on each dataset)")
 
 
 def reference_keys(session: Session) -> list[str]:

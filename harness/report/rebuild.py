@@ -1,8 +1,12 @@
-"""``harness report RUN_DIR``: a run's report rebuilt from its stored record, with the plugins here."""
+"""``harness report RUN_DIR``: a run's report rebuilt from its stored record, with the plugins here, from
+whatever valid records remain: a missing or damaged ``metadata.json``, a corrupt or torn line anywhere in
+``records.jsonl`` cost what they hold, said in a note in the terminal and on the report."""
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,13 +18,90 @@ if TYPE_CHECKING:
     from harness.report.context import Report
 
 
+@dataclass
+class StoredRun:
+    """What :func:`read_run` could read of a run directory, and what it had to leave out (``notes``)."""
+
+    records: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def _read_metadata(run_dir: Path, notes: list[str]) -> dict[str, Any]:
+    from harness.store import METADATA
+
+    path = run_dir / METADATA
+    lost = "the run's command, versions and --reference are not shown"
+    if not path.is_file():
+        notes.append(f"{METADATA} is missing: {lost}")
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        notes.append(f"{METADATA} is unreadable ({type(exc).__name__}: {exc}): {lost}")
+        return {}
+    if not isinstance(value, dict):
+        notes.append(f"{METADATA} holds {type(value).__name__}, not an object: {lost}")
+        return {}
+    return value
+
+
+def _record_of(line: str) -> dict[str, Any] | None:
+    """One line as a record, or ``None`` when it is not one (not JSON, not an object, no ``id``)."""
+    from harness.record import from_json
+
+    try:
+        record = dict(from_json(line))
+    except ValueError:
+        return None
+    return record if isinstance(record.get("id"), str) and record.get("status") is not None else None
+
+
+def _read_records(run_dir: Path, notes: list[str]) -> list[dict[str, Any]]:
+    from harness.store import RECORDS
+
+    path = run_dir / RECORDS
+    if not path.is_file():
+        return []
+    records, bad = [], []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = handle.readlines()
+    for number, line in enumerate(lines, start=1):
+        record = _record_of(line) if line.strip() else None
+        if record is None and line.strip():
+            bad.append(number)
+        elif record is not None:
+            records.append(record)
+    if bad:
+        shown = ", ".join(str(n) for n in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        last = lines and bad[-1] == len(lines) and not lines[-1].endswith("\n")
+        why = " (the last one cut short: a task that did not finish writing)" if last else ""
+        notes.append(f"{RECORDS}: {len(bad)} damaged line{'s' * (len(bad) != 1)} left out{why}: line "
+                     f"{shown}; the report shows the {len(records)} valid record{'s' * (len(records) != 1)}")
+    torn = path.with_name(RECORDS + ".torn")
+    if torn.is_file() and torn.stat().st_size:
+        notes.append(f"{torn.name}: a line cut short by an earlier crash was set aside there and is left out")
+    return records
+
+
+def read_run(run_dir: Path) -> StoredRun:
+    """A run directory's records and metadata, as much of them as can be read; a directory with neither
+    ``metadata.json`` nor ``records.jsonl`` is not a run (:class:`~harness.errors.UsageError`)."""
+    from harness.store import METADATA, RECORDS
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or not ((run_dir / METADATA).is_file() or (run_dir / RECORDS).is_file()):
+        raise UsageError(f"{run_dir}: not a harness run directory (no {METADATA}, no {RECORDS})")
+    notes: list[str] = []
+    metadata = _read_metadata(run_dir, notes)
+    return StoredRun(_read_records(run_dir, notes), metadata, notes)
+
+
 def _registry(config: Config) -> tuple[Registry | None, str | None]:
     """The specs registered here (datasets defined in configuration included), to load the run's datasets
     again; their parameters come from the records, not from here."""
     from harness.registry import build_registry
 
-    if not hasattr(config.option, "settings"):
-        config.option.settings = []  # `harness report` has no --set
     try:
         return build_registry(config), None
     except UsageError as exc:
@@ -50,9 +131,8 @@ def open_report(config: Config, run_dir: Path) -> Report:
     from harness.report.context import Report, data_dir_of_run
     from harness.store import RunStore
 
-    store = RunStore.open(run_dir)
-    metadata = store.metadata()
-    records = store.records()
+    stored = read_run(run_dir)
+    store, metadata, records = RunStore(Path(run_dir)), stored.metadata, stored.records
     reference = getattr(config.option, "report_reference", None)
     if reference is not None:
         _set_reference(store, metadata, records, str(reference))
@@ -63,8 +143,8 @@ def open_report(config: Config, run_dir: Path) -> Report:
     report = Report(run_dir=store.run_dir, records=records, metadata=metadata, registry=registry,
                     data_dir=str(data_dir) if data_dir is not None else data_dir_of_run(metadata),
                     cache_dir=str(default_cache_dir()))
-    if problem:
-        report.note(problem)
+    for note in [*stored.notes, *([problem] if problem else [])]:
+        report.note(note)
     return report
 
 
@@ -76,6 +156,7 @@ def rebuild(config: Config, run_dir: Path, out: Any = None) -> ExitCode:
     out = out or sys.stdout
     report = open_report(config, Path(run_dir))
     if not report.records:
+        out.writelines(f"note: {note}\n" for note in report.notes)
         out.write(f"{run_dir}: no finished task in the record yet, nothing to report\n")
         return ExitCode.NO_COMBINATIONS
     RunStore(report.run_dir).write_results(report.records)

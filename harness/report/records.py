@@ -36,6 +36,12 @@ def model_labels(rows: Any) -> list[str]:
     return [f"{m} ({b})" for m, b in zip(rows["model"], rows["backend"])]
 
 
+def combination_label(augmentation: Any, model: Any, backend: Any = None) -> str:
+    """The one name of a combination on a dataset, in every table, figure and summary line:
+    ``flip_rotate / small_cnn``, with ``/ BACKEND`` in a run on several backends."""
+    return f"{augmentation} / {model}" + (f" / {backend}" if backend else "")
+
+
 def number(value: Any) -> float:
     """A record field as a float; missing and ``null`` become NaN."""
     if value is None or isinstance(value, bool):

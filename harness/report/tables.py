@@ -186,7 +186,7 @@ def leaderboard(combinations: Any, dataset: str) -> Any:
     rows = combinations[combinations["dataset"] == dataset]
     backend = rec.rows_of_several_backends(rows)
     frame = pd.DataFrame({
-        "combination": [f"{a} / {m}" + (f" / {b}" if backend else "")
+        "combination": [rec.combination_label(a, m, b if backend else None)
                         for a, m, b in zip(rows["augmentation"], rows["model"], rows["backend"])],
         "test_accuracy": rows["test_accuracy"].tolist(),
         "95% interval": [_interval(r) for _, r in rows.iterrows()],
@@ -248,28 +248,31 @@ def labels_table(records: list[dict[str, Any]]) -> Any:
     return pd.DataFrame(rows, columns=LABEL_COLUMNS)
 
 
+#: The built-in tables' captions, in the pages' column names (the CSV files keep the machine names:
+#: ``test_accuracy``, ``ci_low``, ``p_holm``...).
 CAPTIONS = {
-    "combinations": "One row per combination, best test accuracy first within each dataset. test_accuracy: the "
-                    "seeds' correct answers over their test images (n_correct / n_test, pooled over seeds); "
-                    "ci_low-ci_high: its 95% Wilson interval on the n_test distinct test images; p_value: "
-                    "one-sided exact binomial test of beating the label-frequency baseline on those counts; "
-                    "p_holm: p_value after Holm's correction across every combination of the run, which decides "
-                    "the status (passed: p_holm < 0.05). test_std, test_min, test_max: the spread across seeds. "
-                    "lift_points: test minus baseline accuracy, in percentage points. "
-                    "min_detectable_lift_points: the lift this test set detects 80% of the time at p < 0.05. "
-                    "time_to_target_seconds: the time-to-accuracy result over the seeds (table time_to_target).",
-    "per_seed": "One row per combination and seed, as recorded when it was trained: interval: Wilson 95% on "
-                "the test set; status and p_value: that seed's own test, before any correction for the run's "
-                "other combinations.",
+    "combinations": "One row per combination, best test accuracy first within each dataset. test accuracy: the "
+                    "seeds' correct answers over their test images (correct / test images, pooled over seeds); "
+                    "95% CI low-high: its Wilson interval on the distinct test images; p: one-sided exact "
+                    "binomial test of beating the label-frequency baseline on those counts; p (Holm): p after "
+                    "Holm's correction across every combination of the run, which decides the status (passed: "
+                    "p (Holm) < 0.05). test accuracy std, lowest and highest: the spread across seeds. "
+                    "lift (points): test minus baseline accuracy, in percentage points. detectable lift "
+                    "(points): the lift this test set detects 80% of the time at p < 0.05. time to target (s): "
+                    "the time-to-accuracy result over the seeds (see Time to target).",
+    "per_seed": "One row per combination and seed, as recorded when it was trained: 95% CI: Wilson on the test "
+                "set; status and p: that seed's own test, before any correction for the run's other "
+                "combinations.",
     "labels": "Images per class in each split; the majority class of the training split is the baseline's guess.",
 }
 
 
 def _leaderboard_caption(dataset: str, baseline: float, seeds: bool) -> str:
     spread = " seed spread: lowest-highest test accuracy across seeds." if seeds else ""
-    return (f"{dataset}: best first. Label-frequency baseline {baseline:.3f}; lift in points over it; "
-            f"interval: 95% Wilson on the test images; p_holm: one-sided exact binomial test of beating the "
-            f"baseline, Holm-corrected across the run's combinations (passed: below 0.05).{spread}")
+    return (f"Best first. lift (points): test accuracy minus the label-frequency baseline {baseline:.3f} of "
+            f"{dataset}, in percentage points; 95% interval: Wilson, on the test images; p (Holm): one-sided "
+            f"exact binomial test of beating the baseline, Holm-corrected across the run's combinations "
+            f"(passed: below 0.05).{spread}")
 
 
 def _pivot_caption(dataset: str, baseline: float) -> str:
@@ -331,32 +334,55 @@ def _needed_test_size(baseline: float, alpha: float) -> int | None:
     return None
 
 
-def test_size_warnings(combinations: Any) -> list[str]:
-    """One warning per dataset whose test set is too small to tell a combination from the baseline at a
-    useful lift (:data:`harness.stats.USEFUL_LIFT_POINTS`), with the run's Holm correction taken into
-    account: the first combination of a family of ``m`` tests must reach p < alpha / m."""
+def _power(combinations: Any) -> list[tuple[str, int, float, float, int]]:
+    """Per dataset whose test set cannot detect a useful lift (:data:`harness.stats.USEFUL_LIFT_POINTS`):
+    (dataset, test images, baseline, minimum detectable lift in points, tests in the family). The run's Holm
+    correction is taken into account: the first combination of a family of ``m`` tests must reach
+    p < alpha / m."""
     tested = combinations[combinations["p_value"].notna() & combinations["n_test"].notna()]
     m = len(tested)
-    warnings = []
+    found = []
     for dataset in sorted(tested["dataset"].unique()):
         rows = tested[tested["dataset"] == dataset]
         n, baseline = int(rows["n_test"].min()), float(rows["baseline_accuracy"].iloc[0])
-        alpha = stats.ALPHA / m
-        lift = stats.min_detectable_lift(n, baseline, alpha)
-        if lift <= stats.USEFUL_LIFT_POINTS:
+        lift = stats.min_detectable_lift(n, baseline, stats.ALPHA / m)
+        if lift > stats.USEFUL_LIFT_POINTS:
+            found.append((dataset, n, baseline, lift, m))
+    return found
+
+
+def _advice(baseline: float, m: int) -> str:
+    needed = _needed_test_size(baseline, stats.ALPHA / m)
+    return f"; about {needed} test images would detect {stats.USEFUL_LIFT_POINTS:g} points" if needed else ""
+
+
+def test_size_warnings(combinations: Any) -> list[str]:
+    """One warning per dataset whose test set is so small that no accuracy, not even 100%, can beat the
+    baseline significantly: every combination fails whatever it learned."""
+    warnings = []
+    for dataset, n, baseline, lift, m in _power(combinations):
+        if math.isinf(lift):
+            family = f", Holm-corrected for {m} combinations" if m > 1 else ""
+            warnings.append(f"{dataset}: the test set has only {n} images: no accuracy, not even 100%, can beat "
+                            f"the baseline {baseline:.3f} significantly (p < {stats.ALPHA:g}{family})"
+                            f"{_advice(baseline, m)}")
+    return warnings
+
+
+def power_notes(combinations: Any) -> list[str]:
+    """One note per dataset whose test set detects only large lifts: a statement about the tests' power,
+    read beside the verdicts. A combination that passed did beat the baseline; one that failed may still beat
+    it by less than the detectable lift."""
+    notes = []
+    for dataset, n, baseline, lift, m in _power(combinations):
+        if math.isinf(lift):
             continue
         family = f", Holm-corrected for {m} combinations" if m > 1 else ""
-        if math.isinf(lift):
-            what = (f"no accuracy, not even 100%, can beat the baseline {baseline:.3f} significantly "
-                    f"(p < {stats.ALPHA:g}{family})")
-        else:
-            what = (f"only a lift of {lift:.0f} points or more over the baseline {baseline:.3f} is detected "
-                    f"(80% of the time at p < {stats.ALPHA:g}{family})")
-        needed = _needed_test_size(baseline, alpha)
-        advice = (f"; about {needed} test images would detect {stats.USEFUL_LIFT_POINTS:g} points" if needed
-                  else "")
-        warnings.append(f"{dataset}: the test set has only {n} images: {what}{advice}")
-    return warnings
+        notes.append(f"{dataset}: with {n} test images, a lift of {lift:.1f} points or more over the baseline "
+                     f"{baseline:.3f} is detected 80% of the time (p < {stats.ALPHA:g}{family}); smaller lifts "
+                     f"pass only sometimes. A pass is evidence of a real lift, whatever its size; a fail is not "
+                     f"evidence that there is none{_advice(baseline, m)}.")
+    return notes
 
 
 #: A training or validation split with fewer images than this is warned about.

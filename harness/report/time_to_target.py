@@ -141,9 +141,9 @@ def caption(frame: Any) -> str:
 
 
 def summary(frame: Any) -> str:
-    """The terminal's and the summary's line, e.g. ``time to accuracy 0.8: fastest synthetic-none-small_cnn
-    3.2 s (mean of the middle 3 of 5 runs ...); 3 of 4 combinations have a result; 2 of 20 runs did not
-    reach the target``."""
+    """The terminal's and the summary's line, e.g. ``time to accuracy 0.8: fastest none / small_cnn on
+    synthetic 3.2 s (mean of the middle 3 of 5 runs ...); 3 of 4 combinations have a result; 2 of 20 runs
+    did not reach the target``."""
     if frame is None or frame.empty:
         return ""
     valid = frame[frame["time_to_target_seconds"].notna()]
@@ -155,9 +155,8 @@ def summary(frame: Any) -> str:
     if valid.empty:
         return head + "no result; " + tail
     best = valid.sort_values("time_to_target_seconds", kind="stable").iloc[0]
-    name = "-".join(str(best[c]) for c in ("dataset", "augmentation", "model"))
-    if "backend" in valid.columns and isinstance(best["backend"], str):
-        name += f" on {best['backend']}"
+    backend = best["backend"] if "backend" in valid.columns and isinstance(best["backend"], str) else None
+    name = f"{rec.combination_label(best['augmentation'], best['model'], backend)} on {best['dataset']}"
     compile_part = (f", {best['compile_seconds']:.1f} s of it compiling"
                     if not math.isnan(best["compile_seconds"]) else "")
     return (head + f"fastest {name} {best['time_to_target_seconds']:.1f} s, {best['result']}{compile_part}; "
@@ -178,7 +177,7 @@ def figure(records: list[dict[str, Any]]) -> Any:
 
     found = results(records)[::-1]  # fastest at the top
     backends = rec.several_backends(records)
-    fig = new_figure(10.5, 2.4 + 0.45 * max(len(found), 2))
+    fig = new_figure(9.0, 2.4 + 0.45 * max(len(found), 2))
     ax = fig.subplots()
     times = [t for _, _, result in found for t in (*result.kept, *result.dropped) if t is not None]
     edge = 1.08 * max(times) if times else 1.0

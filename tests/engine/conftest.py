@@ -167,6 +167,10 @@ class EngineTester:
         tester.make_plugin(ENGINE_PLUGIN)
 
     def run(self, *args: str):
+        """``harness -p no:reports ARGS``; a ``run`` trains in this process (``--executor serial``) unless the
+        test names an executor: the engine is tested here, not the supervision of the default executor."""
+        if args and args[0] == "run" and "--executor" not in args:
+            args = ("run", "--executor", "serial", *args[1:])
         return self.tester.run("-p", "no:reports", *args)
 
     def make_config(self, text: str):

@@ -99,15 +99,16 @@ def test_the_pages_show_both_protocols_first(run_dir_factory, records, tmp_path,
     out = capsys.readouterr().out
     assert "across 2 datasets: best none / cnn, normalised score 1.08 (range 0.50-1.67" in out
     assert "1 = the reference flip-cnn)" in out
-    assert ("time to accuracy 0.7: fastest cars-crop-cnn 3.0 s, mean of the middle 1 of 3 runs (the fastest and a "
+    assert ("time to accuracy 0.7: fastest crop / cnn on cars 3.0 s, mean of the middle 1 of 3 runs (the fastest and a "
             "run that did not reach the target dropped)") in out
     md = (run_dir / "report.md").read_text()
-    order = ["- across 2 datasets", "### leaderboard-across_datasets", "### time_to_target", "### leaderboard-cars",
-             "## Figures", "figures/across_datasets.png", "figures/time_to_target.png", "## Tables"]
+    order = ["- across 2 datasets", "### Leaderboard across datasets", "figures/across_datasets.png",
+             "### Time to the target accuracy", "figures/time_to_target.png", "### Leaderboard: cars",
+             "## Results", "## Tables"]
     assert [md.index(marker) for marker in order] == sorted(md.index(marker) for marker in order)
     page = (run_dir / "report.html").read_text()
     assert page.index('id="table-leaderboard-across_datasets"') < page.index('id="table-time_to_target"') \
-        < page.index('id="figures"')
+        < page.index('id="table-leaderboard-cars"') < page.index('id="results"')
     assert "1 the reference flip / cnn" in page
     assert "<td>1.0, 3.0, not reached</td>" in page and "<td>1.0, not reached</td>" in page  # runs, dropped
     assert (run_dir / "tables" / "leaderboard-across_datasets.csv").is_file()
@@ -128,6 +129,7 @@ def test_reference_names_a_selected_combination(harness_tester, tiny_model_plugi
     assert result.ret == 4 and "unknown combination 'flip-tiny'" in result.stderr
 
 
+@pytest.mark.slow
 def test_harness_report_takes_another_reference(run_dir_factory, records, tmp_path, capsys) -> None:
     """``harness report --reference`` re-ranks a finished run against another combination and keeps it in the
     metadata for later rebuilds; a name that is not in the run is refused (exit 4) and changes nothing."""

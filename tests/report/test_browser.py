@@ -17,13 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.pluginmanager import load_plugins
-from harness.report.context import Report
-from harness.report.write import write_report
-from harness.store import RunStore
-
-from .fakes import make_record, skip_record
-
 BROWSER = next((found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))),
                None)
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium here (apt-get install chromium)")
@@ -38,7 +31,7 @@ CHECK = """<script>
   out.page_scrolls = document.documentElement.scrollWidth > document.documentElement.clientWidth;
   var table = document.querySelector("#table-per_seed table");
   var th = Array.prototype.find.call(table.tHead.rows[0].cells,
-                                     function (c) { return c.textContent === "test_accuracy"; });
+                                     function (c) { return c.textContent === "test accuracy"; });
   function column() {
     return Array.prototype.map.call(table.tBodies[0].rows, function (r) { return r.cells[th.cellIndex].textContent; });
   }
@@ -61,14 +54,8 @@ def _chromium(*args: str) -> str:
 
 
 @pytest.fixture
-def page(run_dir_factory) -> Path:
-    records = [make_record("none", "small_cnn", seed=s, test=t) for s, t in ((1, 0.80), (2, 0.84), (3, 0.76))]
-    records += [make_record("flip_rotate", "small_cnn_scaled", seed=s, test=t) for s, t in ((1, 0.9), (2, 0.62))]
-    records += [make_record("none", "mobilenet_v2", error="DataError: no network"), skip_record()]
-    run_dir = run_dir_factory(records)
-    store = RunStore(run_dir)
-    report = Report(run_dir=run_dir, records=store.records(), metadata=store.metadata())
-    return write_report(report, load_plugins(autoload=False)).html
+def page(pets_report) -> Path:
+    return pets_report.html  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("width", [1400, 800])

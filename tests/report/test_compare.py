@@ -151,3 +151,33 @@ def test_runs_with_several_backends_are_matched_backend_by_backend(run_dir_facto
     header = out.splitlines()[2]
     assert header.split()[:3] == ["combination", "backend", "seed"]
     assert "matched by combination, backend and seed" in out
+
+
+def test_a_runtime_difference_is_named(run_dir_factory, tmp_path, capsys) -> None:
+    """Two runs of the same grid on 2 and 1 threads, one on a GPU: the threads (from the tasks' configuration)
+    and the device (from the runtime the records and metadata carry) are named; the seeds are still paired."""
+    def on(threads: int, device: str) -> dict:
+        record = make_record(test=0.80, n_test=400)
+        return {**record, "threads": threads, "device": {"kind": "gpu" if "H100" in device else "cpu",
+                                                          "name": device},
+                "config": {**record["config"], "threads": threads}}
+
+    a = run_dir_factory([on(2, "CPU")], "a", runtime={"backends": ["tensorflow"], "threads": 2, "gpus": [],
+                                                      "precisions": {"tensorflow": "float32"}})
+    b = run_dir_factory([on(1, "NVIDIA H100")], "b", runtime={"backends": ["tensorflow"], "threads": 1,
+                                                              "gpus": [0], "precisions": {"tensorflow": "float32"}})
+    assert compare(tmp_path, a, b) == 0
+    out = capsys.readouterr().out
+    assert "note: threads: 2 in A, 1 in B" in out
+    assert "note: the runs' runtimes differ: device CPU in A, NVIDIA H100 in B" in out
+    assert out.count("threads") == 2  # named once (and in the list of what a runtime is)
+
+
+def test_runtime_differences_without_configurations_come_from_the_metadata() -> None:
+    from harness.report.compare import runtime_differences
+
+    a = {"runtime": {"backends": ["tensorflow"], "threads": 4, "precisions": {"tensorflow": "float32"}}}
+    b = {"runtime": {"backends": ["jax"], "threads": 4, "precisions": {"jax": "mixed_bfloat16"}}}
+    assert runtime_differences(a, b, [], []) == ["backend tensorflow in A, jax in B",
+                                                 "precision float32 in A, mixed_bfloat16 in B"]
+    assert runtime_differences(a, a, [], []) == []

@@ -139,6 +139,7 @@ def test_sample_grid_names_the_classes() -> None:
     assert titles == ["cat (16x16)"] * 3 + ["dog (16x16)"] * 3
 
 
+@pytest.mark.slow
 def test_augmentation_examples_apply_the_layer_in_training_mode() -> None:
     calls = []
 

@@ -14,7 +14,8 @@ def test_numbers_are_shown_by_column() -> None:
                           "p_value": [1.234e-9, 0.5], "train_seconds": [12.345, 1.0],
                           "images_per_second": [12345.6, 10.0], "epochs": [20.0, 2.5], "error": [None, "x " * 200]})
     text = formatting.display_frame(frame)
-    assert text.loc[0].tolist()[:6] == ["0.912", "+12.3", "1.2e-09", "12.3", "12,346", "20"]
+    assert text.loc[0].tolist()[:6] == ["0.912", "+12.3", "< 0.001", "12.3", "12,346", "20"]
+    assert text.loc[1, "p_value"] == "0.500"  # one format for every p-value
     assert text.loc[1, "test_accuracy"] == "" and text.loc[1, "epochs"] == "2.5"
     assert text.loc[0, "error"] == ""
     assert len(text.loc[1, "error"]) == formatting.MAX_TEXT

@@ -71,9 +71,9 @@ def test_no_table_without_a_target_and_a_backend_column_with_several() -> None:
 
 def test_the_summary_line_names_the_fastest_and_counts_what_missed(records) -> None:
     line = time_to_target.summary(time_to_target.table(records))
-    assert line == ("time to accuracy 0.7: fastest pets-none-cnn 3.0 s, mean of the middle 3 of 5 runs (the fastest "
-                    "and the slowest dropped), 0.5 s of it compiling; 2 of 3 combinations have a result; 3 of 15 "
-                    "runs did not reach the target")
+    assert line == ("time to accuracy 0.7: fastest none / cnn on pets 3.0 s, mean of the middle 3 of 5 runs (the "
+                    "fastest and the slowest dropped), 0.5 s of it compiling; 2 of 3 combinations have a result; 3 "
+                    "of 15 runs did not reach the target")
 
 
 def test_the_figure_draws_every_run(records) -> None:
@@ -128,6 +128,7 @@ test_per_class = 32
 '''
 
 
+@pytest.mark.slow
 def test_a_real_run_with_repeats_a_target_and_two_datasets(harness_tester, monkeypatch) -> None:
     """``--repeats 3 --target-accuracy 0.85`` on two datasets: the time-to-accuracy table drops the fastest and
     the slowest run of ``tinted`` and counts the runs of ``plain`` that never reached the target; the
@@ -164,7 +165,7 @@ def test_a_real_run_with_repeats_a_target_and_two_datasets(harness_tester, monke
             reached_at = record["time_to_target"]
             assert reached_at["seconds"] > reached_at["compile_seconds"] + reached_at["train_seconds"]
             assert record["history"][reached_at["epoch"] - 1]["val_accuracy"] >= 0.85
-    assert "time to accuracy 0.85: fastest tinted-none-tiny" in result.stdout
+    assert "time to accuracy 0.85: fastest none / tiny on tinted" in result.stdout
     assert f"1 of 2 combinations have a result; {6 - len(times)} of 6 runs did not reach the target" in result.stdout
 
     board = pd.read_csv(run_dir / "tables" / "leaderboard-across_datasets.csv", keep_default_na=False,
@@ -175,7 +176,7 @@ def test_a_real_run_with_repeats_a_target_and_two_datasets(harness_tester, monke
     assert "1 = the reference none-tiny" in result.stdout
     md, page = (run_dir / "report.md").read_text(), (run_dir / "report.html").read_text()
     for text in (md, page):
-        assert "leaderboard-across_datasets" in text and "time_to_target" in text
-        assert text.index("leaderboard-across_datasets") < text.index("leaderboard-plain")
+        assert "Leaderboard across datasets" in text and "Time to the target accuracy" in text
+        assert text.index("Leaderboard across datasets") < text.index("Leaderboard: plain")
     assert "figures/across_datasets.png" in md and "figures/time_to_target.png" in md
     assert '"reference": "none-tiny"' in (run_dir / "metadata.json").read_text()

@@ -11,12 +11,13 @@ import pytest
 import harness
 from harness.cli import main
 from harness.pluginmanager import load_plugins
-from harness.registry import Registry
 from harness.report import tables
 from harness.report.context import Report, data_dir_of_run
+from harness.report.files import rounded
 from harness.report.write import write_report
 from harness.store import RunStore
 
+from .conftest import pets_records
 from .fakes import make_record, skip_record
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -61,55 +62,69 @@ class BrokenPlugin:
         raise RuntimeError("no figure today")
 
 
-def test_files_of_the_report(run_dir_factory, records) -> None:
-    run_dir = run_dir_factory(records)
-    written = write_report(_report(run_dir), load_plugins(autoload=False))
+def test_files_of_the_report(pets_report) -> None:
+    written = pets_report
+    run_dir = written.html.parent
     assert sorted(written.tables) == ["combinations", "labels", "leaderboard-pets", "per_seed", "pivot-pets"]
     assert sorted(written.figures) == ["accuracy_vs_time-pets", "curves-pets", "grid-pets", "labels-pets",
                                        "test_accuracy-pets"]
     for path in written.figures.values():
         assert path.read_bytes().startswith(PNG)
-    expected = tables.builtin_tables(records)
+    expected = tables.builtin_tables(pets_records())
     for name, path in written.tables.items():
         assert path.with_suffix(".md").is_file()
-        assert path.read_text() == expected[name].to_csv(index=name.startswith("pivot-"))
+        assert path.read_text() == rounded(expected[name]).to_csv(index=name.startswith("pivot-"))
+        assert list(pd.read_csv(path).columns) == [str(c) for c in expected[name].reset_index().columns] \
+            if name.startswith("pivot-") else list(expected[name].columns)  # machine names in the CSV
+        assert not re.search(r"\d\.\d*0000000|\d\.\d*999999", path.read_text())  # no float noise
     assert (run_dir / "report.md").read_text().count("![") == 5
 
 
-def test_the_html_page_is_self_contained(run_dir_factory, records) -> None:
-    run_dir = run_dir_factory(records)
-    written = write_report(_report(run_dir), load_plugins(autoload=False))
+def test_the_html_page_is_self_contained(pets_report) -> None:
+    written = pets_report
     page = written.html.read_text()
     assert page.count('src="data:image/png;base64,') == len(written.figures) == 5
     assert not re.search(r'(src|href)="(?!data:|#)', page)  # nothing loaded from elsewhere
     for name in written.tables:
         assert f'id="table-{name}"' in page
     assert '<td class="passed">passed</td>' in page and '<td class="error">error</td>' in page
-    assert "pets: best pets-flip-cnn with test accuracy 0.900 (+30.0 points over the baseline 0.600" in page
+    best = "pets: best none / small_cnn with test accuracy 0.800 (+20.0 points over the baseline 0.600"
+    assert best in page and best in written.markdown.read_text()  # the leaderboard's name for it
+    assert "<td>none / small_cnn</td>" in page
 
 
-def test_the_page_leads_with_the_answer(run_dir_factory, records) -> None:
-    """Summary, warnings and the leaderboard first, then the figures, then every table (collapsed and
-    sortable), the run's facts last; the Markdown page in the same order."""
-    written = write_report(_report(run_dir_factory(records)), load_plugins(autoload=False))
+def test_the_page_leads_with_the_answer(pets_report) -> None:
+    """Summary, the power note and the leaderboard first, then the results' figures, the learning curves,
+    the data, every table (collapsed and sortable), the run's facts last; the Markdown page in the same
+    order, with a reader's column names."""
+    written = pets_report
     page = written.html.read_text()
-    order = [page.index(marker) for marker in ('id="summary"', 'class="warnings"', 'id="table-leaderboard-pets"',
-                                               'id="figures"', 'id="tables"', 'id="table-combinations"', 'id="run"')]
+    order = [page.index(marker) for marker in ('id="summary"', 'class="power"', 'id="table-leaderboard-pets"',
+                                               'id="results"', 'id="learning-curves"', 'id="data"', 'id="tables"',
+                                               'id="table-combinations"', 'id="run"')]
     assert order == sorted(order)
-    board = page[page.index('id="table-leaderboard-pets"'):page.index('id="figures"')]
+    board = page[page.index('id="table-leaderboard-pets"'):page.index('id="results"')]
     header = re.findall(r"<th>(.*?)</th>", board)
-    assert header == ["combination", "test_accuracy", "95% interval", "lift_points", "p_holm", "train_seconds",
-                      "status"]
-    assert board.index("flip / cnn") < board.index("none / cnn")
-    assert '<details id="table-combinations"><summary>combinations</summary>' in page
+    assert header == ["combination", "test accuracy", "seed spread", "95% interval", "lift (points)", "p (Holm)",
+                      "training time (s)", "status"]
+    assert ">Leaderboard: pets</h3>" in board
+    assert board.index("none / small_cnn") < board.index("flip_rotate / small_cnn_scaled")
+    assert re.findall(r'<td class="num">(< 0\.001|\d\.\d{3})</td><td class="num">[\d.]+</td><td[^>]*>(passed|failed)',
+                      board)  # p (Holm) in one format
+    assert '<details id="table-combinations"><summary>All combinations</summary>' in page
     assert page.count('<table class="sortable') == len(written.tables) and "<script>" in page
-    assert "the test set has only 50 images" in page
+    power = page[page.index('class="power"'):]
+    assert "with 50 test images, a lift of" in power and "a fail is not evidence" in power
+    assert 'class="warnings"' not in page  # a statement about power is not a warning
     md = written.markdown.read_text()
-    order = [md.index(marker) for marker in ("## Summary", "**warning**", "### leaderboard-pets", "## Figures",
-                                             "## Tables", "### combinations", "## Run")]
+    order = [md.index(marker) for marker in ("## Summary", "**power**", "### Leaderboard: pets", "## Results",
+                                             "## Tables", "### All combinations", "## Run")]
     assert order == sorted(order)
-    board_md = md[md.index("### leaderboard-pets"):md.index("## Figures")]
-    assert max(len(line) for line in board_md.splitlines() if line.startswith("|")) < 110  # narrow
+    assert "| test accuracy |" in md.replace("  ", " ") or "test accuracy" in md
+    board_md = md[md.index("### Leaderboard: pets"):md.index("## Results")]
+    widest = md[md.index("### All combinations"):]
+    assert max(len(line) for line in board_md.splitlines() if line.startswith("|")) \
+        < max(len(line) for line in widest.splitlines() if line.startswith("|")) / 2  # narrow
 
 
 def test_plugins_add_tables_and_figures_through_the_hooks(run_dir_factory, records) -> None:
@@ -125,10 +140,8 @@ def test_plugins_add_tables_and_figures_through_the_hooks(run_dir_factory, recor
     assert "no figure today" in page and "extra figure" in page
 
 
-def test_images_are_left_out_with_a_note_when_the_dataset_is_not_here(run_dir_factory, records) -> None:
-    report = _report(run_dir_factory(records))
-    report.registry = Registry()
-    written = write_report(report, load_plugins(autoload=False))
+def test_images_are_left_out_with_a_note_when_the_dataset_is_not_here(pets_report) -> None:
+    written = pets_report  # written without a registry: no plugin registers 'pets' there
     assert not any(stem.startswith("samples-") for stem in written.figures)
     assert any("images of dataset 'pets' not shown: no plugin registers it here" in n for n in written.notes)
 
@@ -138,7 +151,7 @@ def test_harness_report_rebuilds_results_and_report(run_dir_factory, records, tm
     assert main(["report", str(run_dir)], cwd=tmp_path) == 0
     out = capsys.readouterr().out
     assert f"report: {run_dir / 'report.html'}" in out and "5 tables, 5 figures" in out
-    assert "warning: pets: the test set has only 50 images" in out
+    assert "power: pets: with 50 test images, a lift of" in out
     assert "statistics: 2 of 2 combinations beat the baseline" in out
     assert len(pd.read_csv(run_dir / "results.csv")) == 4
     assert (run_dir / "tables" / "combinations.csv").is_file()

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 import harness
-from harness.data.sources import ImageArrays
 
 CLASS_NAMES = ("dots", "stripes")
 
@@ -58,13 +57,13 @@ def generate(per_class: int, size: tuple[int, int], seed: int) -> tuple[np.ndarr
     return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.int32)
 
 
-def stripes_dots(request: harness.DatasetRequest) -> ImageArrays:
+def stripes_dots(request: harness.DatasetRequest) -> harness.ImageArrays:
     """The dataset factory: harness holds out validation and test images from ``train`` by its fractions."""
     per_class = request.params["per_class"]
     if not isinstance(per_class, int) or per_class < 10:
         raise harness.UsageError(f"stripes_dots: parameter per_class={per_class!r} must be a whole number >= 10")
     images, labels = generate(per_class, request.image_size, int(request.params["seed"]))
-    return ImageArrays(CLASS_NAMES, train=(images, labels), root="generated", info={"per_class": per_class})
+    return harness.ImageArrays(CLASS_NAMES, train=(images, labels), root="generated", info={"per_class": per_class})
 
 
 @harness.hookimpl

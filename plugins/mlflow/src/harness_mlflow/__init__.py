@@ -13,7 +13,6 @@ on, and ``mlflow.json`` says what is missing for ``harness export mlflow RUN_DIR
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from collections.abc import Generator, Iterable
@@ -25,7 +24,8 @@ from harness.config import StashKey
 from harness.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from harness.config import Config
+    from harness.commands import Commands
+    from harness.config import Config, OptionParser
     from harness.engine.task import Task
     from harness.session import Session
     from harness.terminal import TerminalReporter
@@ -114,35 +114,39 @@ def _tracker(config: Config) -> Tracker | None:
     return config.stash[TRACKER] if TRACKER in config.stash else None
 
 
+def tracking_uri(value: Any) -> str | bool:
+    """``--mlflow [TRACKING_URI]``: a URI or a path; in a configuration file also ``true`` (the default URI) or
+    ``false`` (no MLflow)."""
+    if isinstance(value, bool) or (isinstance(value, str) and value):
+        return value
+    raise ValueError(f"invalid value {value!r}: expected a tracking URI (http://..., a path) or true")
+
+
 @harness.hookimpl
-def harness_options_add(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("mlflow")
-    group.add_argument("--mlflow", dest="mlflow", nargs="?", const=True, default=None, metavar="TRACKING_URI",
-                       help="log each task as an MLflow run as it finishes, with the report on a parent run: "
-                            "to TRACKING_URI (http://..., a path of a file store, ...), else MLFLOW_TRACKING_URI, "
-                            "else ./mlruns (harness-mlflow)")
-    group.add_argument("--mlflow-experiment", dest="mlflow_experiment", default=None, metavar="NAME",
-                       help="the MLflow experiment (default: the run directory's name)")
+def harness_options_add(parser: OptionParser) -> None:
+    parser.addoption("--mlflow", parse=tracking_uri, nargs="?", const=True, metavar="TRACKING_URI",
+                     help="log each task as an MLflow run as it finishes, with the report on a parent run: to "
+                          "TRACKING_URI (http://..., a path of a file store, ...), else MLFLOW_TRACKING_URI, else "
+                          "./mlruns (harness-mlflow)")
+    parser.addoption("--mlflow-experiment", metavar="NAME",
+                     help="the MLflow experiment (default: the run directory's name)")
 
 
 @harness.hookimpl
 def harness_configure(config: Config) -> None:
-    option = config.option
-    value = getattr(option, "mlflow", None)
-    if getattr(option, "command", None) != "run":
+    options = config.options
+    if config.command != "run":
         return
-    if value is None or value is False:
-        if getattr(option, "mlflow_experiment", None) is not None:
-            sys.stderr.write(f"harness: warning: --mlflow-experiment {option.mlflow_experiment!r} is ignored: "
+    if not options.mlflow:
+        if options.mlflow_experiment is not None:
+            sys.stderr.write(f"harness: warning: --mlflow-experiment {options.mlflow_experiment!r} is ignored: "
                              "nothing is logged to MLflow without --mlflow [TRACKING_URI]\n")
         return
-    if not (value is True or isinstance(value, str)):
-        raise UsageError(f"--mlflow: expected a tracking URI or true, got {value!r}")
     if importlib.util.find_spec("mlflow") is None:
         raise UsageError("--mlflow needs MLflow's client: python3 -m pip install harness-mlflow (or mlflow-skinny)")
     from harness_mlflow.sender import resolve_uri
 
-    config.stash[TRACKER] = Tracker(resolve_uri(value, config.cwd), option.mlflow_experiment)
+    config.stash[TRACKER] = Tracker(resolve_uri(options.mlflow, config.cwd), options.mlflow_experiment)
 
 
 @harness.hookimpl(wrapper=True)
@@ -187,21 +191,18 @@ def harness_session_finish(session: Session, exitstatus: int) -> None:
 
 
 @harness.hookimpl
-def harness_subcommands_register(subparsers: argparse._SubParsersAction) -> dict[str, Any]:
-    export = subparsers.add_parser("export", help="send a finished run to a tracker: mlflow (harness-mlflow)",
-                                   description="Send a finished run directory to a tracker.")
-    targets = export.add_subparsers(dest="export_target", metavar="TARGET", required=True)
-    mlflow = targets.add_parser(
-        "mlflow", help="send a run's records and report to MLflow (what it does not have yet)",
-        description="Send RUN_DIR's records (one MLflow run each) and report (on a parent run) to MLflow: "
-                    "what the tracking URI does not have yet, as RUN_DIR/mlflow.json says.")
-    mlflow.add_argument("run_dir", metavar="RUN_DIR")
-    mlflow.add_argument("--tracking-uri", default=None, metavar="URI",
-                        help="where to (default: the URI the run logged to, else MLFLOW_TRACKING_URI, else "
-                             "./mlruns)")
-    mlflow.add_argument("--experiment", default=None, metavar="NAME",
-                        help="the MLflow experiment (default: as before, else the run directory's name)")
-    return {"export": _export}
+def harness_subcommands_register(commands: Commands) -> None:
+    export = commands.add("export", help="send a finished run to a tracker: mlflow (harness-mlflow)",
+                          description="Send a finished run directory to a tracker.")
+    mlflow = export.add("mlflow", help="send a run's records and report to MLflow (what it does not have yet)",
+                        description="Send RUN_DIR's records (one MLflow run each) and report (on a parent run) to "
+                                    "MLflow: what the tracking URI does not have yet, as RUN_DIR/mlflow.json says.",
+                        handler=_export)
+    mlflow.addargument("run_dir", metavar="RUN_DIR")
+    mlflow.addoption("--tracking-uri", metavar="URI",
+                     help="where to (default: the URI the run logged to, else MLFLOW_TRACKING_URI, else ./mlruns)")
+    mlflow.addoption("--experiment", metavar="NAME",
+                     help="the MLflow experiment (default: as before, else the run directory's name)")
 
 
 def _export(config: Config) -> ExitCode:

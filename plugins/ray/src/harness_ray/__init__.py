@@ -6,7 +6,6 @@ only when a run uses the executor, so ``harness --help`` and ``harness list`` st
 
 from __future__ import annotations
 
-import argparse
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -14,14 +13,10 @@ import harness
 from harness.executor import ExecutorSpec
 
 if TYPE_CHECKING:
-    from harness.config import Config
+    from harness.config import Config, OptionParser
 
 __version__ = "0.1.0"
 __all__ = ["harness_executors_register", "harness_options_add"]
-
-
-class _BadValue(argparse.ArgumentTypeError, ValueError):
-    """Reported by argparse on the command line, and as a usage error from a configuration file."""
 
 
 def resources(value: Any) -> float:
@@ -29,24 +24,22 @@ def resources(value: Any) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise _BadValue(f"expected a number such as 1 or 0.5, got {value!r}") from None
+        raise ValueError(f"invalid value {value!r}: expected a number such as 1 or 0.5") from None
     if math.isnan(number) or number < 0 or (number > 1 and not number.is_integer()):
-        raise _BadValue(f"expected 0, a fraction up to 1 or a whole number, got {value!r}")
+        raise ValueError(f"invalid value {value!r}: expected 0, a fraction up to 1 or a whole number")
     return number
 
 
 @harness.hookimpl
-def harness_options_add(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("ray")
-    group.add_argument("--ray-address", dest="ray_address", default=None, metavar="ADDR",
-                       help="the Ray cluster for --executor ray: HOST:PORT, 'auto' (the cluster started on this "
-                            "machine with `ray start`) or 'local' (default: RAY_ADDRESS, else 'auto' when a "
-                            "cluster runs here, else a Ray started for the run on 127.0.0.1)")
-    group.add_argument("--ray-gpus-per-task", dest="ray_gpus_per_task", type=resources, default=None,
-                       metavar="N", help="GPUs for each task; fractions share a GPU (default 1 when the cluster "
-                                         "has GPUs, else 0)")
-    group.add_argument("--ray-cpus-per-task", dest="ray_cpus_per_task", type=resources, default=1.0,
-                       metavar="N", help="CPUs for each task (default 1); also its TensorFlow thread count")
+def harness_options_add(parser: OptionParser) -> None:
+    parser.addoption("--ray-address", metavar="ADDR",
+                     help="the Ray cluster for --executor ray: HOST:PORT, 'auto' (the cluster started on this "
+                          "machine with `ray start`) or 'local' (default: RAY_ADDRESS, else 'auto' when a cluster "
+                          "runs here, else a Ray started for the run on 127.0.0.1)")
+    parser.addoption("--ray-gpus-per-task", parse=resources, metavar="N",
+                     help="GPUs for each task; fractions share a GPU (default 1 when the cluster has GPUs, else 0)")
+    parser.addoption("--ray-cpus-per-task", parse=resources, default=1.0, metavar="N",
+                     help="CPUs for each task (default 1); also its TensorFlow thread count")
 
 
 def _make_executor(config: Config) -> Any:

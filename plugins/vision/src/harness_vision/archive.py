@@ -15,11 +15,10 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from harness import DataError
-from harness.data.cache import DOWNLOADS
+from harness import DOWNLOADS_SUBDIR, DataError
 
 #: Sub-folder of the cache directory that downloads go to (``harness cache info``/``clear`` cover it).
-CACHE_SUBDIR = DOWNLOADS
+CACHE_SUBDIR = DOWNLOADS_SUBDIR
 
 
 class DamagedArchive(DataError):

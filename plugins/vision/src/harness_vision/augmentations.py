@@ -16,7 +16,7 @@ from harness import AugmentationSpec
 from harness_vision._params import check_known, choice, number, optional_seed
 
 if TYPE_CHECKING:
-    from harness.config import Config
+    from harness import Config
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")

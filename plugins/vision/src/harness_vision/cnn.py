@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness import ModelRequest, UsageError
-from harness.specs import TRAINER_PARAMS
+from harness import TRAINER_PARAMS, ModelRequest, UsageError
 from harness_vision._params import check_known, number, whole
 
 

@@ -13,7 +13,7 @@ from harness import ModelSpec
 from harness_vision import cnn, transfer
 
 if TYPE_CHECKING:
-    from harness.config import Config
+    from harness import Config
 
 
 #: What each parameter means (``harness list models -v``); the trainer's (``learning_rate``...) are harness's.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import harness
 
 if TYPE_CHECKING:
-    from harness.config import Config
+    from harness import Config
 
 #: The original study: cats and dogs, no augmentation vs flip + rotation, its three models, 20 epochs.
 SEED = {
