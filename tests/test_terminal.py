@@ -33,8 +33,8 @@ def harness_models_register(config):
 #: A small synthetic dataset: the fast trainer lists it (its split digest goes into the record).
 SMALL = ("--set", "synthetic.image_size=[16,16]", "--set", "synthetic.train_per_class=8",
          "--set", "synthetic.validation_per_class=4", "--set", "synthetic.test_per_class=4")
-ARGS = ("run", "-p", "harness.testing.fast", "--dataset", "synthetic", "--augmentation", "none", "--epochs", "2",
-        *SMALL)
+ARGS = ("run", "-p", "harness.testing.fast", "--executor", "serial", "--dataset", "synthetic", "--augmentation", "none",
+        "--epochs", "2", *SMALL)
 
 
 def _record(status: str, test: float | None = None, **fields) -> dict:
@@ -102,7 +102,7 @@ def test_summary_of_a_run(tester) -> None:
     assert result.ret == 1
     lines = result.stdout.strip().splitlines()
     start = lines.index(next(line for line in lines if " summary " in line))
-    summary = [line for line in lines[start + 1:] if not line.startswith("warning: ")]  # small splits: warned
+    summary = [line for line in lines[start + 1:] if not line.startswith(("warning: ", "power: "))]  # small splits
     passed = next(r for r in result.records if r["id"] == "synthetic-none-fast_pass")
     score = f"test {passed['test_accuracy']:.3f}, +{100 * (passed['test_accuracy'] - 0.5):.1f} pts vs baseline 0.500"
     assert summary[0] == f"PASSED   synthetic-none-fast_pass {score} (p={passed['p_value']:.2g})"

@@ -25,7 +25,7 @@ def harness_datasets_register(config):
 '''
 
 #: The fast trainer (harness.testing.fast) on a small synthetic dataset: the kit is tested, not training.
-SMALL = ["-p", "harness.testing.fast", "--dataset", "synthetic", "--augmentation", "none",
+SMALL = ["-p", "harness.testing.fast", "--executor", "serial", "--dataset", "synthetic", "--augmentation", "none",
          "--set", "synthetic.image_size=[16,16]", "--set", "synthetic.train_per_class=8",
          "--set", "synthetic.validation_per_class=4", "--set", "synthetic.test_per_class=4", "-p", "no:reports"]
 

@@ -165,8 +165,8 @@ def harness_tester(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HarnessTe
 
 
 class FastRuns:
-    """Runs of ``harness run -p harness.testing.fast ARGS``, each made once (in its own directory under
-    ``root``) and then handed out again for the same arguments."""
+    """Runs of ``harness run -p harness.testing.fast ARGS`` (``--executor serial`` unless ARGS name an executor),
+    each made once (in its own directory under ``root``) and then handed out again for the same arguments."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -178,7 +178,8 @@ class FastRuns:
             path = self.root / f"run{len(self._runs)}"
             path.mkdir(parents=True)
             with pytest.MonkeyPatch.context() as monkeypatch:
-                result = HarnessTester(path, monkeypatch).run("run", "-p", "harness.testing.fast", *key)
+                executor = () if any(a.startswith("--executor") for a in key) else ("--executor", "serial")
+                result = HarnessTester(path, monkeypatch).run("run", "-p", "harness.testing.fast", *executor, *key)
             if result.run_dir is None:
                 raise AssertionError(f"harness run -p harness.testing.fast {' '.join(key)} wrote no run directory "
                                      f"(exit code {result.ret}):\n{result.stderr}")
@@ -189,8 +190,9 @@ class FastRuns:
 @pytest.fixture(scope="session")
 def harness_fast_run(tmp_path_factory: pytest.TempPathFactory) -> FastRuns:
     """``harness_fast_run(*ARGS)``: the :class:`RunResult` of ``harness run -p harness.testing.fast ARGS``, made
-    once per test session for the same arguments (in a directory of its own, with every installed plugin) and
-    shared by the tests that ask for it: read it, do not change it."""
+    once per test session for the same arguments (in a directory of its own, with every installed plugin; on the
+    serial executor, in this process, unless ARGS name one) and shared by the tests that ask for it: read it, do
+    not change it."""
     return FastRuns(tmp_path_factory.mktemp("fast_runs"))
 
 

@@ -38,9 +38,9 @@ def test_event_files_are_what_tensorflow_reads(tmp_path: Path) -> None:
 def test_a_run_writes_each_tasks_curves(harness_tester, monkeypatch) -> None:
     """The curves come from each record's history: the fast trainer's records (harness.testing.fast) do."""
     monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
-    result = harness_tester.run("run", "-p", "harness.testing.fast", "--dataset", "synthetic", "--augmentation",
-                                "none", "--model", "fast_pass", "--repeats", "2", "--epochs", "2", *SMALL,
-                                "-p", "no:reports", "--tensorboard", "tb")
+    result = harness_tester.run("run", "-p", "harness.testing.fast", "--executor", "serial", "--dataset", "synthetic",
+                                "--augmentation", "none", "--model", "fast_pass", "--repeats", "2", "--epochs", "2",
+                                *SMALL, "-p", "no:reports", "--tensorboard", "tb")
     assert result.ret in (0, 1), result.stderr
     run_folder = harness_tester.path / "tb" / result.run_dir.name
     records = {f"{r['id']}[seed={r['seed']}]": r for r in result.records}

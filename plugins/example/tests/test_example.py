@@ -27,7 +27,7 @@ from harness.testing import (
 
 SPECS = registered_specs(package="harness-example")
 RUN = ("run", "--dataset", "stripes_dots", "--model", "tiny_cnn", "--epochs", "2")
-FAST = ("-p", "harness.testing.fast", "-p", "no:reports")
+FAST = ("-p", "harness.testing.fast", "--executor", "serial", "-p", "no:reports")
 
 
 def test_dataset_is_uint8_images_of_both_classes_and_repeatable():
