@@ -83,6 +83,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RunStore": ("harness.store", "RunStore"),
     "Report": ("harness.report.context", "Report"),
     "TerminalReporter": ("harness.terminal", "TerminalReporter"),
+    # secrets: what harness prints or writes passes through these
+    "redact_text": ("harness.redact", "redact"),
+    "redact_value": ("harness.redact", "redact_value"),
+    "is_redacted": ("harness.redact", "is_redacted"),
 }
 
 #: Public names on their way out: name -> (the replacement to use, the version that removes it).
@@ -135,11 +139,14 @@ __all__ = [
     "error_record",
     "fraction",
     "hookimpl",
+    "is_redacted",
     "lost",
     "nonnegative_int",
     "number",
     "parse_duration",
     "positive_int",
+    "redact_text",
+    "redact_value",
     "run_task",
     "split_digest",
     "string",
@@ -192,6 +199,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from harness.engine.tfimport import ensure_tensorflow
     from harness.executor import Executor, ExecutorSpec
     from harness.record import ErrorKind, Record, Status, error_record
+    from harness.redact import is_redacted, redact_value
+    from harness.redact import redact as redact_text
     from harness.report.context import Report
     from harness.runner import crashed, lost, run_task, timed_out
     from harness.runtime import Runtime

@@ -21,6 +21,7 @@ from harness.config.resolve import command_options, resolve_options
 from harness.config.stash import StashKey
 from harness.errors import ExitCode, PluginError, UsageError
 from harness.pluginmanager import HarnessPluginManager, PluginOrigin, load_plugins
+from harness.redact import redact
 from harness.shutdown import terminate_as_interrupt
 
 #: The command that runs (its handler is called by :func:`dispatch`).
@@ -124,7 +125,7 @@ def make_config(argv: list[str], cwd: Path, extra_plugins: list[tuple[Any, str]]
     stored = None
     if early.command == "run" and early.resume is not None:
         output = early.output or find_config_file(cwd).values.get("output") or "reports"
-        stored = resume.stored_run(early.resume, str(output), cwd)
+        stored = resume.stored_run(early.resume, str(output), cwd, given=argv)
         stored_plugins = preparse(stored.argv).plugins
         resume.check_plugins(early.plugins, stored_plugins, stored)
         plugin_args = [*stored_plugins, *(p for p in early.plugins if p not in stored_plugins)]
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None, *, cwd: Path | None = None,
             config = make_config(argv, cwd, extra_plugins)
             return int(dispatch(config))
     except UsageError as exc:
-        sys.stderr.write(f"harness: error: {exc}\n")
+        sys.stderr.write(f"harness: error: {redact(str(exc))}\n")
         return int(ExitCode.USAGE_ERROR)
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted\n")

@@ -28,7 +28,9 @@ with the item's report (pytest-xdist serializes it with the report), and it stor
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,6 +128,34 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "harness: a combination of harness's configuration (pytest --harness)")
     if config.getoption("harness", False):
         config.pluginmanager.register(HarnessPlugin(config), "harness-session")
+        if _benchmark_off_under_xdist(config):
+            config.pluginmanager.register(BenchmarkNote(), "harness-benchmark-note")
+
+
+def _benchmark_off_under_xdist(config: pytest.Config) -> bool:
+    """pytest-benchmark is installed and on, and pytest-xdist runs the items (``-n``): it times nothing then."""
+    if not config.pluginmanager.hasplugin("benchmark"):
+        return False
+    if config.getoption("benchmark_disable", False) or config.getoption("benchmark_skip", False):
+        return False
+    return config.getoption("dist", "no") != "no" or "PYTEST_XDIST_WORKER" in os.environ
+
+
+class BenchmarkNote:
+    """Under ``-n``, pytest-benchmark turns itself off and says so at the very end as a warning of its own, in
+    each process that collected a benchmark; harness says it once, at the start, in its own words."""
+
+    NOTE = ("harness: training times are not benchmarked under -n (pytest-benchmark is off with pytest-xdist); "
+            "run without -n to time them")
+
+    def pytest_report_header(self) -> str:
+        return self.NOTE
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_unconfigure(self) -> Generator[None, None, None]:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Benchmarks are automatically disabled because xdist")
+            return (yield)
 
 
 # -------------------------------------------------------------------------------------------------

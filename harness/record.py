@@ -83,7 +83,12 @@ class Record(TypedDict, total=False):
     traceback: str | None  #: of an ``exception`` error
     nan_at: dict[str, int]  #: ``epoch`` and ``step`` where the loss became NaN
     # -- data ---------------------------------------------------------------------------------------
-    dataset_info: dict[str, Any]  #: split sizes and digest, class counts, baseline
+    #: split sizes and digest, class counts, baseline, and what the dataset passed over: ``skipped_files``
+    #: (``[{"file", "reason"}]``: image files that did not decode, e.g. ``not an image file``) and
+    #: ``source_info`` (the dataset's own): ``ignored_files`` (count of files that are not image names, or lie
+    #: beside the class folders), ``ignored_list`` (the first 100 of them, ``[{"file", "reason"}]``) and
+    #: ``skipped_links`` (``[{"file", "reason"}]``: links back into the dataset folder)
+    dataset_info: dict[str, Any]
     baseline_accuracy: float  #: accuracy of always guessing the most frequent training class, on the test split
     n_train: int
     n_test: int

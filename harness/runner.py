@@ -15,6 +15,7 @@ import traceback
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
+from harness import backendlog
 from harness.engine import events
 from harness.record import error_record
 
@@ -31,9 +32,10 @@ def run_task(hook: pluggy.HookRelay, task: Task,
     """Train ``task`` through ``hook.harness_combination_train`` in this process, passing each progress event
     to ``emit``; return its record. Never raises for the task's own failures: an exception (from the trainer,
     a plugin's factory, the data) becomes an ``error`` record saying which; ``KeyboardInterrupt`` and
-    ``SystemExit`` propagate (they end the run, not the task)."""
+    ``SystemExit`` propagate (they end the run, not the task). The backends' own log lines go to the run's
+    ``backend.log`` meanwhile (:mod:`harness.backendlog`)."""
     try:
-        with events.listening(emit) if emit is not None else nullcontext():
+        with backendlog.to_log(), events.listening(emit) if emit is not None else nullcontext():
             result: dict[str, Any] | None = hook.harness_combination_train(task=task)
     except Exception as exc:  # a combination's failure is data
         return raised(task, exc)

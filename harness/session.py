@@ -26,6 +26,7 @@ from harness.executor import executor_name
 from harness.gpus import visible_gpus
 from harness.record import RecordError, error_record, skip_record, validate
 from harness.registry import Registry, build_registry
+from harness.resume import without_resume
 from harness.runtime import Runtime
 from harness.shutdown import raise_if_interrupted
 from harness.specs import Budget, Combination
@@ -104,6 +105,11 @@ class Session:
     @property
     def precisions(self) -> dict[str, str]:
         return dict(self.runtime.precisions) if self.runtime else {}
+
+    @property
+    def created(self) -> bool:
+        """Whether this session made its run directory (``False`` when it resumes one)."""
+        return self._created
 
     @property
     def precision(self) -> str:
@@ -324,7 +330,10 @@ class Session:
         self._done = store.finished_hashes()
         self._errored = store.errored_hashes()
         self.results = [r for r in store.records() if r.get("status") != "skipped"]
-        metadata = store.metadata()
+        lost = store.metadata_problem()
+        if lost:  # written anew from the command line given with --resume (harness.resume.stored_run)
+            store.notes.append(f"{lost}: written anew from the command line given with --resume")
+        metadata = store.metadata() or {**self.metadata(), "argv": without_resume(self.config.args)}
         if isinstance(metadata.get("runtime"), dict):
             with contextlib.suppress(KeyError, TypeError, ValueError):
                 self._stored_runtime = Runtime.from_dict(metadata["runtime"])

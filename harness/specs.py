@@ -15,10 +15,13 @@ from typing import Any
 TRAINER_PARAMS: tuple[str, ...] = ("learning_rate", "epochs_frozen", "fine_tune_learning_rate")
 #: What the trainer's parameters mean (``harness list models -v``), unless a model spec says otherwise.
 TRAINER_PARAM_DESCRIPTIONS: dict[str, str] = {
-    "learning_rate": "Adam's learning rate (default 0.001)",
+    "learning_rate": "Adam's learning rate",
     "epochs_frozen": "epochs of a first phase before the model's fine_tune unfreezes layers (none: one phase)",
-    "fine_tune_learning_rate": "Adam's learning rate after fine_tune (default 1e-5)",
+    "fine_tune_learning_rate": "Adam's learning rate after fine_tune",
 }
+#: What the trainer uses for its parameters that a model spec does not declare (said only for those: a
+#: declared value is the model's default, and the listing shows it).
+TRAINER_PARAM_DEFAULTS: dict[str, float] = {"learning_rate": 0.001, "fine_tune_learning_rate": 1e-5}
 
 #: Value ranges a model can declare for its input pixels.
 VALUE_RANGES: dict[str, tuple[float, float]] = {
@@ -134,8 +137,15 @@ class ModelSpec(_Spec):
         return super().accepted_params() | frozenset(TRAINER_PARAMS)
 
     def describe_param(self, name: str) -> str:
-        """The spec's description, else the trainer's for its parameters (:data:`TRAINER_PARAM_DESCRIPTIONS`)."""
-        return super().describe_param(name) or TRAINER_PARAM_DESCRIPTIONS.get(name, "")
+        """The spec's description, else the trainer's for its parameters (:data:`TRAINER_PARAM_DESCRIPTIONS`),
+        with the trainer's value when the spec does not declare one (``... (1e-05 when not set)``)."""
+        own = super().describe_param(name)
+        if own or name not in TRAINER_PARAM_DESCRIPTIONS:
+            return own
+        text = TRAINER_PARAM_DESCRIPTIONS[name]
+        if name in TRAINER_PARAM_DEFAULTS and name not in self.params:
+            text += f" ({TRAINER_PARAM_DEFAULTS[name]:g} when not set)"
+        return text
 
     def __post_init__(self) -> None:
         super().__post_init__()

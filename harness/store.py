@@ -3,6 +3,10 @@
 ``records.jsonl`` is the record: append-only, one JSON line per finished task (combination and seed),
 flushed and fsynced as it is written. ``metadata.json`` describes the run. Everything else in the
 directory (``results.csv``, the report) is derived from these two and written atomically.
+
+A damaged run is read for what remains: a missing or unreadable ``metadata.json`` reads as empty, a line
+that is not a record (a crash's torn last line, a corrupt line anywhere) is passed over, and
+:meth:`RunStore.problems` says what was passed over, one line each, for the caller to show.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, cast
 from harness.errors import UsageError
 from harness.record import Record, from_json, json_clean, json_default, validate
 from harness.record import to_json as dumps
+from harness.redact import redact_argv, redact_value
 
 
 class StoreError(UsageError):
@@ -56,7 +61,8 @@ def shown_path(value: str, cwd: str | os.PathLike[str]) -> str:
 
 def shown_command(metadata: Mapping[str, Any]) -> str:
     """The run's command line as a report shows it: ``harness ARGS`` with paths relative to the working
-    directory it ran in (``--opt=PATH`` too), so that a report shows no machine-specific folders."""
+    directory it ran in (``--opt=PATH`` too), so that a report shows no machine-specific folders, and no
+    secrets (:func:`harness.redact.redact_argv`, for runs written before metadata was redacted)."""
     cwd = metadata.get("cwd") or "."
 
     def shown(arg: str) -> str:
@@ -65,7 +71,7 @@ def shown_command(metadata: Mapping[str, Any]) -> str:
             return f"{option}={shown_path(value, cwd)}"
         return shown_path(arg, cwd)
 
-    return " ".join(["harness", *(shown(str(a)) for a in metadata.get("argv") or [])])
+    return " ".join(["harness", *(shown(a) for a in redact_argv(list(metadata.get("argv") or [])))])
 
 
 def write_atomic(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
@@ -101,22 +107,28 @@ def new_run_id() -> str:
 NOT_RESUMED = ("example",)
 
 
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` holds a run: its metadata or its record (either may be lost; the other says enough)."""
+    return (path / METADATA).is_file() or (path / RECORDS).is_file()
+
+
 def _started_at(run_dir: Path) -> float:
-    """When the run started, from its metadata (``started_at``); its metadata's modification time if that
-    is missing or unreadable."""
+    """When the run started, from its metadata (``started_at``); the modification time of its metadata (or,
+    without one, of its record) if that is missing or unreadable."""
     try:
         started = json.loads((run_dir / METADATA).read_text()).get("started_at")
         if isinstance(started, (int, float)) and not isinstance(started, bool):
             return float(started)
     except (OSError, ValueError, AttributeError):
         pass
-    return (run_dir / METADATA).stat().st_mtime
+    path = run_dir / METADATA if (run_dir / METADATA).is_file() else run_dir / RECORDS
+    return path.stat().st_mtime
 
 
 def latest_run(output: Path) -> Path:
     """The run under ``output`` that started last (by its recorded start time, not by name), never the
     committed ``example/``."""
-    runs = [p for p in output.glob("*") if p.name not in NOT_RESUMED and (p / METADATA).is_file()]
+    runs = [p for p in output.glob("*") if p.name not in NOT_RESUMED and is_run_dir(p)]
     if not runs:
         raise UsageError(f"--resume: no run directory under {output}")
     return max(runs, key=lambda run: (_started_at(run), run.name))
@@ -128,6 +140,8 @@ class RunStore:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         self._lock: Any = None
+        #: What this store did to the run directory that its user should hear of (a torn line set aside).
+        self.notes: list[str] = []
 
     @classmethod
     def create(cls, output: Path, metadata: dict[str, Any]) -> RunStore:
@@ -138,9 +152,11 @@ class RunStore:
 
     @classmethod
     def open(cls, run_dir: Path) -> RunStore:
+        """The run directory ``run_dir``: one with a ``metadata.json`` or a ``records.jsonl`` (a run whose
+        metadata was lost is still read); anything else is a :class:`UsageError` naming it."""
         run_dir = Path(run_dir)
-        if not (run_dir / METADATA).is_file():
-            raise UsageError(f"{run_dir}: not a harness run directory (no {METADATA})")
+        if not is_run_dir(run_dir):
+            raise UsageError(f"{run_dir}: not a harness run directory (no {METADATA}, no {RECORDS})")
         return cls(run_dir)
 
     @property
@@ -192,24 +208,45 @@ class RunStore:
             handle.truncate(keep)
             handle.flush()
             os.fsync(handle.fileno())
+        line = data.count(b"\n") + 1
+        self.notes.append(f"{RECORDS}:{line}: its last line was cut short (a task that did not finish): set aside "
+                          f"in {RECORDS}.torn; that task runs again")
         return len(data) - keep
 
     def write_metadata(self, metadata: dict[str, Any]) -> None:
-        text = json.dumps(json_clean(metadata), indent=2, sort_keys=True, default=json_default)
+        """Write ``metadata.json`` atomically, with every secret in it masked (:mod:`harness.redact`: the
+        command line's URIs, ``--token VALUE``): metadata is shared with the report."""
+        text = json.dumps(json_clean(redact_value(metadata)), indent=2, sort_keys=True, default=json_default)
         write_atomic(self.run_dir / METADATA, lambda handle: handle.write(text + "\n"))
 
     def metadata(self) -> dict[str, Any]:
+        """The run's metadata; ``{}`` when ``metadata.json`` is missing or damaged (:meth:`metadata_problem`
+        says which)."""
+        return self._read_metadata()[0]
+
+    def metadata_problem(self) -> str | None:
+        """Why the metadata reads as empty (``metadata.json`` missing, unreadable, not an object), or ``None``."""
+        return self._read_metadata()[1]
+
+    def _read_metadata(self) -> tuple[dict[str, Any], str | None]:
+        path = self.run_dir / METADATA
         try:
-            return json.loads((self.run_dir / METADATA).read_text())  # type: ignore[no-any-return]
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}, f"{METADATA} is missing: the run's command line and settings are unknown"
         except (OSError, ValueError) as exc:
-            raise UsageError(f"{self.run_dir / METADATA}: unreadable: {exc}") from None
+            return {}, f"{METADATA} is unreadable ({_short(exc)}): the run's command line and settings are unknown"
+        if not isinstance(value, dict):
+            return {}, f"{METADATA} is not a JSON object: the run's command line and settings are unknown"
+        return value, None
 
     def append(self, record: Record | dict[str, Any]) -> None:
-        """Append one whole line, or nothing: a record that breaks the schema raises
+        """Append one whole line, or nothing, with every secret in its strings masked (:mod:`harness.redact`;
+        an error message that quotes a URI): a record that breaks the schema raises
         :class:`harness.record.RecordError` naming the field, and a write that fails (a full disk) is cut off
         again and raises :class:`StoreError`."""
         validate(record)
-        data = (dumps(record) + "\n").encode("utf-8")
+        data = (dumps(redact_value(dict(record))) + "\n").encode("utf-8")
         fd = os.open(self.records_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             size = os.fstat(fd).st_size
@@ -225,19 +262,35 @@ class RunStore:
             os.close(fd)
 
     def records(self) -> list[dict[str, Any]]:
-        """Every complete record; a last line cut short by a crash is ignored."""
+        """Every complete record; a line that is not one (a last line cut short by a crash, a corrupt line
+        anywhere) is passed over, as :meth:`problems` says."""
+        return self.read_records()[0]
+
+    def read_records(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """Every complete record, and a line for each line of ``records.jsonl`` passed over, saying why."""
         if not self.records_path.is_file():
-            return []
-        records = []
-        with open(self.records_path, encoding="utf-8") as handle:
+            return [], []
+        records: list[dict[str, Any]] = []
+        problems: list[str] = []
+        with open(self.records_path, encoding="utf-8", errors="replace") as handle:
             for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
                 if not line.endswith("\n"):
-                    break  # torn write at the end: the task did not finish
+                    problems.append(f"{RECORDS}:{number}: its last line is cut short (a task that did not "
+                                    "finish): passed over")
+                    break
                 try:
-                    records.append(cast("dict[str, Any]", from_json(line)))  # read as plain dicts
-                except ValueError:
-                    raise UsageError(f"{self.records_path}:{number}: corrupt record") from None
-        return records
+                    records.append(_record(line))
+                except ValueError as exc:
+                    problems.append(f"{RECORDS}:{number}: not a record ({_short(exc)}): passed over")
+        return records, problems
+
+    def problems(self) -> list[str]:
+        """What reading this run passed over or repaired, one line each (the metadata's problem, each line of
+        the record that is not a record, a torn line set aside): for the terminal and the report."""
+        metadata = self.metadata_problem()
+        return [*self.notes, *([metadata] if metadata else []), *self.read_records()[1]]
 
     def latest_statuses(self) -> dict[str, str]:
         """Each recorded task's status, by configuration hash, from its latest record (a task a resumed run
@@ -263,6 +316,20 @@ class RunStore:
         path = self.run_dir / RESULTS
         write_atomic(path, lambda handle: frame.to_csv(handle, index=False))
         return path
+
+
+def _record(line: str) -> dict[str, Any]:
+    """One line of the record as a plain dict: a JSON object with an ``id`` and a ``status`` (what every
+    reader of a record relies on); :class:`ValueError` otherwise."""
+    value = cast("dict[str, Any]", from_json(line))
+    if not isinstance(value.get("id"), str) or not isinstance(value.get("status"), str):
+        raise ValueError("no id or status")
+    return value
+
+
+def _short(exc: BaseException, limit: int = 80) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 #: Accuracies Keras measures in float32 (0.5600000023841858): written as the float32 they are (0.56).

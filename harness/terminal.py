@@ -6,11 +6,13 @@ import math
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Generator
 from typing import IO, TYPE_CHECKING, Any
 
 import harness
 from harness.errors import ExitCode
+from harness.redact import redact
 from harness.report.records import latest_per_task as latest_records  # one per combination, seed, backend
 from harness.report.records import several_backends
 from harness.tracebacks import format_traceback
@@ -95,8 +97,10 @@ class TerminalReporter:
         self._line_open = False
 
     def write_line(self, text: str = "") -> None:
+        """One line, replacing the live line, with every credential in it masked (:func:`harness.redact.redact`:
+        plugins' lines quote URIs)."""
         self._clear_live()
-        self.out.write(text + "\n")
+        self.out.write(redact(text) + "\n")
         self.out.flush()
 
     def _clear_live(self) -> None:
@@ -110,7 +114,7 @@ class TerminalReporter:
 
     def _live(self, text: str) -> None:
         columns = self._columns()
-        self.out.write("\r" + text[: columns - 1].ljust(columns - 1))
+        self.out.write("\r" + redact(text)[: columns - 1].ljust(columns - 1))
         self.out.flush()
         self._line_open = True
 
@@ -129,7 +133,11 @@ class TerminalReporter:
                                                                                       len(combos) - skipped))
             return
         if self.verbosity >= 0:
-            self.write_line(f"harness {harness.__version__}: {plural(len(combos), 'combination')} selected"
+            from harness.main import selected
+
+            # without a selection nothing is selected: the run shows the whole grid and asks for one
+            word = "selected" if selected(self.config) else "installed (none selected)"
+            self.write_line(f"harness {harness.__version__}: {plural(len(combos), 'combination')} {word}"
                             + (f" ({skipped} skipped)" if skipped else ""))
 
     @harness.hookimpl(wrapper=True)
@@ -144,10 +152,18 @@ class TerminalReporter:
             done = len(session.tasks) - self.pending_total
             resumed = [f"{done} already done" if done else "", f"{retry} to retry: errored" if retry else ""]
             self.write_line(f"run directory: {session.run_dir}")
+            self._store_problems(session)
             self.write_line(f"training {plural(self.pending_total, 'task')} on {where}, precision "
                             f"{session.precision}" + (f" ({', '.join(w for w in resumed if w)}, resumed)"
                                                       if done or retry else ""))
         return (yield)
+
+    def _store_problems(self, session: Session) -> None:
+        """A resumed run directory's damage, one ``note:`` line each: what reading it passed over (a corrupt
+        line: its task runs again; a lost ``metadata.json``) and a torn last line set aside."""
+        if session.store is not None and not session.created:
+            for problem in session.store.problems():
+                self.write_line(f"note: {problem}")
 
     @harness.hookimpl
     def harness_combination_progress(self, session: Session, task: Task, event: dict[str, Any]) -> None:
@@ -284,6 +300,8 @@ class TerminalReporter:
             mean = f" (mean of {seeds} seeds)" if seeds > 1 else ""
             lift = "" if baseline is None else f", {100 * (accuracy - baseline):+.1f} pts vs baseline {baseline:.3f}"
             self.write_line(f"best on {dataset}: {combination} test {accuracy:.3f}{mean}{lift}")
+        for line in files_lines(records, full=self.verbosity >= 1):
+            self.write_line(line)
         if session.run_dir is not None:
             self.write_line(f"run directory: {session.run_dir}")
 
@@ -366,6 +384,48 @@ def best_per_dataset(records: list[dict[str, Any]]) -> dict[str, tuple[str, floa
         if dataset not in best or mean > best[dataset][1]:
             best[dataset] = (combination, mean, len(values), baselines[dataset])
     return best
+
+
+def _kinds(entries: list[dict[str, Any]]) -> str:
+    """``2 not an image file, 1 not a regular file``: the reasons of ``entries``, each up to its detail."""
+    counts = Counter(str(entry.get("reason", "?")).split(":")[0].split(" (")[0] for entry in entries)
+    return ", ".join(f"{n} {reason}" for reason, n in counts.most_common())
+
+
+def _dataset_files(info: dict[str, Any]) -> tuple[str, list[str]]:
+    """What a dataset passed over, as a summary (``3 files skipped (...), 1 ignored (...)``) and one line per
+    file with its reason (``skipped_files``, the source's ``skipped_links``, ``ignored_files``/``ignored_list``:
+    see :mod:`harness.record`)."""
+    source = info.get("source_info") or {}
+    skipped, links = list(info.get("skipped_files") or []), list(source.get("skipped_links") or [])
+    ignored, listed = int(source.get("ignored_files") or 0), list(source.get("ignored_list") or [])
+    parts = [f"{plural(len(items), word)} skipped ({_kinds(items)})" for items, word in
+             ((skipped, "file"), (links, "link")) if items]
+    if ignored:
+        parts.append(f"{ignored} ignored" + (f" ({_kinds(listed)}{', ...' if len(listed) < ignored else ''})"
+                                              if listed else " (not image files)"))
+    each = [f"  {entry.get('file')}: {entry.get('reason')}" for entry in (*skipped, *links, *listed)]
+    if ignored > len(listed):
+        each.append(f"  ... and {ignored - len(listed)} more ignored")
+    return ", ".join(parts), each
+
+
+def files_lines(records: list[dict[str, Any]], full: bool = False) -> list[str]:
+    """Per dataset, the files it skipped (not decodable) or ignored (not image names) with the reasons,
+    counted (with ``full``, ``-v``, each file too), and its warnings (classes with few test images)."""
+    infos: dict[str, dict[str, Any]] = {}
+    for record in records:
+        info = record.get("dataset_info")
+        if isinstance(info, dict) and record.get("dataset"):
+            infos.setdefault(str(record["dataset"]), info)
+    lines = []
+    for dataset, info in sorted(infos.items()):
+        summary, each = _dataset_files(info)
+        if summary:
+            lines.append(f"{dataset}: {summary}" + ("" if full else " (-v: each file)"))
+            lines.extend(each if full else [])
+        lines.extend(f"warning: {warning}" for warning in info.get("warnings") or [])
+    return lines
 
 
 def stats_line(records: list[dict[str, Any]], seconds: float, interrupted: bool = False, stopped: str | None = None,

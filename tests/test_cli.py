@@ -243,11 +243,11 @@ def test_list_budgets_and_parameters(tester) -> None:
     assert lines[synthetic + 3] == "num_classes = 2            shapes to tell apart (2 to 8)"
     models = [line.strip() for line in tester.run("list", "models", "-v").stdout.splitlines()]
     tiny = models.index(next(line for line in models if line.startswith("tiny ")))
-    assert models[tiny + 1:tiny + 4] == ["learning_rate = 0.02                Adam's learning rate (default 0.001)",
+    assert models[tiny + 1:tiny + 4] == ["learning_rate = 0.02                Adam's learning rate",
                                          "epochs_frozen (optional)            epochs of a first phase before the "
                                          "model's fine_tune unfreezes layers (none: one phase)",
                                          "fine_tune_learning_rate (optional)  Adam's learning rate after fine_tune "
-                                         "(default 1e-5)"]
+                                         "(1e-05 when not set)"]
     presets = tester.run("list", "presets").stdout.splitlines()
     assert presets[1] == f"  mine                   model=['tiny']  ({tester.path / 'harness.toml'})"
     one = tester.run("run", "--collect-only", "--dataset", "blobs", "--augmentation", "none", "--model", "tiny")

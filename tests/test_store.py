@@ -70,13 +70,13 @@ def test_a_torn_last_line_is_ignored_then_cut_off_on_resume(store: RunStore) -> 
     assert store.repair() == 0
 
 
-def test_a_corrupt_line_in_the_middle_is_an_error(store: RunStore) -> None:
+def test_a_corrupt_line_in_the_middle_is_passed_over_and_said(store: RunStore) -> None:
     store.append(record("a"))
     with open(store.records_path, "a") as handle:
         handle.write("not json\n")
     store.append(record("b"))
-    with pytest.raises(UsageError, match=r"records.jsonl:2: corrupt record"):
-        store.records()
+    assert [r["model"] for r in store.records()] == ["a", "b"]
+    assert [p.split(" (")[0] for p in store.problems()] == ["records.jsonl:2: not a record"]
 
 
 def test_results_csv_is_rebuilt_from_the_record(store: RunStore) -> None:

@@ -156,3 +156,29 @@ def harness_runloop(session: Session) -> bool:
     loses its infrastructure raises :class:`~harness.errors.InfrastructureLost`, which the session reports."""
     make_executor(session.config).run(session, session.pending_tasks())
     return True
+
+
+# -------------------------------------------------------------------------------------------------
+# The backends' log lines (harness.backendlog)
+# -------------------------------------------------------------------------------------------------
+
+#: What ``HARNESS_BACKEND_LOG`` held before the run named its ``backend.log``.
+_BACKEND_LOG_BEFORE = StashKey[Any]()
+
+
+@harness.hookimpl
+def harness_session_start(session: Session) -> None:
+    """Send the backends' own log lines (TensorFlow's C++ notices...) to ``RUN_DIR/backend.log`` unless ``-v``."""
+    from harness import backendlog
+
+    options = session.config.options
+    verbosity = int(options.verbose or 0) - int(options.quiet or 0)
+    session.config.stash[_BACKEND_LOG_BEFORE] = backendlog.start(session.run_dir, verbosity)
+
+
+@harness.hookimpl
+def harness_session_finish(session: Session, exitstatus: int) -> None:
+    from harness import backendlog
+
+    if _BACKEND_LOG_BEFORE in session.config.stash:
+        backendlog.finish(session.config.stash[_BACKEND_LOG_BEFORE], session.run_dir)

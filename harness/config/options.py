@@ -250,7 +250,7 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
     Option("budget", ("--budget",), "a named budget profile from configuration (smoke, default, full, ...)",
            string, None, "budget", metavar="PROFILE"),
     Option("target_accuracy", ("--target-accuracy",), "record time and epochs to first reach this validation "
-           "accuracy; the report ranks combinations by it, MLPerf's way (use --repeats 5; README: Time to "
+           "accuracy; the report ranks combinations by it, MLPerf's way (use --repeats 5; docs: Budgets, time to "
            "accuracy)", fraction, None, "budget", metavar="A"),
     # run
     Option("seed", ("--seed",), "random seed of the first repeat (default 1)", seed_number, 1, metavar="N"),
@@ -281,7 +281,7 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
     Option("keep_last_weights", ("--keep-last-weights",), "test the last epoch's weights instead of the best "
            "validation epoch's", None, False, flag=True),
     Option("no_feature_cache", ("--no-feature-cache",), "recompute a frozen pretrained base every epoch instead "
-           "of computing its outputs once per image (README: Frozen bases)", None, False,
+           "of computing its outputs once per image (docs: Budgets, frozen bases)", None, False,
            flag=True),
     Option("settings", ("--set",), "set a parameter of a dataset, augmentation or model: NAME.KEY=VALUE "
            "(repeatable)", parse_assignment, [], many=True, metavar="NAME.KEY=VALUE"),

@@ -1,11 +1,11 @@
 """The decode-once cache: image files decoded and resized once per size into ``uint8`` arrays on disk.
 
 An entry is keyed by the file list (absolute paths, sizes, modification times, labels), the image size,
-the channels and the decoder version, so it is shared by every combination and every later run, and rebuilt
-when any file changes. Entries are ``<key>.npy`` arrays, memory-mapped when read, with a ``<key>.json``
-beside them (written last: an entry without one is incomplete and rebuilt). A ``<key>.lock`` file serializes
-builds of one entry across processes; a build that died (even by SIGKILL) leaves a temporary file that the
-next build of the entry removes.
+the channels, whether the EXIF orientation is applied and the decoder version, so it is shared by every
+combination and every later run, and rebuilt when any file changes. Entries are ``<key>.npy`` arrays,
+memory-mapped when read, with a ``<key>.json`` beside them (written last: an entry without one is incomplete
+and rebuilt). A ``<key>.lock`` file serializes builds of one entry across processes; a build that died (even
+by SIGKILL) leaves a temporary file that the next build of the entry removes.
 
 The space an entry needs is reserved before any pixel is written (``posix_fallocate``), so a full disk is
 an ``OSError`` that becomes a :class:`~harness.errors.DataError` naming the cache and the space needed,
@@ -56,10 +56,11 @@ def default_cache_dir() -> Path:
     return Path(base) / "harness"
 
 
-def entry_key(files: Files, size: tuple[int, int], channels: int) -> str:
-    """The cache key: what the decoded array depends on (a changed, added or removed file changes it)."""
+def entry_key(files: Files, size: tuple[int, int], channels: int, exif_orientation: bool = True) -> str:
+    """The cache key: what the decoded array depends on (a changed, added or removed file changes it; so does
+    whether the EXIF orientation is applied)."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([list(size), channels, DECODER_VERSION]).encode())
+    digest.update(json.dumps([list(size), channels, DECODER_VERSION, bool(exif_orientation)]).encode())
     for path, label in files:
         try:
             stat = os.stat(path)
@@ -71,7 +72,8 @@ def entry_key(files: Files, size: tuple[int, int], channels: int) -> str:
 
 
 def _decode_into(
-    images: np.ndarray, files: Files, size: tuple[int, int], channels: int, progress: Progress | None
+    images: np.ndarray, files: Files, size: tuple[int, int], channels: int, progress: Progress | None,
+    exif_orientation: bool = True,
 ) -> tuple[np.ndarray, list[dict[str, str]]]:
     """Decode ``files`` into ``images`` (rows of failed files stay zero); the mask of good rows and the skipped."""
     ok = np.zeros(len(files), dtype=bool)
@@ -79,7 +81,7 @@ def _decode_into(
 
     def work(index: int) -> str | None:
         try:
-            images[index] = decode_image(files[index][0], size, channels)
+            images[index] = decode_image(files[index][0], size, channels, exif_orientation)
         except DecodeError as exc:
             return str(exc)
         return None
@@ -166,7 +168,8 @@ def _remove_leftovers(root: Path, key: str) -> None:
 
 
 def _build_entry(
-    root: Path, key: str, files: Files, size: tuple[int, int], channels: int, progress: Progress | None
+    root: Path, key: str, files: Files, size: tuple[int, int], channels: int, progress: Progress | None,
+    exif_orientation: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
     """Decode straight into a memory-mapped ``.npy`` (no full copy in RAM), then publish it atomically."""
     array_path, meta_path = root / f"{key}.npy", root / f"{key}.json"
@@ -179,12 +182,12 @@ def _build_entry(
     try:
         images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         _reserve(tmp, images.offset + images.nbytes)
-        ok, skipped = _decode_into(images, files, size, channels, progress)
+        ok, skipped = _decode_into(images, files, size, channels, progress, exif_orientation)
         crc = pixels_crc(images)
         images.flush()
         del images
         meta = {"files": len(files), "size": list(size), "channels": channels, "decoder": DECODER_VERSION,
-                "ok": ok.tolist(), "skipped": skipped, "crc32": crc,
+                "exif_orientation": exif_orientation, "ok": ok.tolist(), "skipped": skipped, "crc32": crc,
                 "root": shown(os.path.commonpath([os.path.abspath(p) for p, _ in files])) if files else ""}
         os.replace(tmp, array_path)
         _write_atomic(meta_path, lambda handle: handle.write(json.dumps(meta)), mode="w")
@@ -230,12 +233,13 @@ def _building(root: Path, key: str) -> Iterator[bool]:
 
 def decode_files(
     files: Files, size: tuple[int, int], channels: int, cache_dir: str | os.PathLike[str],
-    progress: Progress | None = None,
+    progress: Progress | None = None, exif_orientation: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
     """Decoded images of ``files`` (read-only memory map; zeros where decoding failed), the mask of the good
-    ones, and the skipped files with the reason. Decodes only when the cache has no entry for ``files``."""
+    ones, and the skipped files with the reason. Decodes only when the cache has no entry for ``files``.
+    ``exif_orientation``: turn each image upright by its EXIF orientation (part of the key)."""
     root = Path(cache_dir) / SUBDIR
-    key = entry_key(files, size, channels)
+    key = entry_key(files, size, channels, exif_orientation)
     paths = (root / f"{key}.npy", root / f"{key}.json", len(files), size, channels)
     entry = _read_entry(*paths)
     if entry is not None:
@@ -246,12 +250,12 @@ def decode_files(
             return entry
         if locked:
             _remove_leftovers(root, key)
-        return _build_entry(root, key, files, size, channels, progress)
+        return _build_entry(root, key, files, size, channels, progress, exif_orientation)
 
 
 def load_files(
     splits: dict[str, Files], size: tuple[int, int], channels: int,
-    cache_dir: str | os.PathLike[str], progress: Progress | None = None,
+    cache_dir: str | os.PathLike[str], progress: Progress | None = None, exif_orientation: bool = True,
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[dict[str, str]]]:
     """Decode (or read from the cache) every split's files; undecodable files are dropped and listed.
 
@@ -259,7 +263,7 @@ def load_files(
     """
     names = list(splits)
     everything = [item for name in names for item in splits[name]]
-    images, ok, skipped = decode_files(everything, size, channels, cache_dir, progress)
+    images, ok, skipped = decode_files(everything, size, channels, cache_dir, progress, exif_orientation)
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     start = 0
     for name in names:

@@ -6,14 +6,14 @@ import hashlib
 import json
 import socket
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from harness.data import cache
-from harness.data.sources import ImageArrays, ImageFiles
-from harness.data.splits import stratified_holdout
+from harness.data.sources import ImageArrays, ImageFiles, SplitFractions
+from harness.data.splits import carved_test, held_count, stratified_holdout
 from harness.errors import DataError
 from harness.specs import DatasetRequest, DatasetSpec
 
@@ -106,13 +106,98 @@ def _check(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: Arrays) 
     for split in SPLITS:
         x, y = arrays[split]
         if len(y) == 0:
-            raise DataError(f"dataset {spec.name!r}: the {split} split is empty ({source.root or 'in memory'})")
+            raise DataError(f"dataset {spec.name!r}: the {split} split is empty ({source.root or 'in memory'})"
+                            + _why_empty(spec, source, split))
         if x.dtype != np.uint8 or x.ndim != 4:
             raise DataError(
                 f"dataset {spec.name!r}: {split} images must be uint8 (N, H, W, C), got {x.dtype} {x.shape}"
             )
         if y.min() < 0 or y.max() >= n_classes:
             raise DataError(f"dataset {spec.name!r}: {split} labels must be in 0..{n_classes - 1}")
+
+
+#: A class with fewer test images than this gets a warning: its accuracy is mostly noise.
+FEW_TEST_IMAGES = 5
+#: The dataset parameters (``image_folder``'s) that set each of :class:`SplitFractions`' fractions.
+FRACTION_PARAMS = {"validation": "validation_fraction", "test": "test_fraction",
+                   "test_from_validation": "test_from_validation"}
+
+
+def _carved_from(source: ImageFiles | ImageArrays) -> tuple[str, list[int]] | None:
+    """The split the missing ones are carved from (``train`` or ``validation``) and its class sizes, smallest
+    first; ``None`` when the dataset gives all three."""
+    if source.validation is None:
+        kind, pool = "train", source.train
+    elif source.test is None:
+        kind, pool = "validation", source.validation
+    else:
+        return None
+    labels = [label for _, label in pool] if isinstance(source, ImageFiles) else np.asarray(pool[1]).tolist()
+    return kind, sorted(Counter(int(label) for label in labels).values())
+
+
+def _carved(kind: str, members: int, fractions: SplitFractions) -> dict[str, int]:
+    """Images of one class of ``members`` that each carved split receives."""
+    if kind == "train":
+        validation, test = carved_test(members, fractions.validation, fractions.test)
+        return {"validation": validation, "test": test}
+    return {"test": held_count(members, fractions.test_from_validation)}
+
+
+def _remedy(spec: DatasetSpec, kind: str, sizes: list[int], fractions: SplitFractions, split: str) -> str:
+    """The smallest fraction (in hundredths) that gives every class at least one image in each carved split,
+    as the ``--set`` that makes it, or what else to do."""
+    name = "test_from_validation" if kind == "validation" else split
+    param = FRACTION_PARAMS[name]
+    for hundredths in range(int(getattr(fractions, name) * 100) + 1, 100):
+        try:
+            trial = replace(fractions, **{name: hundredths / 100})
+        except ValueError:  # the fractions would leave no training images
+            break
+        if all(min(_carved(kind, members, trial).values()) >= 1 for members in sizes):
+            given = f"--set {spec.name}.{param}={hundredths / 100:g}" if param in spec.params else \
+                f"a {name} fraction of {hundredths / 100:g}"
+            return f"; hold out more: {given}, or give {split} files of its own"
+    return (f"; no {param} alone gives each class an image in every split: raise the fractions together, or "
+            f"give {split} files of its own")
+
+
+def _share(fractions: SplitFractions, split: str) -> float:
+    held = fractions.validation + fractions.test
+    return (fractions.test if split == "test" else fractions.validation) / held if held else 0.0
+
+
+def _why_empty(spec: DatasetSpec, source: ImageFiles | ImageArrays, split: str) -> str:
+    """Why a carved split came out empty: each class's share is rounded to whole images."""
+    carved = _carved_from(source)
+    if carved is None or split == "train":
+        return ""
+    kind, sizes = carved
+    fractions, smallest = source.fractions, sizes[0]
+    got = _carved(kind, smallest, fractions).get(split, 0)
+    if kind == "train":
+        held = held_count(smallest, fractions.validation + fractions.test)
+        how = (f"per class, validation + test ({fractions.validation:g} + {fractions.test:g}) of {smallest} images "
+               f"rounds to {held} held out, and the {split}'s share of those "
+               f"({_share(fractions, split):.2g}) to {got}")
+    else:
+        how = f"per class, test_from_validation {fractions.test_from_validation:g} of {smallest} images rounds to {got}"
+    return (f": it is carved from the {kind} files ({len(sizes)} classes of {smallest}"
+            f"{f'..{sizes[-1]}' if sizes[-1] != smallest else ''} images), and {how}"
+            + _remedy(spec, kind, sizes, fractions, split))
+
+
+def _few_test_images(spec: DatasetSpec, class_names: tuple[str, ...], test_labels: np.ndarray) -> list[str]:
+    """A warning when classes have fewer than :data:`FEW_TEST_IMAGES` test images."""
+    counts = Counter(np.asarray(test_labels).tolist())
+    few = sorted((counts.get(label, 0), name) for label, name in enumerate(class_names)
+                 if counts.get(label, 0) < FEW_TEST_IMAGES)
+    if not few:
+        return []
+    param = f"--set {spec.name}.test_fraction=..." if "test_fraction" in spec.params else "more test images"
+    return [f"dataset {spec.name!r}: {len(few)} of {len(class_names)} classes have fewer than {FEW_TEST_IMAGES} "
+            f"test images (fewest: {few[0][0]}, {few[0][1]!r}): their test accuracy is mostly chance; hold out "
+            f"more ({param})"]
 
 
 def _info(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: Arrays,
@@ -137,6 +222,7 @@ def _info(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: Arrays,
         "baseline_val_accuracy": val_baseline,
         "skipped_files": skipped,
         "source_info": dict(source.info),
+        "warnings": _few_test_images(spec, tuple(source.class_names), arrays["test"][1]),
     }
 
 
@@ -209,7 +295,7 @@ def _prepare(spec: DatasetSpec, request: DatasetRequest, split_seed: int, progre
         files = _split_files(source, split_seed)
         digest = _files_digest(files)
         arrays, skipped = cache.load_files(files, spec.image_size, spec.channels, request.cache_dir,
-                                           progress=progress)
+                                           progress=progress, exif_orientation=source.exif_orientation)
     else:
         arrays = _split_arrays(source, split_seed)
         digest = _arrays_digest(arrays)

@@ -69,6 +69,9 @@ class ImageFiles:
     root: str = ""
     #: Anything the dataset wants recorded with the run (archive checksum, source URL...).
     info: dict[str, Any] = field(default_factory=dict)
+    #: Turn each image upright by its EXIF orientation tag, as image viewers do (a phone photo is stored
+    #: sideways with orientation 6); ``False`` decodes the pixels as stored, as Keras's own loader does.
+    exif_orientation: bool = True
 
 
 @dataclass(frozen=True)

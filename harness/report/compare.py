@@ -197,11 +197,13 @@ def differences(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]
             continue
         config_a = dict(_flatten(a.get("config") or {}))
         config_b = dict(_flatten(b.get("config") or {}))
-        for key in sorted(set(config_a) | set(config_b)):
-            if key != "seed" and config_a.get(key) != config_b.get(key) and config_a and config_b:
-                found[f"{key}: {config_a.get(key)!r} in A, {config_b.get(key)!r} in B"] = None
         digest_a = (a.get("dataset_info") or {}).get("split_digest")
         digest_b = (b.get("dataset_info") or {}).get("split_digest")
+        # the split seed matters only through the splits it made: their digests say whether they differ
+        ignored = {"seed", "split_seed"} if digest_a and digest_b else {"seed"}
+        for key in sorted(set(config_a) | set(config_b)):
+            if key not in ignored and config_a.get(key) != config_b.get(key) and config_a and config_b:
+                found[f"{key}: {config_a.get(key)!r} in A, {config_b.get(key)!r} in B"] = None
         if digest_a and digest_b and digest_a != digest_b:
             found[f"dataset {a.get('dataset')!r}: different splits (digest {digest_a} in A, {digest_b} in B)"] = None
     return list(found)
@@ -275,8 +277,9 @@ def _test_used(frame: Any) -> str:
     """How the rows were matched and tested, for the line under the table."""
     pooled = int(frame["pooled"].sum())
     by = "combination, backend and seed" if shows_backend(frame) and not _across(frame) else "combination and seed"
+    others = "; the others matched seed by seed" if len(frame) > pooled else ""
     matched = (f"{pooled} combination{'s' if pooled != 1 else ''} with other seeds in A and B: seeds pooled "
-               f"(mean accuracy across seeds on the distinct test images); the others matched seed by seed"
+               f"(mean accuracy across seeds on the distinct test images){others}"
                if pooled else f"matched by {by}")
     return f"test: {matched}; two-proportion z-test, two-sided, p<{ALPHA:g}; interval: Newcombe 95%"
 

@@ -4,13 +4,13 @@ whatever valid records remain: a missing or damaged ``metadata.json``, a corrupt
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ExitCode, UsageError
+from harness.redact import redact
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -27,74 +27,18 @@ class StoredRun:
     notes: list[str] = field(default_factory=list)
 
 
-def _read_metadata(run_dir: Path, notes: list[str]) -> dict[str, Any]:
-    from harness.store import METADATA
+def read_run(run_dir: Path) -> StoredRun:
+    """A run directory's records and metadata, as much of them as the store can read (:mod:`harness.store`
+    passes over what is damaged and says what); a directory with neither ``metadata.json`` nor
+    ``records.jsonl`` is not a run (:class:`~harness.errors.UsageError`)."""
+    from harness.store import RECORDS, RunStore
 
-    path = run_dir / METADATA
-    lost = "the run's command, versions and --reference are not shown"
-    if not path.is_file():
-        notes.append(f"{METADATA} is missing: {lost}")
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        notes.append(f"{METADATA} is unreadable ({type(exc).__name__}: {exc}): {lost}")
-        return {}
-    if not isinstance(value, dict):
-        notes.append(f"{METADATA} holds {type(value).__name__}, not an object: {lost}")
-        return {}
-    return value
-
-
-def _record_of(line: str) -> dict[str, Any] | None:
-    """One line as a record, or ``None`` when it is not one (not JSON, not an object, no ``id``)."""
-    from harness.record import from_json
-
-    try:
-        record = dict(from_json(line))
-    except ValueError:
-        return None
-    return record if isinstance(record.get("id"), str) and record.get("status") is not None else None
-
-
-def _read_records(run_dir: Path, notes: list[str]) -> list[dict[str, Any]]:
-    from harness.store import RECORDS
-
-    path = run_dir / RECORDS
-    if not path.is_file():
-        return []
-    records, bad = [], []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = handle.readlines()
-    for number, line in enumerate(lines, start=1):
-        record = _record_of(line) if line.strip() else None
-        if record is None and line.strip():
-            bad.append(number)
-        elif record is not None:
-            records.append(record)
-    if bad:
-        shown = ", ".join(str(n) for n in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
-        last = lines and bad[-1] == len(lines) and not lines[-1].endswith("\n")
-        why = " (the last one cut short: a task that did not finish writing)" if last else ""
-        notes.append(f"{RECORDS}: {len(bad)} damaged line{'s' * (len(bad) != 1)} left out{why}: line "
-                     f"{shown}; the report shows the {len(records)} valid record{'s' * (len(records) != 1)}")
-    torn = path.with_name(RECORDS + ".torn")
+    store = RunStore.open(Path(run_dir))
+    notes = store.problems()
+    torn = store.run_dir / (RECORDS + ".torn")
     if torn.is_file() and torn.stat().st_size:
         notes.append(f"{torn.name}: a line cut short by an earlier crash was set aside there and is left out")
-    return records
-
-
-def read_run(run_dir: Path) -> StoredRun:
-    """A run directory's records and metadata, as much of them as can be read; a directory with neither
-    ``metadata.json`` nor ``records.jsonl`` is not a run (:class:`~harness.errors.UsageError`)."""
-    from harness.store import METADATA, RECORDS
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir() or not ((run_dir / METADATA).is_file() or (run_dir / RECORDS).is_file()):
-        raise UsageError(f"{run_dir}: not a harness run directory (no {METADATA}, no {RECORDS})")
-    notes: list[str] = []
-    metadata = _read_metadata(run_dir, notes)
-    return StoredRun(_read_records(run_dir, notes), metadata, notes)
+    return StoredRun(store.records(), store.metadata(), notes)
 
 
 def _registry(config: Config) -> tuple[Registry | None, str | None]:
@@ -144,7 +88,7 @@ def open_report(config: Config, run_dir: Path) -> Report:
                     data_dir=str(data_dir) if data_dir is not None else data_dir_of_run(metadata),
                     cache_dir=str(default_cache_dir()))
     for note in [*stored.notes, *([problem] if problem else [])]:
-        report.note(note)
+        report.note(note)  # a damaged run is reported from what remains, saying what did not
     return report
 
 
@@ -156,7 +100,7 @@ def rebuild(config: Config, run_dir: Path, out: Any = None) -> ExitCode:
     out = out or sys.stdout
     report = open_report(config, Path(run_dir))
     if not report.records:
-        out.writelines(f"note: {note}\n" for note in report.notes)
+        out.writelines(f"note: {redact(note)}\n" for note in report.notes)
         out.write(f"{run_dir}: no finished task in the record yet, nothing to report\n")
         return ExitCode.NO_COMBINATIONS
     RunStore(report.run_dir).write_results(report.records)

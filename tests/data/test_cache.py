@@ -15,9 +15,9 @@ def _decode_calls(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = cache.decode_image
 
-    def counting(path, size, channels):
+    def counting(path, size, channels, exif_orientation=True):
         calls.append(path)
-        return real(path, size, channels)
+        return real(path, size, channels, exif_orientation)
 
     monkeypatch.setattr(cache, "decode_image", counting)
     return calls

@@ -251,7 +251,7 @@ def test_a_run_begun_and_not_completed_is_replaced(logged: tuple[RunResult, str]
 
 
 @pytest.mark.parametrize(("value", "env", "expected"), [
-    (True, None, "file:///work/mlruns"),                 # --mlflow alone: ./mlruns of the working directory
+    (True, None, "sqlite:////work/mlflow.db"),           # --mlflow alone: ./mlflow.db of the working directory
     (True, "http://tracker:5000", "http://tracker:5000"),  # ... unless MLFLOW_TRACKING_URI says where
     ("runs/ml", "http://tracker:5000", "file:///work/runs/ml"),  # a path given wins, made absolute
     ("file:./ml", None, "file:///work/ml"),

@@ -167,7 +167,7 @@ def test_cats_and_dogs_downloads_checks_and_extracts(tmp_path, cats_and_dogs_tre
     assert source.class_names == ("cats", "dogs")
     assert len(source.train) == 6 and len(source.validation) == 6
     assert source.info == {"source": "download", "url": archive.as_uri(), "sha256": digest, "ignored_files": 0,
-                           "skipped_links": []}
+                           "ignored_list": [], "skipped_links": []}
     assert Path(source.root).is_relative_to(tmp_path / "cache" / "nested" / "datasets")
     archive.unlink()  # a second use needs neither the origin nor a new extraction
     assert datasets.cats_and_dogs(request).train == source.train

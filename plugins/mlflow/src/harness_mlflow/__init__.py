@@ -20,15 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness.config import StashKey
-from harness.errors import ExitCode, UsageError
+from harness import ExitCode, StashKey, UsageError
+from harness import redact_text as redact
 
 if TYPE_CHECKING:
-    from harness.commands import Commands
-    from harness.config import Config, OptionParser
-    from harness.engine.task import Task
-    from harness.session import Session
-    from harness.terminal import TerminalReporter
+    from harness import Commands, Config, OptionParser, Session, Task, TerminalReporter
     from harness_mlflow.sender import Sender
 
 __version__ = "0.1.0"
@@ -92,18 +88,25 @@ class Tracker:
                 state.save()
             except OSError:
                 pass
-        sys.stderr.write(f"harness: mlflow: cannot log to {self.uri} ({self.error}); the run goes on, and "
+        sys.stderr.write(f"harness: mlflow: cannot log to {redact(self.uri)} ({self.error}); the run goes on, and "
                          f"`harness export mlflow {run_dir}` sends what is missing later\n")
 
     def summary(self, run_dir: Path | None) -> str | None:
         if self.sender is None and self.error is None:
             return None
         if self.error is not None:
-            return (f"mlflow: {self.sent} task runs logged to {self.uri}, then it failed ({self.error}); "
+            return (f"mlflow: {self._runs()} logged to {redact(self.uri)}, then it failed ({self.error}); "
                     f"`harness export mlflow {run_dir}` sends the rest")
         target = self.sender.target if self.sender is not None else None
         where = f", experiment {target.experiment!r}, parent run {target.parent_run_id}" if target else ""
-        return f"mlflow: {self.sent} task runs logged to {self.uri}{where} (the report follows as its artifacts)"
+        from harness_mlflow.sender import how_to_open
+
+        return (f"mlflow: {self._runs()} logged to {redact(self.uri)}{where} (the report follows as its "
+                f"artifacts); {how_to_open(self.uri)}")
+
+    def _runs(self) -> str:
+        """``1 task run``, ``2 task runs``: the tasks logged, one MLflow run each."""
+        return f"{self.sent} task run{'' if self.sent == 1 else 's'}"
 
 
 #: The run's tracker, when ``--mlflow`` is on.
@@ -127,7 +130,7 @@ def harness_options_add(parser: OptionParser) -> None:
     parser.addoption("--mlflow", parse=tracking_uri, nargs="?", const=True, metavar="TRACKING_URI",
                      help="log each task as an MLflow run as it finishes, with the report on a parent run: to "
                           "TRACKING_URI (http://..., a path of a file store, ...), else MLFLOW_TRACKING_URI, else "
-                          "./mlruns (harness-mlflow)")
+                          "./mlflow.db, an SQLite store (harness-mlflow)")
     parser.addoption("--mlflow-experiment", metavar="NAME",
                      help="the MLflow experiment (default: the run directory's name)")
 
@@ -144,9 +147,11 @@ def harness_configure(config: Config) -> None:
         return
     if importlib.util.find_spec("mlflow") is None:
         raise UsageError("--mlflow needs MLflow's client: python3 -m pip install harness-mlflow (or mlflow-skinny)")
-    from harness_mlflow.sender import resolve_uri
+    from harness_mlflow.sender import check_store, resolve_uri
 
-    config.stash[TRACKER] = Tracker(resolve_uri(options.mlflow, config.cwd), options.mlflow_experiment)
+    uri = resolve_uri(options.mlflow, config.cwd)
+    check_store(uri)
+    config.stash[TRACKER] = Tracker(uri, options.mlflow_experiment)
 
 
 @harness.hookimpl(wrapper=True)
@@ -200,7 +205,8 @@ def harness_subcommands_register(commands: Commands) -> None:
                         handler=_export)
     mlflow.addargument("run_dir", metavar="RUN_DIR")
     mlflow.addoption("--tracking-uri", metavar="URI",
-                     help="where to (default: the URI the run logged to, else MLFLOW_TRACKING_URI, else ./mlruns)")
+                     help="where to (default: the URI the run logged to, else MLFLOW_TRACKING_URI, else "
+                          "./mlflow.db)")
     mlflow.addoption("--experiment", metavar="NAME",
                      help="the MLflow experiment (default: as before, else the run directory's name)")
 

@@ -3,16 +3,17 @@ URI does not have yet (all of them the first time, what failed after a run whose
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.errors import ExitCode
-from harness.store import RunStore
+from harness import ExitCode, RunStore, UsageError, is_redacted
+from harness import redact_text as redact
 from harness_mlflow.sender import Sender, State, resolve_uri
 
 if TYPE_CHECKING:
-    from harness.config import Config
+    from harness import Config
 
 
 def export_mlflow(config: Config) -> ExitCode:
@@ -30,8 +31,7 @@ def export_mlflow(config: Config) -> ExitCode:
 def _export(config: Config, store: RunStore) -> ExitCode:
     option, run_dir = config.option, store.run_dir
     records = store.records()
-    uri = (resolve_uri(option.tracking_uri, config.cwd) if option.tracking_uri
-           else State.load(run_dir).last or resolve_uri(None, config.cwd))
+    uri = resolve_uri(option.tracking_uri, config.cwd) if option.tracking_uri else _last_uri(config, run_dir)
     sender = Sender(run_dir, uri, option.experiment)
     missing = sender.state.missing(uri, records)
     report = not sender.target.report
@@ -44,11 +44,28 @@ def _export(config: Config, store: RunStore) -> ExitCode:
             sender.send_report()
     except Exception as exc:  # the server's failure: one line, the state says what is left
         error = sender.fail(exc)
-        sys.stderr.write(f"harness: mlflow: cannot log to {uri} ({error}); sent {sent} of {len(missing)} task "
+        sys.stderr.write(f"harness: mlflow: cannot log to {redact(uri)} ({error}); sent {sent} of {len(missing)} task "
                          f"runs; run the command again to send the rest\n")
         return ExitCode.FAILED
     target = sender.target
-    what = f"{sent} task runs" + (" and the report" if report else "")
-    print(f"sent {what} of {run_dir} to {uri}, experiment {target.experiment!r} (parent run "
-          f"{target.parent_run_id})" if sent or report else f"{uri} has every record of {run_dir}: nothing to send")
+    what = f"{sent} task run{'' if sent == 1 else 's'}" + (" and the report" if report else "")
+    shown = redact(uri)
+    print(f"sent {what} of {run_dir} to {shown}, experiment {target.experiment!r} (parent run "
+          f"{target.parent_run_id})" if sent or report else f"{shown} has every record of {run_dir}: nothing to send")
     return ExitCode.OK
+
+
+def _last_uri(config: Config, run_dir: Path) -> str:
+    """The URI the run logged to last, else ``MLFLOW_TRACKING_URI``, else the default store. ``mlflow.json``
+    keeps it with its credentials masked: they come from ``MLFLOW_TRACKING_URI`` (when it is the same URI
+    once masked) or from ``--tracking-uri``."""
+    last = State.load(run_dir).last
+    if last is None:
+        return resolve_uri(None, config.cwd)
+    if not is_redacted(last):
+        return last
+    environment = os.environ.get("MLFLOW_TRACKING_URI")
+    if environment and redact(environment) == last:
+        return environment
+    raise UsageError(f"{run_dir}: the run logged to {last}, whose credentials harness does not keep: give the "
+                     "URI again with --tracking-uri URI (or MLFLOW_TRACKING_URI)")

@@ -1,10 +1,11 @@
 """Sending a run directory's records to an MLflow tracking server or store, and remembering what was sent.
 
-- **Where**: :func:`resolve_uri`: the URI given, else ``MLFLOW_TRACKING_URI``, else ``./mlruns`` (a file store
-  in the working directory; a relative path is made absolute there). MLflow 3's own default is
-  ``sqlite:///mlflow.db``, which needs SQLAlchemy, which ``mlflow-skinny`` does not install; a file store needs
-  nothing more, and MLflow 3 opens one only with ``MLFLOW_ALLOW_FILE_STORE=true``, which is set for this
-  process when the target is a file store (a user's own setting wins).
+- **Where**: :func:`resolve_uri`: the URI given, else ``MLFLOW_TRACKING_URI``, else ``mlflow.db`` in the working
+  directory as an SQLite store (:data:`DEFAULT_STORE`), MLflow 3's own default, which ``mlflow.search_runs``
+  and ``mlflow ui`` open without special settings (it needs SQLAlchemy and Alembic, which this package
+  declares: ``mlflow-skinny`` does not). A path given (or a ``file:`` URI) is a file store, made absolute:
+  MLflow 3 opens one only with ``MLFLOW_ALLOW_FILE_STORE=true``, which is set for this process when the target
+  is a file store (a user's own setting wins), and :func:`how_to_open` says so to the user.
 - **Retries**: MLflow retries a failed HTTP request 7 times with a back-off factor of 2 (about 4 minutes
   against a server that is down); unless the environment says otherwise, this process uses 2 retries and a
   factor of 1 (:data:`HTTP_RETRIES`): a few seconds.
@@ -28,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
+from harness import UsageError, redact_value
+from harness import redact_text as redact
 from harness_mlflow import convert
 
 #: The file in the run directory that says what was sent where.
@@ -46,10 +48,16 @@ MAX_PARAMS_TAGS_PER_BATCH = 100
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
+#: The store of ``--mlflow`` alone (without ``MLFLOW_TRACKING_URI``): this SQLite file in the working directory.
+DEFAULT_STORE = "mlflow.db"
+
+
 def resolve_uri(value: Any, cwd: Path) -> str:
     """The tracking URI: ``value`` (a URI, or a path of a file store), else ``MLFLOW_TRACKING_URI``, else
-    ``cwd/mlruns``. Paths and relative ``file:`` URIs become absolute ``file://`` URIs."""
-    text = value if isinstance(value, str) and value else os.environ.get("MLFLOW_TRACKING_URI") or "mlruns"
+    ``sqlite:///CWD/mlflow.db``. Paths and relative ``file:`` URIs become absolute ``file://`` URIs."""
+    text = value if isinstance(value, str) and value else os.environ.get("MLFLOW_TRACKING_URI")
+    if not text:
+        return f"sqlite:///{(cwd / DEFAULT_STORE).resolve()}"
     if text.startswith("file:") and not text.startswith("file:/"):
         text = text[len("file:"):]
     elif _SCHEME.match(text) or text == "databricks":  # MLflow's name for a Databricks workspace
@@ -62,9 +70,33 @@ def is_file_store(uri: str) -> bool:
     return uri.startswith("file:")
 
 
+def check_store(uri: str) -> None:
+    """A :class:`UsageError` saying what to install when ``uri`` is an SQL store and SQLAlchemy or Alembic
+    (which MLflow needs for one) is missing."""
+    import importlib.util
+
+    if uri.split(":", 1)[0].split("+", 1)[0] not in ("sqlite", "postgresql", "mysql", "mssql"):
+        return
+    missing = [name for name in ("sqlalchemy", "alembic") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"--mlflow: the store {uri} needs {' and '.join(missing)}: python3 -m pip install "
+                         f"{' '.join(missing)} (harness-mlflow declares them), or give another TRACKING_URI")
+
+
+def how_to_open(uri: str) -> str:
+    """How a user reads the store with MLflow's own tools: a file store needs ``MLFLOW_ALLOW_FILE_STORE=true``
+    (MLflow 3 refuses one otherwise); others open as they are."""
+    shown = redact(uri)
+    if is_file_store(uri):
+        return (f"MLflow 3 opens this file store only with MLFLOW_ALLOW_FILE_STORE=true: MLFLOW_ALLOW_FILE_STORE=true "
+                f"mlflow ui --backend-store-uri {shown}")
+    return f"open it with mlflow.set_tracking_uri({shown!r}), or mlflow ui --backend-store-uri {shown}"
+
+
 def one_line(exc: BaseException, limit: int = 240) -> str:
-    """An exception as one short line (MLflow's messages can run over many)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """An exception as one short line (MLflow's messages can run over many), credentials masked (MLflow's
+    messages quote the URI)."""
+    text = redact(" ".join(str(exc).split())) or type(exc).__name__
     text = f"{type(exc).__name__}: {text}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -112,8 +144,9 @@ class State:
         return state
 
     def target(self, uri: str, experiment: str) -> Target:
-        """What ``uri`` has of the run in ``experiment`` (nothing, when it had it in another experiment)."""
-        self.last = uri
+        """What ``uri`` has of the run in ``experiment`` (nothing, when it had it in another experiment).
+        URIs are kept with their credentials masked (:func:`harness.redact.redact`): the file is not secret."""
+        uri = self.last = redact(uri)
         known = self.targets.get(uri)
         if known is None or known.experiment != experiment:
             known = self.targets[uri] = Target(experiment=experiment)
@@ -127,7 +160,7 @@ class State:
 
     def missing(self, uri: str, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """The records that ``uri`` does not have."""
-        target = self.targets.get(uri)
+        target = self.targets.get(redact(uri))
         sent = target.runs if target is not None else {}
         return [r for r in records if convert.record_key(r) not in sent]
 
@@ -156,7 +189,7 @@ class Sender:
         self.run_dir = Path(run_dir).resolve()
         self.uri = uri
         self.state = State.load(self.run_dir)
-        known = self.state.targets.get(uri)
+        known = self.state.targets.get(redact(uri))
         self.target = self.state.target(uri, experiment or (known.experiment if known else self.run_dir.name))
         self.client = MlflowClient(tracking_uri=uri)
         self._metadata: dict[str, Any] | None = None
@@ -203,8 +236,11 @@ class Sender:
             self.client.log_batch(run_id, metrics=chunk)
 
     def send(self, record: dict[str, Any]) -> str:
-        """Log one record as a child run of the parent run; returns its MLflow run id."""
+        """Log one record as a child run of the parent run; returns its MLflow run id. Its strings are sent with
+        their secrets masked, as the store keeps them (a record fresh from a task is not yet)."""
         from mlflow.entities import Metric
+
+        record = redact_value(record)
 
         key = convert.record_key(record)
         target = self.target

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness import DataError, DatasetRequest, DatasetSpec, UsageError
-from harness.data.sources import ImageFiles, SplitFractions
+from harness import DataError, DatasetRequest, DatasetSpec, ImageFiles, SplitFractions, UsageError
 from harness_vision import archive, folders
 from harness_vision._params import check_known, number, text
 
 if TYPE_CHECKING:
-    from harness.config import Config
+    from harness import Config
 
 CATS_AND_DOGS_URL = "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip"
 #: Expected sha256 of the archive; ``""`` means "not checked" (the digest found is recorded in the results).
@@ -26,6 +25,12 @@ CATS_AND_DOGS_FOLDER = "cats_and_dogs_filtered"
 
 #: Fractions of ``image_folder`` and their defaults (see :class:`~harness.data.sources.SplitFractions`).
 FRACTION_PARAMS = {"validation_fraction": 0.2, "test_fraction": 0.1, "test_from_validation": 0.2}
+#: The decoding option of both datasets, with its default: apply each image's EXIF orientation (see
+#: :attr:`~harness.data.sources.ImageFiles.exif_orientation`). Optional parameters: a task that does not set
+#: it keeps the configuration hash it had before the option existed.
+DECODE_PARAMS = {"exif_orientation": True}
+DECODE_DESCRIPTIONS = {"exif_orientation": "turn photos upright by their EXIF orientation, as image viewers do "
+                                           "(false: pixels as stored, as Keras's image_dataset_from_directory)"}
 #: Where ``image_folder`` finds its images: ``path`` alone, or ``train`` with ``validation`` (and ``test``).
 SOURCE_PARAMS = ("path", "train", "validation", "test")
 
@@ -33,6 +38,16 @@ SOURCE_PARAMS = ("path", "train", "validation", "test")
 # -------------------------------------------------------------------------------------------------
 # cats_and_dogs
 # -------------------------------------------------------------------------------------------------
+
+
+def _exif_orientation(params: Mapping[str, Any], owner: str) -> bool:
+    """The ``exif_orientation`` parameter: true or false (``--set NAME.exif_orientation=false``)."""
+    value = params.get("exif_orientation", True)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise UsageError(f"{owner}: parameter exif_orientation={value!r} is invalid: expected true or false")
+    return value
 
 
 def _local_copy(data_dir: str | None) -> Path | None:
@@ -85,7 +100,7 @@ def cats_and_dogs(request: DatasetRequest) -> ImageFiles:
     """The 2,000 + 1,000 images of the study, from ``--data-dir`` if a copy is there (``DATA_DIR/cats_and_dogs_
     filtered/``, or that folder given itself), else downloaded; a download that fails says where a copy was
     looked for and how to give one."""
-    check_known(request.params, ("url", "sha256"), "cats_and_dogs")
+    check_known(request.params, ("url", "sha256", *DECODE_PARAMS), "cats_and_dogs")
     root = _local_copy(request.data_dir)
     info: dict[str, Any] = {"source": "local copy"}
     if root is None:
@@ -100,8 +115,8 @@ def cats_and_dogs(request: DatasetRequest) -> ImageFiles:
         train=folders.labelled(splits["train"], class_names),
         validation=folders.labelled(splits["validation"], class_names),
         root=str(root),
-        info={**info, "ignored_files": sum(split.ignored for split in splits.values()),
-              "skipped_links": folders.skipped_links(splits)},
+        info={**info, **folders.ignored_info(splits), "skipped_links": folders.skipped_links(splits)},
+        exif_orientation=_exif_orientation(request.params, "cats_and_dogs"),
     )
 
 
@@ -136,7 +151,7 @@ def _split_folders(params: Mapping[str, Any]) -> dict[str, folders.ClassFolders]
 def image_folder(request: DatasetRequest) -> ImageFiles:
     """Images in class sub-folders: one folder split by fractions, or ready-made split folders."""
     params = request.params
-    check_known(params, (*FRACTION_PARAMS, *SOURCE_PARAMS), "image_folder")
+    check_known(params, (*FRACTION_PARAMS, *DECODE_PARAMS, *SOURCE_PARAMS), "image_folder")
     fractions = _fractions(params)
     splits = _split_folders(params)
     class_names = folders.common_classes(splits)
@@ -151,9 +166,10 @@ def image_folder(request: DatasetRequest) -> ImageFiles:
         info={
             "source": "image folder",
             "folders": {name: str(split.root) for name, split in splits.items()},
-            "ignored_files": sum(split.ignored for split in splits.values()),
+            **folders.ignored_info(splits),
             "skipped_links": folders.skipped_links(splits),
         },
+        exif_orientation=_exif_orientation(params, "image_folder"),
     )
 
 
@@ -175,8 +191,10 @@ def harness_datasets_register(config: Config) -> list[DatasetSpec]:
             description="2,000 training and 1,000 validation photos of cats and dogs (the study's data, 68 MB)",
             tags=frozenset({"download"}),
             params={"url": CATS_AND_DOGS_URL, "sha256": CATS_AND_DOGS_SHA256},
+            optional_params=frozenset(DECODE_PARAMS),
             param_descriptions={"url": "where the archive is downloaded from (file:// works)",
-                                 "sha256": "the archive's expected sha256 ('': not checked, the digest is recorded)"},
+                                "sha256": "the archive's expected sha256 ('': not checked, the digest is recorded)",
+                                **DECODE_DESCRIPTIONS},
             image_size=(160, 160),
             channels=3,
             num_classes=2,
@@ -187,7 +205,7 @@ def harness_datasets_register(config: Config) -> list[DatasetSpec]:
             description="your images, one sub-folder per class: set 'path' (or 'train'/'validation'/'test')",
             tags=frozenset({"user-data"}),
             params=FRACTION_PARAMS,
-            optional_params=frozenset(SOURCE_PARAMS),
+            optional_params=frozenset((*SOURCE_PARAMS, *DECODE_PARAMS)),
             param_descriptions={
                 "path": "a folder with one sub-folder of images per class, split by the fractions",
                 "train": "the training folder (one sub-folder per class), instead of path",
@@ -196,6 +214,7 @@ def harness_datasets_register(config: Config) -> list[DatasetSpec]:
                 "validation_fraction": "share of path's images held out for validation",
                 "test_fraction": "share of path's images held out for the test",
                 "test_from_validation": "share of the validation folder's images that make the test split",
+                **DECODE_DESCRIPTIONS,
             },
             image_size=(160, 160),
             channels=3,

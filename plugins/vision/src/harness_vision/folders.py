@@ -14,9 +14,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness import DataError
-from harness.data.names import shown
+from harness import display_path as shown
 
 #: File name endings listed as images (compared case-insensitively).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
@@ -34,10 +35,24 @@ class ClassFolders:
     ignored: int
     #: Links skipped, with the reason: ``{"file": path, "reason": why}``.
     skipped_links: tuple[dict[str, str], ...] = ()
+    #: The files passed over, with the reason (at most :data:`MAX_LISTED` of them; ``ignored`` counts all).
+    ignored_files: tuple[dict[str, str], ...] = ()
 
     @property
     def class_names(self) -> tuple[str, ...]:
         return tuple(sorted(self.images))
+
+
+#: Ignored files listed by name (the record keeps their count whatever their number).
+MAX_LISTED = 100
+
+
+def ignored_reason(name: str, in_root: bool = False) -> str:
+    """Why a file is not read as an image: it lies beside the class folders, or its name's ending."""
+    if in_root:
+        return "not in a class folder"
+    ending = os.path.splitext(name)[1].lower() or "no extension"
+    return f"not an image name ({ending}): only {_EXTENSIONS_TEXT} files are read"
 
 
 def _is_hidden(name: str) -> bool:
@@ -62,16 +77,20 @@ def link_problem(path: str | os.PathLike[str], root: Path) -> str | None:
     return None
 
 
-def images_under(folder: Path, root: Path | None = None) -> tuple[list[str], int, list[dict[str, str]]]:
-    """Image files under ``folder`` (recursively, sorted, hidden entries skipped), the count of other files,
-    and the links skipped as leading back into ``root`` (default ``folder``)."""
-    images, ignored, links = [], 0, []
+def images_under(folder: Path, root: Path | None = None) -> tuple[list[str], list[dict[str, str]],
+                                                                  list[dict[str, str]]]:
+    """Image files under ``folder`` (recursively, sorted, hidden entries skipped), the other files with the
+    reason they are passed over, and the links skipped as leading back into ``root`` (default ``folder``)."""
+    images: list[str] = []
+    ignored: list[dict[str, str]] = []
+    links: list[dict[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(name for name in dirnames if not _is_hidden(name))
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
             if not is_image_name(name):
-                ignored += not _is_hidden(name)
+                if not _is_hidden(name):
+                    ignored.append({"file": shown(path), "reason": ignored_reason(name)})
             elif (problem := link_problem(path, root or folder)) is not None:
                 links.append({"file": shown(path), "reason": problem})
             else:
@@ -105,18 +124,19 @@ def scan(root: str | os.PathLike[str]) -> ClassFolders:
     root = Path(root).expanduser().absolute()
     class_dirs, links = _class_dirs(root)
     images: dict[str, tuple[str, ...]] = {}
-    ignored = sum(1 for entry in root.iterdir() if entry.is_file() and not _is_hidden(entry.name))
+    ignored = [{"file": shown(str(entry)), "reason": ignored_reason(entry.name, in_root=True)}
+               for entry in sorted(root.iterdir()) if entry.is_file() and not _is_hidden(entry.name)]
     for class_dir in class_dirs:
-        files, skipped, class_links = images_under(class_dir, root)
+        files, passed_over, class_links = images_under(class_dir, root)
         images[shown(class_dir.name)] = tuple(files)
-        ignored += skipped
+        ignored += passed_over
         links += class_links
     if not any(images.values()):
         raise DataError(f"image folder {root} has no image files ({_EXTENSIONS_TEXT}) in its class folders")
     for name, class_images in images.items():
         if not class_images:
             raise DataError(f"class folder {root / name} has no image files ({_EXTENSIONS_TEXT})")
-    return ClassFolders(root, images, ignored, tuple(links))
+    return ClassFolders(root, images, len(ignored), tuple(links), tuple(ignored[:MAX_LISTED]))
 
 
 def common_classes(splits: Mapping[str, ClassFolders]) -> tuple[str, ...]:
@@ -136,6 +156,13 @@ def common_classes(splits: Mapping[str, ClassFolders]) -> tuple[str, ...]:
 def labelled(folders: ClassFolders, class_names: tuple[str, ...]) -> list[tuple[str, int]]:
     """``(path, label)`` pairs, the label indexing ``class_names``."""
     return [(path, class_names.index(name)) for name in class_names for path in folders.images[name]]
+
+
+def ignored_info(splits: Mapping[str, ClassFolders]) -> dict[str, Any]:
+    """What the dataset records of the files it passed over: ``ignored_files`` (their count, as
+    :mod:`harness.record` documents) and ``ignored_list`` (the first :data:`MAX_LISTED`, with reasons)."""
+    listed = [entry for folders in splits.values() for entry in folders.ignored_files]
+    return {"ignored_files": sum(folders.ignored for folders in splits.values()), "ignored_list": listed[:MAX_LISTED]}
 
 
 def skipped_links(splits: Mapping[str, ClassFolders]) -> list[dict[str, str]]:
