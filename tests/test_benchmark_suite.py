@@ -22,7 +22,8 @@ def suite(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.setdefault("PYTHONPATH", "")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env["PYTHONPATH"]]))
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
+    # -m "": every selected benchmark, whatever [tool.pytest.ini_options]'s addopts leaves out by default
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "", *args], cwd=cwd,
                           capture_output=True, text=True, env=env, timeout=600)
 
 

@@ -82,3 +82,16 @@ def test_the_wheel_ships_types_and_license(tmp_path: Path) -> None:
     assert "[pytest11]\nharness.pytest_plugin = harness.pytest_plugin\n" in zipfile.ZipFile(wheel).read(
         entry_points).decode()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+
+
+def test_the_readme_pytest_runs_the_fast_tests_and_ci_the_slow_ones_after() -> None:
+    """The README's test line is a plain `python3 -m pytest`: [tool.pytest.ini_options] leaves the tests marked
+    slow out (`-m 'not slow'`), a later `-m` replaces it (pytest keeps the last), and .ci/run runs the README's
+    line, then `python3 -m pytest -m slow`."""
+    readme_line = next(line for line in (ROOT / "README.md").read_text().splitlines()
+                       if re.match(r"python3 .*pytest", line))
+    assert readme_line.endswith("&& python3 -m pytest")
+    assert pyproject(ROOT)["tool"]["pytest"]["ini_options"]["addopts"] == "-m 'not slow'"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "grep -m1 -E '^python3 .*pytest' README.md" in ci
+    assert 0 < ci.index('bash -c "$test_command"') < ci.index("python3 -m pytest -m slow || status=$?")

@@ -20,6 +20,17 @@ A pytest plugin that a test suite loads itself (opt-in, as pytest's ``pytester``
 ``harness_tester.run`` runs harness in-process; ``harness_tester.run_subprocess`` runs ``python -m harness``
 in the tester's directory with the same environment, and returns the same :class:`RunResult`.
 
+Tests of what is not training (reports, the terminal, executors, resume) train with the fast trainer,
+``-p harness.testing.fast`` (:mod:`harness.testing.fast`): a valid record in milliseconds, without Keras. The
+session-scoped ``harness_fast_run`` fixture makes such a run once per test session for the same arguments and
+hands every test that asks for it the same :class:`RunResult`, for tests that only read a finished run (treat
+its directory as read-only: copy it first to change it)::
+
+    def test_my_report_section(harness_fast_run):
+        result = harness_fast_run("--dataset", "synthetic", "--model", "fast_pass", "--model", "fast_fail",
+                                  "--augmentation", "none", "--repeats", "2")
+        assert (result.run_dir / "report.html").is_file()
+
 The contract checks (:func:`check_model_spec`, :func:`check_augmentation_spec`, :func:`check_dataset_spec`,
 :func:`check_spec_metadata`) are what harness's own ``tests/test_contract.py`` runs over every installed
 plugin; a plugin package runs them over its own specs (:func:`registered_specs` finds them)::
@@ -151,6 +162,38 @@ class HarnessTester:
 @pytest.fixture
 def harness_tester(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HarnessTester:
     return HarnessTester(tmp_path, monkeypatch)
+
+
+class FastRuns:
+    """Runs of ``harness run -p harness.testing.fast ARGS`` (``--executor serial`` unless ARGS name an executor),
+    each made once (in its own directory under ``root``) and then handed out again for the same arguments."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._runs: dict[tuple[str, ...], RunResult] = {}
+
+    def __call__(self, *args: str) -> RunResult:
+        key = tuple(str(a) for a in args)
+        if key not in self._runs:
+            path = self.root / f"run{len(self._runs)}"
+            path.mkdir(parents=True)
+            with pytest.MonkeyPatch.context() as monkeypatch:
+                executor = () if any(a.startswith("--executor") for a in key) else ("--executor", "serial")
+                result = HarnessTester(path, monkeypatch).run("run", "-p", "harness.testing.fast", *executor, *key)
+            if result.run_dir is None:
+                raise AssertionError(f"harness run -p harness.testing.fast {' '.join(key)} wrote no run directory "
+                                     f"(exit code {result.ret}):\n{result.stderr}")
+            self._runs[key] = result
+        return self._runs[key]
+
+
+@pytest.fixture(scope="session")
+def harness_fast_run(tmp_path_factory: pytest.TempPathFactory) -> FastRuns:
+    """``harness_fast_run(*ARGS)``: the :class:`RunResult` of ``harness run -p harness.testing.fast ARGS``, made
+    once per test session for the same arguments (in a directory of its own, with every installed plugin; on the
+    serial executor, in this process, unless ARGS name one) and shared by the tests that ask for it: read it, do
+    not change it."""
+    return FastRuns(tmp_path_factory.mktemp("fast_runs"))
 
 
 # -------------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from harness.builtin.tfevents import EventWriter, crc32c
-from tests.conftest import TINY_MODEL_PLUGIN
 from tests.test_hooks import SMALL
 
 
@@ -37,15 +36,16 @@ def test_event_files_are_what_tensorflow_reads(tmp_path: Path) -> None:
 
 
 def test_a_run_writes_each_tasks_curves(harness_tester, monkeypatch) -> None:
+    """The curves come from each record's history: the fast trainer's records (harness.testing.fast) do."""
     monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
-    harness_tester.make_plugin(TINY_MODEL_PLUGIN)
-    result = harness_tester.run("run", "--dataset", "synthetic", "--augmentation", "none", "--model", "tiny",
-                                "--repeats", "2", "--epochs", "2", *SMALL, "--tensorboard", "tb")
+    result = harness_tester.run("run", "-p", "harness.testing.fast", "--executor", "serial", "--dataset", "synthetic",
+                                "--augmentation", "none", "--model", "fast_pass", "--repeats", "2", "--epochs", "2",
+                                *SMALL, "-p", "no:reports", "--tensorboard", "tb")
     assert result.ret in (0, 1), result.stderr
     run_folder = harness_tester.path / "tb" / result.run_dir.name
     records = {f"{r['id']}[seed={r['seed']}]": r for r in result.records}
     assert sorted(p.name for p in run_folder.iterdir()) == sorted(records) == [
-        "synthetic-none-tiny[seed=1]", "synthetic-none-tiny[seed=2]"]
+        "synthetic-none-fast_pass[seed=1]", "synthetic-none-fast_pass[seed=2]"]
     for name, record in records.items():
         scalars = read_events(run_folder / name)
         curve = [(step, value) for step, tag, value in scalars if tag == "accuracy/validation"]

@@ -232,10 +232,12 @@ def test_cats_and_dogs_takes_the_folder_itself_as_data_dir(tmp_path, cats_and_do
 
 
 def test_a_download_that_cannot_work_fails_once_per_dataset(harness_tester, tmp_path):
-    """Every combination of the dataset gets the same error; the download is tried once."""
+    """Every combination of the dataset gets the same error; the download is tried once (per process: the
+    serial executor trains both in this one, whose output the tester captures)."""
     url = (tmp_path / "nowhere" / "cats_and_dogs_filtered.zip").as_uri()
-    result = harness_tester.run("run", "--dataset", "cats_and_dogs", "--augmentation", "none", "--model",
-                                "small_cnn", "--model", "small_cnn_scaled", "--set", f"cats_and_dogs.url={url}")
+    result = harness_tester.run("run", "--executor", "serial", "--dataset", "cats_and_dogs", "--augmentation", "none",
+                                "--model", "small_cnn", "--model", "small_cnn_scaled",
+                                "--set", f"cats_and_dogs.url={url}")
     assert result.ret == 1, result.stdout + result.stderr
     errors = {record["error"] for record in result.records}
     assert len(result.records) == 2 and len(errors) == 1

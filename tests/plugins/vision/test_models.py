@@ -43,7 +43,12 @@ def test_the_studys_models_are_registered_with_their_input_ranges():
     assert {"pretrained", "slow"} <= SPECS["mobilenet_v2"].tags
 
 
-@pytest.mark.parametrize("name", sorted(SPECS))
+#: The ImageNet architectures take seconds to build: tests/test_contract.py builds them in the default run.
+HEAVY = {"mobilenet_v2", "efficientnet_b0"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in HEAVY else name
+                                  for name in sorted(SPECS)])
 def test_model_maps_images_to_logits(name):
     model = SPECS[name].factory(request(name))
 
@@ -72,17 +77,23 @@ def test_small_cnn_is_the_studys_architecture():
     assert model.layers[-2].units == 64 and model.layers[-1].activation.__name__ == "linear"
 
 
-def test_mobilenet_v2_from_scratch_trains_its_base():
-    base = transfer.base_of(SPECS["mobilenet_v2"].factory(request("mobilenet_v2")))
+@pytest.fixture(scope="module")
+def scratch_mobilenet():
+    """A MobileNetV2 built from scratch (``weights=none``), shared by the tests that only look at it."""
+    return SPECS["mobilenet_v2"].factory(request("mobilenet_v2"))
+
+
+def test_mobilenet_v2_from_scratch_trains_its_base(scratch_mobilenet):
+    base = transfer.base_of(scratch_mobilenet)
 
     assert base.trainable and len(base.trainable_weights) > 0
 
 
-def test_mobilenet_v2_from_scratch_uses_fast_batch_norm_statistics():
+def test_mobilenet_v2_from_scratch_uses_fast_batch_norm_statistics(scratch_mobilenet):
     import keras
 
-    body = SPECS["mobilenet_v2"].factory(request("mobilenet_v2"))
-    norms = [layer for layer in transfer.base_of(body).layers if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = [layer for layer in transfer.base_of(scratch_mobilenet).layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
     assert norms and all(layer.momentum == transfer.SCRATCH_BATCH_NORM_MOMENTUM for layer in norms)
 
 
@@ -123,8 +134,8 @@ def test_a_frozen_mobilenet_v2_splits_into_cached_features_and_a_head_that_share
                                rtol=1e-5, atol=1e-5)
 
 
-def test_a_mobilenet_v2_trained_from_scratch_is_not_split():
-    assert SPECS["mobilenet_v2"].features(SPECS["mobilenet_v2"].factory(request("mobilenet_v2"))) is None
+def test_a_mobilenet_v2_trained_from_scratch_is_not_split(scratch_mobilenet):
+    assert SPECS["mobilenet_v2"].features(scratch_mobilenet) is None
 
 
 def test_fine_tune_unfreezes_the_top_layers_but_not_batch_norm(mobilenet_weights):
@@ -165,7 +176,7 @@ def test_bad_params_are_one_line_usage_errors(name, params, message):
         SPECS[name].factory(request(name, **params))
 
 
-@pytest.mark.parametrize("other", ["alpha", "architecture"])
+@pytest.mark.parametrize("other", [pytest.param("alpha", marks=pytest.mark.slow), "architecture"])
 def test_a_weights_file_of_another_model_is_refused(tmp_path, other):
     import keras
 
