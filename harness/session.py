@@ -224,8 +224,9 @@ class Session:
             self.runtime = replace(self._stored_runtime, gpus=gpus)
         else:
             self.runtime = decide_runtime(self.config.options)
-        if len(self.runtime.backends) == 1:  # this process's Keras backend, before anything imports Keras
-            backends.activate(self.runtime.backends[0])
+        only = self.runtime.backends[0] if len(self.runtime.backends) == 1 else None
+        if only is not None and backends.keras_backend() in (None, only):  # before anything here imports Keras
+            backends.activate(only)  # (a process that trains activates its backend itself: runtime.apply)
         self._versions = runtime_versions(list(self.runtime.backends))
         return self.runtime
 

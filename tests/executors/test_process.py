@@ -85,7 +85,9 @@ def test_a_task_past_its_timeout_is_stopped_and_the_run_goes_on(tester: HarnessT
 def test_records_do_not_depend_on_the_executor_or_the_workers(tester: HarnessTester, workers: str) -> None:
     grid = ["--dataset", "synthetic", "--augmentation", "none", "--backend", "jax", "--threads", "1",
             *models("fast_pass", "fast_fail"), "--repeats", "2", "-p", "no:reports"]
-    serial = tester.run("-p", "harness.testing.fast", "run", *grid, "--executor", "serial", "--output", "serial")
+    # in a process of its own: the serial executor makes its process's runtime (backend, threads) the run's
+    serial = tester.run_subprocess("-p", "harness.testing.fast", "run", *grid, "--executor", "serial",
+                                   "--output", "serial")
     pooled = tester.run("-p", "harness.testing.fast", "run", *grid, "--executor", "process", "--workers", workers,
                         "--output", "process")
     assert serial.ret == pooled.ret == 1, pooled.stderr

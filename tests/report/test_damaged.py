@@ -24,7 +24,7 @@ def test_a_missing_metadata_file_costs_only_what_it_held(run_dir_factory, tmp_pa
     (run_dir / "metadata.json").unlink()
     assert main(["report", str(run_dir)], cwd=tmp_path) == 0
     out = capsys.readouterr().out
-    assert "note: metadata.json is missing: the run's command, versions and --reference are not shown" in out
+    assert "note: metadata.json is missing: the run's command line and settings are unknown" in out
     md = (run_dir / "report.md").read_text()
     assert "metadata.json is missing" in md and "Leaderboard: pets" in md and "flip / cnn" in md
 
@@ -36,7 +36,7 @@ def test_a_damaged_metadata_file_is_a_note(run_dir_factory, text: str) -> None:
     stored = read_run(run_dir)
     assert len(stored.records) == 3 and stored.metadata == {}
     assert len(stored.notes) == 1 and stored.notes[0].startswith("metadata.json is unreadable" if text != "[1, 2]"
-                                                                 else "metadata.json holds list")
+                                                                 else "metadata.json is not a JSON object")
 
 
 def test_corrupt_lines_anywhere_are_left_out_and_said(run_dir_factory, tmp_path, capsys) -> None:
@@ -48,12 +48,13 @@ def test_corrupt_lines_anywhere_are_left_out_and_said(run_dir_factory, tmp_path,
     (run_dir / "records.jsonl.torn").write_text('{"id": "half\n')
     assert main(["report", str(run_dir)], cwd=tmp_path) == 0
     out = capsys.readouterr().out
-    assert ("note: records.jsonl: 3 damaged lines left out (the last one cut short: a task that did not finish "
-            "writing): line 2, 4, 6; the report shows the 3 valid records") in out
+    # the store says what it passed over, line by line (harness.store.RunStore.problems)
+    assert "note: records.jsonl:2: not a record" in out and "note: records.jsonl:4: not a record" in out
+    assert "note: records.jsonl:6: its last line is cut short (a task that did not finish): passed over" in out
     assert "note: records.jsonl.torn: a line cut short by an earlier crash was set aside there" in out
     assert "2 of 2 combinations beat the baseline" in out
     md = (run_dir / "report.md").read_text()
-    assert "3 damaged lines left out" in md
+    assert "records.jsonl:2: not a record" in md and "records.jsonl:6: its last line is cut short" in md
     assert (run_dir / "results.csv").read_text().count("\n") == 4  # header and the 3 valid records
 
 
