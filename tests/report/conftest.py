@@ -3,7 +3,7 @@ trainer shared by the whole session, and one report of hand-made records written
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +36,18 @@ def run_dir_factory(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
-def fast_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HarnessTester, RunResult]]:
+def fast_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[HarnessTester, RunResult]:
     """One ``harness run`` of the fast trainer (:mod:`harness.testing.fast`: records in milliseconds, no
     Keras), with the report it wrote: shared by the tests that read a real run's report without needing
-    its images. Read it, never change it (copy the directory first)."""
+    its images. Read it, never change it (copy the directory first). The environment and working directory
+    it ran in are given back before any test runs (a session fixture that kept them changed every later
+    test's: plugin autoloading stayed off for the rest of the suite)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
         tester = HarnessTester(tmp_path_factory.mktemp("fast_run"), mp)
         tester.make_config(TWO_DATASETS)
-        yield tester, tester.run(*FAST_ARGS)
+        result = tester.run(*FAST_ARGS)
+    return tester, result
 
 
 def pets_records() -> list[dict[str, Any]]:
