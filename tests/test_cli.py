@@ -52,6 +52,7 @@ def collected(result) -> list[str]:
     return [line.split()[0] for line in result.stdout.splitlines()[:-1]]
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_inline_plugin_dataset_augmentation_and_model_train_for_real(tester) -> None:
     result = tester.run("run", "--dataset", "blobs", "--augmentation", "brighten", "--model", "tiny",
                         "--epochs", "8", "--seed", "4")
@@ -150,6 +151,7 @@ def test_pyproject_tool_harness_is_read(tester) -> None:
     assert collected(result) == ["blobs-none-huge_input"]
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_dataset_defined_in_configuration(tester) -> None:
     tester.make_config('''
         [datasets.tiny_shapes]
@@ -199,6 +201,7 @@ def test_a_misspelt_parameter_is_refused_when_collecting(tester) -> None:
     assert tester.run("run", "--collect-only", "--dataset", "mine").ret == 0  # declared ones, and spec fields
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_preset_from_configuration(tester) -> None:
     tester.make_config('''
         [presets.quick]
@@ -257,6 +260,7 @@ def test_list_budgets_and_parameters(tester) -> None:
     assert many.stdout.splitlines()[-1] == "1 combination collected; 4 tasks (2 seeds x 2 backends: tensorflow, jax)"
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_errors_are_rows_and_the_run_goes_on(tester) -> None:
     tester.make_plugin(INLINE + '''
 def broken(request):

@@ -142,6 +142,7 @@ def harness_combination_train(task):
     assert result.results.loc[0, "test_accuracy"] == 0.9
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_result_and_progress_hooks_see_every_task(tester) -> None:
     tester.make_plugin(TINY_MODEL_PLUGIN + '''
 EVENTS = []

@@ -33,6 +33,7 @@ RUN = ("run", "-p", "harness.testing.fast", "--dataset", "synthetic", "--model",
        "--augmentation", "none")
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_backend_lines_go_to_the_run_log_not_the_terminal(harness_tester: object) -> None:
     harness_tester.make_plugin(NOISY_PLUGIN)  # type: ignore[attr-defined]
     result = harness_tester.run_subprocess(*RUN)  # type: ignore[attr-defined]
@@ -43,6 +44,7 @@ def test_backend_lines_go_to_the_run_log_not_the_terminal(harness_tester: object
     assert "Memory patch applied" in log
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_verbose_keeps_backend_lines_on_the_terminal(harness_tester: object) -> None:
     harness_tester.make_plugin(NOISY_PLUGIN)  # type: ignore[attr-defined]
     result = harness_tester.run_subprocess(*RUN, "-v")  # type: ignore[attr-defined]

@@ -47,6 +47,7 @@ def test_run_metadata_names_versions_devices_and_the_command(engine_tester) -> N
     store.close()
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_resume_skips_what_is_recorded_and_runs_the_rest(engine_tester) -> None:
     first = engine_tester.run("run", *SMALL, *models("tiny", "tiny_b", "needs_big"), "--steps", "2")
     run_dir = first.run_dir
@@ -89,6 +90,7 @@ def test_resume_refuses_a_run_directory_in_use(engine_tester) -> None:
     assert result.ret == 4 and "in use by another harness process" in result.stderr
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(engine_tester) -> None:
     wanted = models("tiny", "tiny_b", "tiny_c", "slow")
     env = {**os.environ, "HARNESS_DISABLE_PLUGIN_AUTOLOAD": "1", "TF_CPP_MIN_LOG_LEVEL": "3",

@@ -232,6 +232,7 @@ def test_a_nan_loss_between_two_reads_is_still_caught() -> None:
     assert callback.meter.used()["stop_reason"] == "nan_loss"
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_time_budget_in_a_run_stops_by_time_and_overruns_by_at_most_one_batch(engine_tester) -> None:
     """The same property end to end, on the real clock: whatever the machine's speed (the first batch, which
     traces the training step, may alone outlast the limit), training stops for time, and past the limit by no

@@ -102,6 +102,7 @@ def test_a_bad_option_is_one_line_before_any_training(tester, args, expected) ->
     assert not list(tester.path.glob("reports/*/records.jsonl"))
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_set_num_classes_on_synthetic_takes_effect(tester) -> None:
     """Before the fix --set synthetic.num_classes=4 set the spec field only: the data kept 2 classes."""
     result = tester.run("run", "--dataset", "synthetic", "--augmentation", "none", "--model", "tiny", "--steps",
@@ -135,6 +136,7 @@ def test_a_broken_registration_hook_is_blamed_on_its_plugin(tester, monkeypatch,
         user_error(result.stderr)
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_report_on_a_read_only_run_directory_is_one_line(tmpfs, tester) -> None:
     """harness report on a run directory it cannot write: exit 4 naming the file, no traceback."""
     first = tester.run(*RUN)

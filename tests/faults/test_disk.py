@@ -41,6 +41,7 @@ def test_a_full_disk_under_the_decode_cache_is_an_error_naming_it(tmp_path, tmpf
     assert [p.name for p in (small / "decoded").iterdir() if not p.name.endswith(".lock")] == []
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_a_run_with_a_full_cache_disk_records_an_error_row(tmpfs, tester) -> None:
     small = tmpfs("cache", "4k")  # the 20 images need 15 kB
     result = run_harness(tester.path, *RUN, "--cache-dir", str(small))
@@ -61,6 +62,7 @@ def test_a_full_disk_while_appending_the_record_is_one_line(tmp_path, tmpfs) -> 
     assert store.records_path.read_bytes().endswith(b"\n")
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_a_run_whose_record_cannot_be_written_says_what_trained(tmpfs, tester) -> None:
     """Before the fix: exit 3 with a chain of tracebacks, and "no task finished" although one had trained."""
     output = tmpfs("out", "64k")
@@ -81,6 +83,7 @@ def test_a_run_whose_metadata_cannot_be_written_is_one_line(tmpfs, tester) -> No
     assert "metadata.json: No space left on device" in user_error(result.stderr)
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_a_run_whose_report_does_not_fit_keeps_its_record(tmpfs, tester) -> None:
     output = tmpfs("out", "12k")
     result = tester.run(*RUN, "--output", str(output))

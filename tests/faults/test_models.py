@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.faults.conftest import RUN
 
 MODELS = ("--model", "outputs", "--model", "tiny")
@@ -11,6 +13,7 @@ def rows(result) -> dict[str, dict]:
     return {record["model"]: record for record in result.records}
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_a_model_with_more_outputs_than_classes_is_an_error_row(tester) -> None:
     """Before the fix, 7 logits for 2 classes trained and passed."""
     result = tester.run(*RUN[:5], *MODELS, "--steps", "2")
@@ -22,12 +25,14 @@ def test_a_model_with_more_outputs_than_classes_is_an_error_row(tester) -> None:
     assert right["status"] in ("passed", "failed")
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_a_model_with_one_output_for_two_classes_is_an_error_row(tester) -> None:
     result = tester.run(*RUN[:5], *MODELS, "--steps", "2", "--set", "outputs.outputs=1")
     assert result.ret == 1
     assert "outputs shape (1,) for dataset 'pics' with 2 classes" in rows(result)["outputs"]["error"]
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_out_of_memory_is_a_short_oom_row_and_the_next_task_trains(tester) -> None:
     """Before the fix, the row held TensorFlow's whole graph stack (about 6,000 characters)."""
     result = tester.run(*RUN[:5], "--model", "greedy", "--model", "tiny", "--steps", "2")

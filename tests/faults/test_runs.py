@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from tests.faults.conftest import RUN
 
 
+@pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_a_run_over_every_kind_of_bad_file_trains_on_the_good_ones(tester) -> None:
     pics = tester.path / "pics"
     (pics / "cats" / "empty.jpg").write_bytes(b"")
