@@ -99,8 +99,19 @@ class Content:
         """The table called ``name`` (``None`` when no plugin made it)."""
         return self.tables.pop(name, None)
 
-    def take_figure(self, stem: str) -> Figure | None:
-        return self.figures.pop(stem, None)
+    def take_figure(self, stem: str, caption: str = "") -> Figure | None:
+        """The figure ``stem`` (``None`` when no plugin made it), with ``caption`` when it has none of its own."""
+        figure = self.figures.pop(stem, None)
+        if figure is not None and not figure.caption:
+            figure.caption = caption
+        return figure
+
+    def table_and_figure(self, table: str, title: str, stem: str, caption: str) -> list[Any]:
+        """A section's usual blocks: the table ``table`` (shown as ``title``), then the figure ``stem`` with
+        ``caption``; what no plugin made is left out."""
+        frame, figure = self.take_table(table), self.take_figure(stem, caption)
+        return [*([Table(table, frame, title=title)] if frame is not None else []),
+                *([figure] if figure is not None else [])]
 
 
 #: What every section module provides.

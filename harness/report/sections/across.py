@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.report import across_datasets
-from harness.report.section import Content, Section, Table
+from harness.report.section import Content, Section
 
 ID, TITLE = "across-datasets", "Across datasets"
 
@@ -16,12 +16,6 @@ CAPTION = ("Right is better. The diamond is a combination's mean normalised scor
 
 
 def build(report: Any, content: Content) -> Section | None:
-    blocks: list[Any] = []
-    frame = content.take_table(across_datasets.NAME)
-    if frame is not None:
-        blocks.append(Table(across_datasets.NAME, frame, title="Leaderboard across datasets"))
-    figure = content.take_figure(across_datasets.FIGURE)
-    if figure is not None:
-        figure.caption = figure.caption or CAPTION
-        blocks.append(figure)
+    blocks = content.table_and_figure(across_datasets.NAME, "Leaderboard across datasets", across_datasets.FIGURE,
+                                      CAPTION)
     return Section(ID, TITLE, blocks) if blocks else None

@@ -17,8 +17,7 @@ CAPTION = ("A gap between training and validation accuracy that widens with the 
 def build(report: Any, content: Content) -> Section | None:
     blocks: list[Any] = []
     for dataset in rec.datasets(report.records):
-        figure = content.take_figure(f"curves-{dataset}")
+        figure = content.take_figure(f"curves-{dataset}", CAPTION)
         if figure is not None:
-            figure.caption = figure.caption or CAPTION
             blocks.append(figure)
     return Section(ID, TITLE, blocks) if blocks else None

@@ -71,9 +71,8 @@ def facts(info: Mapping[str, Any], metadata: Mapping[str, Any]) -> list[str]:
 def _figures(content: Content, dataset: str) -> list[Any]:
     found = []
     for kind in ("labels", "samples"):
-        figure = content.take_figure(f"{kind}-{dataset}")
+        figure = content.take_figure(f"{kind}-{dataset}", CAPTIONS[kind])
         if figure is not None:
-            figure.caption = figure.caption or CAPTIONS[kind]
             found.append(figure)
     for figure in content.take_figures(lambda stem: stem.startswith(f"augment-{dataset}-")):
         figure.caption = figure.caption or CAPTIONS["augment"]

@@ -29,9 +29,8 @@ def build(report: Any, content: Content) -> Section | None:
         if several and any(f"{kind}-{dataset}" in content.figures for kind in CAPTIONS):
             blocks.append(Text([dataset], "heading"))
         for kind, caption in CAPTIONS.items():
-            figure = content.take_figure(f"{kind}-{dataset}")
+            figure = content.take_figure(f"{kind}-{dataset}", caption)
             if figure is not None:
-                figure.caption = figure.caption or caption
                 blocks.append(figure)
         pivot = content.take_table(f"pivot-{dataset}")
         if pivot is not None:

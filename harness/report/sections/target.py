@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.report import time_to_target
-from harness.report.section import Content, Section, Table
+from harness.report.section import Content, Section
 
 ID, TITLE = "time-to-target", "Time to target"
 
@@ -16,12 +16,5 @@ CAPTION = ("Left is faster. Filled markers are the runs averaged into a combinat
 
 
 def build(report: Any, content: Content) -> Section | None:
-    blocks: list[Any] = []
-    frame = content.take_table(time_to_target.NAME)
-    if frame is not None:
-        blocks.append(Table(time_to_target.NAME, frame, title="Time to the target accuracy"))
-    figure = content.take_figure(time_to_target.NAME)
-    if figure is not None:
-        figure.caption = figure.caption or CAPTION
-        blocks.append(figure)
+    blocks = content.table_and_figure(time_to_target.NAME, "Time to the target accuracy", time_to_target.NAME, CAPTION)
     return Section(ID, TITLE, blocks) if blocks else None
