@@ -139,6 +139,11 @@ class Record(TypedDict, total=False):
     feature_cache: str | None  #: ``used``, ``used for validation and test (...)`` or ``off: <why>``
     feature_seconds: float | None
     features_reused: list[str]
+    # -- per image (see harness.predictions) --------------------------------------------------------
+    #: In flight (a trainer's return): columns ``id``, ``label``, ``predicted``, ``confidence`` as lists; in
+    #: ``records.jsonl``: the path of the file the store wrote them to, relative to the run directory.
+    predictions: str | dict[str, Any]
+    predictions_error: str  #: why in-flight predictions could not be written
 
 
 #: Fields every record has: which task, and how it ended.

@@ -388,7 +388,7 @@ class Session:
         except RecordError as exc:  # a trainer plugin's bad record is the task's error, not the run's end
             result = dict(error_record(task, f"{self._trainers()} returned an invalid record: {exc}", "plugin"))
         try:
-            self.store.append(result)
+            result = self.store.append(result)
         except StoreError as exc:
             self.unrecorded.append(result)
             raise StoreError(f"{exc}: {task.id} trained but is not recorded; make room, then "

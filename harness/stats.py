@@ -110,6 +110,19 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def mcnemar(only_a: int, only_b: int) -> float:
+    """Two-sided p-value of McNemar's exact test: of the images exactly one of two classifiers got right
+    (``only_a`` right by A alone, ``only_b`` by B alone), is either one right more often than chance (an exact
+    binomial test of ``only_a`` out of ``only_a + only_b`` at one half)? 1.0 when no image tells them apart.
+    (Statistics that need scipy import it when called: ``import harness`` stays light.)"""
+    discordant = only_a + only_b
+    if discordant == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(only_a, discordant, 0.5, alternative="two-sided").pvalue)
+
+
 def critical_count(n: int, baseline: float, alpha: float = ALPHA) -> int | None:
     """The fewest correct answers out of ``n`` that beat ``baseline`` at ``alpha`` (exact binomial test),
     or ``None`` when even ``n`` out of ``n`` does not."""

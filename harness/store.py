@@ -240,12 +240,14 @@ class RunStore:
             return {}, f"{METADATA} is not a JSON object: the run's command line and settings are unknown"
         return value, None
 
-    def append(self, record: Record | dict[str, Any]) -> None:
+    def append(self, record: Record | dict[str, Any]) -> dict[str, Any]:
         """Append one whole line, or nothing, with every secret in its strings masked (:mod:`harness.redact`;
         an error message that quotes a URI): a record that breaks the schema raises
         :class:`harness.record.RecordError` naming the field, and a write that fails (a full disk) is cut off
-        again and raises :class:`StoreError`."""
+        again and raises :class:`StoreError`. In-flight ``predictions`` go to their own file first; the record
+        as written (with that file's path) is returned."""
         validate(record)
+        record = self._write_predictions(record)
         data = (dumps(redact_value(dict(record))) + "\n").encode("utf-8")
         fd = os.open(self.records_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
@@ -260,6 +262,24 @@ class RunStore:
                 raise StoreError(f"cannot write {self.records_path}: {exc.strerror}") from None
         finally:
             os.close(fd)
+        return record
+
+    def _write_predictions(self, record: Record | dict[str, Any]) -> dict[str, Any]:
+        """The record to write: its in-flight ``predictions`` (columns) written to their own file first
+        (:mod:`harness.predictions`), the record keeping the file's relative path; predictions that cannot be
+        written as a table are left out with an ``predictions_error`` that says why."""
+        from harness import predictions
+
+        record = dict(record)
+        columns = record.get("predictions")
+        if not isinstance(columns, Mapping):
+            return record
+        key = record.get("config_hash") or record["id"]
+        try:
+            record["predictions"] = predictions.write(self.run_dir, str(key), columns)
+        except predictions.PredictionsError as exc:
+            record["predictions"], record["predictions_error"] = None, str(exc)
+        return record
 
     def records(self) -> list[dict[str, Any]]:
         """Every complete record; a line that is not one (a last line cut short by a crash, a corrupt line
