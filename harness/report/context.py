@@ -29,6 +29,7 @@ class Report:
     #: What the report could not show and why; shown on the page and in the terminal.
     notes: list[str] = field(default_factory=list)
     _data: dict[str, PreparedData | None] = field(default_factory=dict, repr=False)
+    _predictions: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def run_id(self) -> str:
@@ -40,6 +41,16 @@ class Report:
         from harness.store import results_frame
 
         return results_frame(self.records)
+
+    def predictions(self, record: dict[str, Any]) -> Any | None:
+        """A record's per-image predictions (:func:`harness.predictions.read`: a DataFrame of ``id``, ``label``,
+        ``predicted``, ``confidence``), read once per report; ``None`` when it has none."""
+        from harness import predictions
+
+        key = str(record.get("predictions"))
+        if key not in self._predictions:
+            self._predictions[key] = predictions.read(self.run_dir, record)
+        return self._predictions[key]
 
     def note(self, text: str) -> None:
         if text not in self.notes:
