@@ -1,0 +1,167 @@
+"""The report's mistakes: a confusion matrix per combination from its per-image predictions (seeds pooled),
+and the most confident mistakes of each dataset's best combination, as images when the dataset can be loaded
+here and as a table of ids otherwise."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.report import errors
+from harness.testing import FastRuns
+from tests.report.fakes import make_record, write_run
+from tests.test_report_seeds import REPEATS_3
+
+#: 6 combinations, one seed: more than errors.SHOWN confusion matrices.
+SIX = ("--dataset", "synthetic", "--model", "fast_pass", "--model", "fast_fail", "--augmentation", "none",
+       "--augmentation", "flip", "--augmentation", "rotate")
+
+
+def write(run_dir: Path, registry: Any = None) -> Any:
+    """The report of ``run_dir`` (built-in plugins only), with ``registry`` to load datasets (``None``: none)."""
+    from harness.pluginmanager import load_plugins
+    from harness.report.context import Report
+    from harness.report.write import write_report
+    from harness.store import RunStore
+
+    store = RunStore(run_dir)
+    report = Report(run_dir=run_dir, records=store.records(), metadata=store.metadata(), registry=registry,
+                    cache_dir=str(run_dir.parent / "cache"))
+    return write_report(report, load_plugins(autoload=False))
+
+
+def counted(run_dir: Path, records: list[dict[str, Any]], combination: str) -> Counter[tuple[int, int]]:
+    """(true, predicted) pairs counted over the combination's prediction files, read with the csv module."""
+    pairs: Counter[tuple[int, int]] = Counter()
+    for record in records:
+        if record["id"] == combination:
+            with gzip.open(run_dir / record["predictions"], "rt") as handle:
+                pairs.update((int(row["label"]), int(row["predicted"])) for row in csv.DictReader(handle))
+    return pairs
+
+
+def test_confusion_counts_are_the_prediction_files_counts(harness_fast_run: FastRuns) -> None:
+    result = harness_fast_run(*REPEATS_3)
+    records, tables = result.records, result.run_dir / "tables"
+    names = records[0]["dataset_info"]["class_names"]
+    combinations = sorted({r["id"] for r in records})
+    assert len(combinations) == 4
+    for combination in combinations:
+        matrix = pd.read_csv(tables / f"confusion-{combination}.csv", index_col="true")
+        assert list(matrix.index) == names and list(matrix.columns) == names
+        pairs = counted(result.run_dir, records, combination)
+        assert sum(pairs.values()) == 3 * 200  # three seeds of 200 test images
+        for (true, predicted), count in pairs.items():
+            assert matrix.loc[names[true], names[predicted]] == count
+        assert int(matrix.to_numpy().sum()) == 3 * 200
+
+
+def test_the_best_combinations_most_confident_mistakes_as_images(harness_fast_run: FastRuns) -> None:
+    result = harness_fast_run(*REPEATS_3)
+    leaderboard = pd.read_csv(result.run_dir / "tables" / "leaderboard-synthetic.csv")
+    best = leaderboard["combination"][0].replace(" / ", "-")
+    mistakes = pd.read_csv(result.run_dir / "tables" / "mistakes-synthetic.csv", dtype={"id": str})
+    wrong = []
+    for record in result.records:
+        if record["id"] == f"synthetic-{best}":
+            table = pd.read_csv(result.run_dir / record["predictions"], dtype={"id": str})
+            wrong.append(table[table["label"] != table["predicted"]])
+    every = pd.concat(wrong)
+    assert len(mistakes) == errors.MOST_CONFIDENT
+    assert mistakes["confidence"].tolist() == sorted(mistakes["confidence"], reverse=True)
+    assert mistakes["confidence"][0] == every["confidence"].max()
+    assert set(mistakes["id"]) <= set(every["id"]) and mistakes["id"].is_unique
+    assert (mistakes["seeds"] == 3).all()
+    assert (result.run_dir / "figures" / "mistakes-synthetic.png").is_file()
+    page = (result.run_dir / "report.html").read_text()
+    mistakes_part = page[page.index('<h2 id="mistakes"'):page.index('<h2 id="data"')]
+    assert page.index('id="learning-curves"') < page.index('id="mistakes"')
+    assert 'id="figure-mistakes-synthetic"' in mistakes_part and "data:image/png;base64," in mistakes_part
+    assert '<details id="table-mistakes-synthetic">' in mistakes_part  # the images shown: their table folded
+    assert mistakes_part.count('<figure id="figure-confusion-') == 4
+
+
+def test_without_the_dataset_the_mistakes_are_a_table_with_a_note(harness_fast_run: FastRuns,
+                                                                   tmp_path: Path) -> None:
+    run_dir = shutil.copytree(harness_fast_run(*REPEATS_3).run_dir, tmp_path / "run")
+    shutil.rmtree(run_dir / "figures")
+    write(run_dir)  # no registry: the dataset cannot be loaded here
+    page = (run_dir / "report.html").read_text()
+    mistakes_part = page[page.index('<h2 id="mistakes"'):]
+    assert 'id="figure-mistakes-synthetic"' not in page
+    assert not (run_dir / "figures" / "mistakes-synthetic.png").exists()
+    assert '<h3 id="table-mistakes-synthetic">' in mistakes_part  # open, in place of the images
+    assert "images not shown: dataset &#x27;synthetic&#x27; cannot be loaded here" in mistakes_part
+
+
+def test_many_combinations_show_the_best_few_matrices_and_keep_every_csv(harness_fast_run: FastRuns) -> None:
+    result = harness_fast_run(*SIX)
+    run_dir = result.run_dir
+    assert len(list((run_dir / "tables").glob("confusion-*.csv"))) == 6
+    drawn = sorted(p.stem for p in (run_dir / "figures").glob("confusion-*.png"))
+    assert len(drawn) == errors.SHOWN
+    leaderboard = pd.read_csv(run_dir / "tables" / "leaderboard-synthetic.csv")
+    ids = [f"synthetic-{c.replace(' / ', '-')}" for c in leaderboard["combination"]]
+    assert drawn == sorted(f"confusion-{i}" for i in ids[: errors.SHOWN])
+    page = (run_dir / "report.html").read_text()
+    for rest in ids[errors.SHOWN:]:
+        assert f"confusion-{rest}.csv" in page[page.index('<h2 id="mistakes"'):page.index('<h2 id="data"')]
+        assert f'id="table-confusion-{rest}"' not in page  # in its CSV file, not on the page
+
+
+def hand_made_run(tmp_path: Path) -> Path:
+    """Two seeds of one combination on six test images, and a combination whose record has no predictions."""
+    labels = [0, 0, 1, 1, 0, 1]
+    seeds = [([0, 1, 1, 0, 0, 1], [0.9, 0.8, 0.7, 0.95, 0.6, 0.5]),
+             ([0, 1, 1, 1, 1, 1], [0.9, 0.6, 0.7, 0.5, 0.99, 0.5])]
+    records = []
+    for seed, (predicted, confidence) in enumerate(seeds, start=1):
+        record = make_record("none", "cnn", seed=seed, test=0.8)
+        record["predictions"] = {"id": [f"img{i}.png" for i in range(6)], "label": labels, "predicted": predicted,
+                                 "confidence": confidence}
+        records.append(record)
+    records.append(make_record("flip", "cnn", test=0.6))
+    return write_run(tmp_path / "run", records)
+
+
+def test_confusion_and_mistakes_by_hand(tmp_path: Path) -> None:
+    run_dir = hand_made_run(tmp_path)
+    written = write(run_dir)
+    matrix = pd.read_csv(written.tables["confusion-pets-none-cnn"], index_col="true")
+    # true cat (images 0, 1, 4): seed 1 says cat, dog, cat; seed 2 cat, dog, dog
+    # true dog (images 2, 3, 5): seed 1 says dog, cat, dog; seed 2 dog, dog, dog
+    assert matrix.to_dict("index") == {"cat": {"cat": 3, "dog": 3}, "dog": {"cat": 1, "dog": 5}}
+    assert "confusion-pets-flip-cnn" not in written.tables  # no predictions: no matrix
+    mistakes = pd.read_csv(written.tables["mistakes-pets"])
+    # wrong: img1 (0.8 and 0.6, two seeds), img3 (0.95), img4 (0.99); each once, at its most confident
+    assert mistakes.to_dict("list") == {"id": ["img4.png", "img3.png", "img1.png"], "true": ["cat", "dog", "cat"],
+                                        "predicted": ["dog", "cat", "dog"], "confidence": [0.99, 0.95, 0.8],
+                                        "seeds_wrong": [1, 1, 2], "seeds": [2, 2, 2]}
+    page = written.html.read_text()
+    assert "images not shown: dataset &#x27;pets&#x27; cannot be loaded here" in page
+    assert "mistakes-pets" not in written.figures and "confusion-pets-none-cnn" in written.figures
+
+
+def test_runs_without_predictions_have_no_mistakes_section(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "run", [make_record("none", "cnn", seed=s) for s in (1, 2, 3)])
+    written = write(run_dir)
+    page = written.html.read_text()
+    assert 'id="mistakes"' not in page
+    assert not [name for name in written.tables if name.startswith(("confusion", "mistakes"))]
+
+
+def test_a_lost_predictions_file_costs_only_its_seed(tmp_path: Path) -> None:
+    run_dir = hand_made_run(tmp_path)
+    from harness.store import RunStore
+
+    first = RunStore(run_dir).records()[0]
+    (run_dir / first["predictions"]).unlink()
+    written = write(run_dir)
+    matrix = pd.read_csv(written.tables["confusion-pets-none-cnn"], index_col="true")
+    assert int(matrix.to_numpy().sum()) == 6  # seed 2 alone
