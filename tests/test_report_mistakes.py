@@ -165,3 +165,21 @@ def test_a_lost_predictions_file_costs_only_its_seed(tmp_path: Path) -> None:
     written = write(run_dir)
     matrix = pd.read_csv(written.tables["confusion-pets-none-cnn"], index_col="true")
     assert int(matrix.to_numpy().sum()) == 6  # seed 2 alone
+
+
+def test_mistakes_find_their_images_by_id_or_by_position() -> None:
+    import numpy as np
+
+    from harness.data.prepare import PreparedData
+
+    images = np.stack([np.full((4, 4, 3), value, dtype=np.uint8) for value in (10, 20, 30)])
+    data = PreparedData(name="d", class_names=("cat", "dog"), arrays={"test": (images, np.array([0, 1, 1]))})
+    mistakes = pd.DataFrame({"id": ["2", "0", "7"], "true": ["dog", "dog", "cat"], "predicted": ["cat"] * 3,
+                             "confidence": [0.9, 0.8, 0.7]})
+    found, missing, relabelled = errors.mistake_images(data, mistakes)  # no ids: the ids are positions
+    assert [int(image[0, 0, 0]) for _, image in found] == [30, 10]
+    assert (missing, relabelled) == (1, 1)  # "7" is not in the split; image 0 is a cat here, a dog there
+    data.ids = {"test": ["7", "2", "0"]}  # a dataset's own ids (harness.data.prepare.PreparedData.ids)
+    found, missing, relabelled = errors.mistake_images(data, mistakes)
+    assert [int(image[0, 0, 0]) for _, image in found] == [20, 30, 10]
+    assert (missing, relabelled) == (0, 0)  # "2" is row 1 now, a dog; "0" row 2, a dog; "7" row 0, a cat

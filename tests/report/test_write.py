@@ -11,7 +11,7 @@ import pytest
 import harness
 from harness.cli import main
 from harness.pluginmanager import load_plugins
-from harness.report import tables
+from harness.report import seeds, tables
 from harness.report.context import Report, data_dir_of_run
 from harness.report.files import rounded
 from harness.report.write import write_report
@@ -65,17 +65,19 @@ class BrokenPlugin:
 def test_files_of_the_report(pets_report) -> None:
     written = pets_report
     run_dir = written.html.parent
-    assert sorted(written.tables) == ["combinations", "labels", "leaderboard-pets", "per_seed", "pivot-pets"]
+    assert sorted(written.tables) == ["combinations", "iqm-pets", "labels", "leaderboard-pets", "per_seed",
+                                      "pivot-pets"]
     assert sorted(written.figures) == ["accuracy_vs_time-pets", "curves-pets", "grid-pets", "labels-pets",
                                        "test_accuracy-pets"]
     for path in written.figures.values():
         assert path.read_bytes().startswith(PNG)
-    expected = tables.builtin_tables(pets_records())
+    expected = {**tables.builtin_tables(pets_records()), **seeds.tables(pets_records())}
     for name, path in written.tables.items():
+        indexed = name.startswith(("pivot-", "iqm-"))
         assert path.with_suffix(".md").is_file()
-        assert path.read_text() == rounded(expected[name]).to_csv(index=name.startswith("pivot-"))
+        assert path.read_text() == rounded(expected[name]).to_csv(index=indexed)
         assert list(pd.read_csv(path).columns) == [str(c) for c in expected[name].reset_index().columns] \
-            if name.startswith("pivot-") else list(expected[name].columns)  # machine names in the CSV
+            if indexed else list(expected[name].columns)  # machine names in the CSV
         assert not re.search(r"\d\.\d*0000000|\d\.\d*999999", path.read_text())  # no float noise
     assert (run_dir / "report.md").read_text().count("![") == 5
 
@@ -103,7 +105,8 @@ def test_the_page_leads_with_the_answer(pets_report) -> None:
                                                'id="results"', 'id="learning-curves"', 'id="data"', 'id="tables"',
                                                'id="table-combinations"', 'id="run"')]
     assert order == sorted(order)
-    board = page[page.index('id="table-leaderboard-pets"'):page.index('id="results"')]
+    board = page[page.index('id="table-leaderboard-pets"'):]
+    board = board[:board.index("</table>")]
     header = re.findall(r"<th>(.*?)</th>", board)
     assert header == ["combination", "test accuracy", "seed spread", "95% interval", "lift (points)", "p (Holm)",
                       "training time (s)", "status"]
