@@ -84,7 +84,8 @@ def test_the_best_combinations_most_confident_mistakes_as_images(harness_fast_ru
     assert page.index('id="learning-curves"') < page.index('id="mistakes"')
     assert 'id="figure-mistakes-synthetic"' in mistakes_part and "data:image/png;base64," in mistakes_part
     assert '<details id="table-mistakes-synthetic">' in mistakes_part  # the images shown: their table folded
-    assert mistakes_part.count('<figure id="figure-confusion-') == 4
+    assert mistakes_part.count('<figure id="figure-confusion-synthetic"') == 1
+    assert mistakes_part.count('<details id="table-confusion-') == 4
 
 
 def test_without_the_dataset_the_mistakes_are_a_table_with_a_note(harness_fast_run: FastRuns,
@@ -101,17 +102,25 @@ def test_without_the_dataset_the_mistakes_are_a_table_with_a_note(harness_fast_r
 
 
 def test_many_combinations_show_the_best_few_matrices_and_keep_every_csv(harness_fast_run: FastRuns) -> None:
-    result = harness_fast_run(*SIX)
-    run_dir = result.run_dir
+    from harness.report.context import Report
+    from harness.store import RunStore
+
+    run_dir = harness_fast_run(*SIX).run_dir
     assert len(list((run_dir / "tables").glob("confusion-*.csv"))) == 6
-    drawn = sorted(p.stem for p in (run_dir / "figures").glob("confusion-*.png"))
-    assert len(drawn) == errors.SHOWN
+    assert sorted(p.name for p in (run_dir / "figures").glob("confusion-*.png")) == ["confusion-synthetic.png"]
+    store = RunStore(run_dir)
+    figure = errors.figures(Report(run_dir=run_dir, records=store.records(), metadata=store.metadata()))[
+        "confusion-synthetic"]
     leaderboard = pd.read_csv(run_dir / "tables" / "leaderboard-synthetic.csv")
+    panels = [ax.get_title() for ax in figure.axes if ax.get_visible() and ax.images]
+    assert panels == [f"{c} (1 seed)" for c in leaderboard["combination"][: errors.SHOWN]]  # the best, in order
     ids = [f"synthetic-{c.replace(' / ', '-')}" for c in leaderboard["combination"]]
-    assert drawn == sorted(f"confusion-{i}" for i in ids[: errors.SHOWN])
     page = (run_dir / "report.html").read_text()
+    mistakes_part = page[page.index('<h2 id="mistakes"'):page.index('<h2 id="data"')]
+    for shown in ids[: errors.SHOWN]:
+        assert f'<details id="table-confusion-{shown}">' in mistakes_part
     for rest in ids[errors.SHOWN:]:
-        assert f"confusion-{rest}.csv" in page[page.index('<h2 id="mistakes"'):page.index('<h2 id="data"')]
+        assert f"confusion-{rest}.csv" in mistakes_part
         assert f'id="table-confusion-{rest}"' not in page  # in its CSV file, not on the page
 
 
@@ -145,7 +154,7 @@ def test_confusion_and_mistakes_by_hand(tmp_path: Path) -> None:
                                         "seeds_wrong": [1, 1, 2], "seeds": [2, 2, 2]}
     page = written.html.read_text()
     assert "images not shown: dataset &#x27;pets&#x27; cannot be loaded here" in page
-    assert "mistakes-pets" not in written.figures and "confusion-pets-none-cnn" in written.figures
+    assert "mistakes-pets" not in written.figures and "confusion-pets" in written.figures
 
 
 def test_runs_without_predictions_have_no_mistakes_section(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Looking at the errors, from the per-image predictions (:mod:`harness.predictions`): a confusion matrix per
-combination, its seeds pooled (``confusion-ID``, a table and a figure), and the most confident mistakes of
+combination, its seeds pooled (``confusion-ID``, a table; the best few of a dataset drawn together in
+``confusion-DATASET``), and the most confident mistakes of
 each dataset's best combination (``mistakes-DATASET``: a table, and a figure of the images when the dataset
 can be loaded here).
 
@@ -16,7 +17,7 @@ from harness.report.context import Report
 
 #: Name prefixes of the tables and figures, followed by the combination's id or the dataset.
 CONFUSION, MISTAKES = "confusion-", "mistakes-"
-#: Confusion matrices drawn (and shown) per dataset: its best combinations.
+#: Confusion matrices drawn (and shown) per dataset: its best combinations'.
 SHOWN = 4
 #: Mistakes listed and drawn per dataset.
 MOST_CONFIDENT = 12
@@ -129,21 +130,15 @@ def _pooled(tables: Sequence[Any]) -> str:
 # -- figures ----------------------------------------------------------------------------------------------
 
 
-def confusion_figure(matrix: Any, title: str) -> Any:
-    """The confusion matrix as a heat map: each cell shaded by its share of its row (the true class), its
-    count written in it (up to :data:`ANNOTATED_CLASSES` classes)."""
+def _draw_confusion(ax: Any, matrix: Any, title: str) -> Any:
+    """One confusion matrix on ``ax``: each cell shaded by its share of its row (the true class), its count
+    written in it (up to :data:`ANNOTATED_CLASSES` classes)."""
     import numpy as np
-
-    from harness.report.figures import new_figure
 
     counts = matrix.to_numpy()
     k = len(counts)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    side = min(max(3.6, 0.55 * k + 2.4), 8.0)
-    figure = new_figure(side + 0.8, side)
-    ax = figure.subplots()
     image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
-    figure.colorbar(image, ax=ax, label="share of the true class")
     slanted = k > 4  # long class names side by side would overlap
     ax.set_xticks(range(k), [str(c) for c in matrix.columns], rotation=45 if slanted else 0,
                   ha="right" if slanted else "center")
@@ -153,9 +148,34 @@ def confusion_figure(matrix: Any, title: str) -> Any:
     if k <= ANNOTATED_CLASSES:
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=9,
+                ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=9 if k <= 6 else 7,
                         color="white" if shares[i, j] > 0.6 else "black")
     ax.set_title(title, fontsize=10)
+    return image
+
+
+def confusion_figure(matrices: Sequence[tuple[str, Any]], dataset: str) -> Any:
+    """The confusion matrices ``(title, matrix)`` of a dataset's best combinations as small multiples, two
+    to a row, on one colour scale: the share of the true class."""
+    import math
+
+    from harness.report.figures import MAX_WIDTH, PANELS_PER_ROW, new_figure
+
+    k = max(len(matrix) for _, matrix in matrices)
+    # many classes: one matrix a row, so that its cells stay readable
+    ncols = 1 if k > ANNOTATED_CLASSES else min(PANELS_PER_ROW, len(matrices))
+    nrows = math.ceil(len(matrices) / ncols)
+    side = min(max(3.4, 0.45 * k + 2.0), (MAX_WIDTH - 0.9) / ncols)
+    figure = new_figure(side * ncols + 0.9, (side + 0.3) * nrows + 0.5)
+    axes = figure.subplots(nrows, ncols, squeeze=False).flat
+    for ax in list(axes)[len(matrices):]:
+        ax.set_visible(False)
+    image = None
+    for ax, (title, matrix) in zip(figure.axes, matrices):
+        image = _draw_confusion(ax, matrix, title)
+    figure.colorbar(image, ax=figure.axes[: len(matrices)], label="share of the true class", shrink=0.8)
+    best = f"matrices: the best {len(matrices)} combinations" if len(matrices) > 1 else "matrix: the best combination"
+    figure.suptitle(f"Confusion {best} on {dataset}", fontsize=11)
     return figure
 
 
@@ -235,17 +255,18 @@ def _mistakes_figure(report: Report, dataset: str, best: Combination) -> Any:
 
 
 def figures(report: Report) -> dict[str, Any]:
-    """Per dataset, the confusion matrices of its :data:`SHOWN` best combinations (``confusion-KEY``) and
-    the images of its best combination's most confident mistakes (``mistakes-DATASET``)."""
+    """Per dataset, the confusion matrices of its :data:`SHOWN` best combinations in one figure
+    (``confusion-DATASET``) and the images of its best combination's most confident mistakes
+    (``mistakes-DATASET``)."""
     from harness.report.builtin import Gallery
 
     out = Gallery(report)
     for dataset in rec.datasets(report.records):
         found = combinations(report, dataset)
-        for combination in found[:SHOWN]:
-            matrix = confusion(combination.tables, class_names(report, dataset, combination.tables))
-            out.add(f"{CONFUSION}{combination.key}", confusion_figure, matrix,
-                    f"Confusion matrix: {combination.label}\non {dataset} ({_pooled(combination.tables)})")
-        if found:
-            out.add(f"{MISTAKES}{dataset}", _mistakes_figure, report, dataset, found[0])
+        if not found:
+            continue
+        matrices = [(f"{c.label} ({_pooled(c.tables)})", confusion(c.tables, class_names(report, dataset, c.tables)))
+                    for c in found[:SHOWN]]
+        out.add(f"{CONFUSION}{dataset}", confusion_figure, matrices, dataset)
+        out.add(f"{MISTAKES}{dataset}", _mistakes_figure, report, dataset, found[0])
     return {stem: figure for stem, figure in out.items() if figure is not None}
