@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from harness.report import errors
 from harness.testing import FastRuns
@@ -165,15 +166,22 @@ def test_runs_without_predictions_have_no_mistakes_section(tmp_path: Path) -> No
     assert not [name for name in written.tables if name.startswith(("confusion", "mistakes"))]
 
 
-def test_a_lost_predictions_file_costs_only_its_seed(tmp_path: Path) -> None:
-    run_dir = hand_made_run(tmp_path)
+@pytest.mark.parametrize("damage", ["lost", "garbled"])
+def test_a_lost_or_damaged_predictions_file_costs_only_its_seed(tmp_path: Path, damage: str) -> None:
     from harness.store import RunStore
 
-    first = RunStore(run_dir).records()[0]
-    (run_dir / first["predictions"]).unlink()
+    run_dir = hand_made_run(tmp_path)
+    path = run_dir / RunStore(run_dir).records()[0]["predictions"]
+    if damage == "lost":
+        path.unlink()
+    else:
+        path.write_bytes(b"\x1f\x8b not gzip at all")
     written = write(run_dir)
     matrix = pd.read_csv(written.tables["confusion-pets-none-cnn"], index_col="true")
     assert int(matrix.to_numpy().sum()) == 6  # seed 2 alone
+    assert "leaderboard-pets" in written.tables  # the rest of the report stands
+    damaged = [note for note in written.notes if note.startswith("predictions of pets-none-cnn (seed 1) not read")]
+    assert len(damaged) == (damage == "garbled")
 
 
 def test_mistakes_find_their_images_by_id_or_by_position() -> None:

@@ -48,12 +48,23 @@ def combinations(report: Report, dataset: str) -> list[Combination]:
     records = rec.latest_per_task(rec.of_dataset(report.records, dataset))
     out = []
     for _, row in rows.iterrows():
-        found = [report.predictions(r) for r in records
+        found = [read(report, r) for r in records
                  if r.get("id") == row["id"] and str(r.get("backend")) == str(row["backend"])]
         tables = [t for t in found if t is not None]
         if tables:
             out.append(Combination(row, several, tables))
     return out
+
+
+def read(report: Report, record: dict[str, Any]) -> Any:
+    """The record's predictions, ``None`` when it has none or its file cannot be read (a note says which:
+    a damaged file costs its seed, not the report)."""
+    try:
+        return report.predictions(record)
+    except Exception as exc:
+        report.note(f"predictions of {record.get('id')} (seed {record.get('seed')}) not read: "
+                    f"{record.get('predictions')}: {type(exc).__name__}: {exc}")
+        return None
 
 
 def class_names(report: Report, dataset: str, tables: Sequence[Any]) -> list[str]:
