@@ -200,3 +200,17 @@ def test_mistakes_find_their_images_by_id_or_by_position() -> None:
     found, missing, relabelled = errors.mistake_images(data, mistakes)
     assert [int(image[0, 0, 0]) for _, image in found] == [20, 30, 10]
     assert (missing, relabelled) == (0, 0)  # "2" is row 1 now, a dog; "0" row 2, a dog; "7" row 0, a cat
+
+
+def test_a_run_on_two_backends_has_a_matrix_per_backend(tmp_path: Path) -> None:
+    records = []
+    for backend, predicted in (("jax", [0, 1, 1]), ("tensorflow", [1, 1, 1])):
+        record = {**make_record("none", "cnn", test=0.8), "backend": backend, "config_hash": f"hash-{backend}"}
+        record["predictions"] = {"id": ["0", "1", "2"], "label": [0, 1, 1], "predicted": predicted,
+                                 "confidence": [0.9, 0.8, 0.7]}
+        records.append(record)
+    written = write(write_run(tmp_path / "run", records))
+    jax = pd.read_csv(written.tables["confusion-pets-none-cnn-jax"], index_col="true")
+    tensorflow = pd.read_csv(written.tables["confusion-pets-none-cnn-tensorflow"], index_col="true")
+    assert jax.to_dict("index") == {"cat": {"cat": 1, "dog": 0}, "dog": {"cat": 0, "dog": 2}}
+    assert tensorflow.to_dict("index") == {"cat": {"cat": 0, "dog": 1}, "dog": {"cat": 0, "dog": 2}}

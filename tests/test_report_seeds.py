@@ -108,3 +108,16 @@ def test_errors_and_skips_do_not_count_as_seeds(tmp_path: Path) -> None:
     iqm = pd.read_csv(written.tables["iqm-pets"])
     assert iqm["combination"].tolist() == ["none / cnn"]
     assert "improvement-pets" not in written.tables  # one combination with enough seeds: nothing to compare
+
+
+def test_a_run_on_two_backends_names_the_backend(tmp_path: Path) -> None:
+    records = []
+    for backend, scores in (("jax", [0.9, 0.92, 0.91]), ("tensorflow", [0.7, 0.72, 0.71])):
+        for record in seeds_of("none", scores):
+            records.append({**record, "backend": backend})
+    written = write(tmp_path, records)
+    iqm = pd.read_csv(written.tables["iqm-pets"])
+    assert iqm["combination"].tolist() == ["none / cnn / jax", "none / cnn / tensorflow"]
+    improvement = pd.read_csv(written.tables["improvement-pets"])
+    assert improvement[["best", "combination", "probability_of_improvement"]].values.tolist() == [
+        ["none / cnn / jax", "none / cnn / tensorflow", 1.0]]
