@@ -30,8 +30,9 @@ def write(tmp_path: Path, records: list[dict[str, Any]]) -> Any:
                         load_plugins(autoload=False))
 
 
-def seeds_of(augmentation: str, scores: list[float]) -> list[dict[str, Any]]:
-    return [make_record(augmentation, "cnn", seed=s, test=t, n_test=100) for s, t in enumerate(scores, start=1)]
+def seeds_of(augmentation: str, scores: list[float], dataset: str = "pets") -> list[dict[str, Any]]:
+    return [make_record(augmentation, "cnn", dataset=dataset, seed=s, test=t, n_test=100)
+            for s, t in enumerate(scores, start=1)]
 
 
 def pairs_won(x: list[float], y: list[float]) -> float:
@@ -121,3 +122,25 @@ def test_a_run_on_two_backends_names_the_backend(tmp_path: Path) -> None:
     improvement = pd.read_csv(written.tables["improvement-pets"])
     assert improvement[["best", "combination", "probability_of_improvement"]].values.tolist() == [
         ["none / cnn / jax", "none / cnn / tensorflow", 1.0]]
+
+
+def test_across_datasets_the_normalised_scores_are_resampled_within_each_dataset(tmp_path: Path) -> None:
+    # pets (baseline 0.6): none pools 0.8, the reference (scale 0.2); flip 0.7
+    # cars (baseline 0.6): flip pools 0.7, the reference (scale 0.1); none 0.64
+    records = seeds_of("none", [0.7, 0.8, 0.9]) + seeds_of("flip", [0.65, 0.7, 0.75])
+    records += seeds_of("none", [0.62, 0.64, 0.66], "cars") + seeds_of("flip", [0.7, 0.7, 0.7], "cars")
+    written = write(tmp_path, records)
+    iqm = pd.read_csv(written.tables["iqm-across_datasets"]).set_index("combination")
+    # none: 0.5, 1, 1.5 on pets and 0.2, 0.4, 0.6 on cars; trimmed to 0.4, 0.5, 0.6, 1
+    # flip: 0.25, 0.5, 0.75 on pets and 1, 1, 1 on cars; trimmed to 0.5, 0.75, 1, 1
+    assert list(iqm.index) == ["flip / cnn", "none / cnn"]
+    assert math.isclose(iqm.loc["none / cnn", "iqm"], 0.625) and math.isclose(iqm.loc["flip / cnn", "iqm"], 0.8125)
+    assert (iqm["seeds"] == 6).all() and (iqm["datasets"] == 2).all()
+    improvement = pd.read_csv(written.tables["improvement-across_datasets"])
+    # flip over none: 1.5 of 9 pairs on pets (a tie at 0.7, a win of 0.75 over 0.7), 9 of 9 on cars
+    assert improvement[["best", "combination"]].values.tolist() == [["flip / cnn", "none / cnn"]]
+    assert math.isclose(improvement["probability_of_improvement"][0], (1.5 / 9 + 1) / 2)
+    page = written.html.read_text()
+    assert page.index('id="table-iqm-across_datasets"') < page.index('id="table-iqm-cars"') \
+        < page.index('id="table-iqm-pets"')
+    assert "Interquartile mean: across datasets (normalised score)" in page

@@ -73,7 +73,8 @@ def harness_report_tables(report: Report) -> dict[str, Any]:
     from harness.report.across_datasets import reference_of
     from harness.report.tables import builtin_tables
 
-    return {**builtin_tables(report.records, reference=reference_of(report.metadata)), **seeds.tables(report.records),
+    reference = reference_of(report.metadata)
+    return {**builtin_tables(report.records, reference=reference), **seeds.tables(report.records, reference),
             **errors.tables(report)}
 
 

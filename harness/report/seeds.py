@@ -16,13 +16,17 @@ from harness.report import records as rec
 
 #: Seeds a combination needs for its IQM and probability of improvement.
 MIN_SEEDS = 3
-#: Name prefixes of the tables, followed by the dataset.
-IQM, IMPROVEMENT = "iqm-", "improvement-"
+#: Name prefixes of the tables, followed by the dataset, or by :data:`ACROSS` for the tables across datasets.
+IQM, IMPROVEMENT, ACROSS = "iqm-", "improvement-", "across_datasets"
 
 IQM_CAPTION = ("IQM: the interquartile mean of the seeds' test accuracies (the mean of the middle half; "
                "with 3 seeds it is their mean), best first; 95% CI: its stratified bootstrap percentile "
                "interval, the seeds resampled (Agarwal et al., NeurIPS 2021). It says where the combination "
                "lands on another seed, not how it would do on other test images.")
+ACROSS_IQM_CAPTION = ("Across datasets: the IQM of every seed's normalised score (0: the dataset's label-frequency "
+                      "baseline, 1: the reference of the leaderboard across datasets), best first; 95% CI: the "
+                      "stratified bootstrap, each dataset's seeds resampled within it (Agarwal et al., NeurIPS "
+                      "2021). Only the combinations with 3 seeds or more on every dataset that has a scale.")
 IMPROVEMENT_CAPTION = ("The probability that {best} (the best IQM) scores higher than each other combination "
                        "on a seed of each: the share of seed pairs it wins, a tie counting one half (the "
                        "Mann-Whitney U statistic over n x m). 0.5: no tendency either way; its 95% CI comes "
@@ -113,9 +117,67 @@ def improvement_table(scores: dict[Key, list[float]], several: bool = False) -> 
     return frame
 
 
-def tables(records: list[dict[str, Any]]) -> dict[str, Any]:
+def normalised(records: list[dict[str, Any]], reference: str | None = None) -> dict[Key, list[list[float]]]:
+    """Each combination's seeds on every dataset that has a scale (two or more), as normalised scores: 0
+    the dataset's label-frequency baseline, 1 its reference (the leaderboard across datasets'
+    :func:`harness.report.across_datasets.board`), one list per dataset in the order of their names; only
+    the combinations with :data:`MIN_SEEDS` seeds or more on each. Empty with fewer than two such datasets."""
+    from harness.report import across_datasets
+
+    scored, found = across_datasets.board(records, reference), seed_scores(records)
+    datasets = sorted(d for d in scored.references if d in found) if scored is not None else []
+    if scored is None or len(datasets) < 2:
+        return {}
+    keys = sorted(set.intersection(*(set(_enough(found[d])) for d in datasets)))
+    scales = {d: (rec.baseline(records, d), scored.references[d][1]) for d in datasets}
+    return {key: [[(s - scales[d][0]) / (scales[d][1] - scales[d][0]) for s in found[d][key]] for d in datasets]
+            for key in keys}
+
+
+def across_tables(records: list[dict[str, Any]], reference: str | None = None) -> dict[str, Any]:
+    """With two datasets or more: ``iqm-across_datasets``, each combination's IQM of its seeds' normalised
+    scores over every dataset, the seeds resampled within each dataset (rliable's stratified bootstrap), and
+    ``improvement-across_datasets``, the best's probability of improvement averaged over the datasets."""
+    import pandas as pd
+
+    from harness import aggregate
+
+    scores, several = normalised(records, reference), rec.several_backends(records)
+    if not scores:
+        return {}
+    estimates = {key: aggregate.iqm_interval(strata) for key, strata in scores.items()}
+    means = {key: sum(map(sum, strata)) / sum(map(len, strata)) for key, strata in scores.items()}
+    rows = [{"combination": _label(key, several), "seeds": sum(map(len, scores[key])), "datasets": len(scores[key]),
+             "iqm": estimates[key].value, "ci_low": estimates[key].low, "ci_high": estimates[key].high,
+             "mean": means[key]} for key in scores]
+    frame = pd.DataFrame(rows).sort_values(["iqm", "mean", "combination"], ascending=[False, False, True],
+                                           kind="stable")
+    frame = frame.set_index(["combination", "seeds", "datasets"])
+    frame.attrs.update(values="score", caption=ACROSS_IQM_CAPTION)
+    out = {f"{IQM}{ACROSS}": frame}
+    best = min(scores, key=lambda k: (-estimates[k].value, -means[k], _label(k, several)))
+    rows = [{"best": _label(best, several), "combination": _label(key, several), "datasets": len(strata),
+             **_improvement(scores[best], strata)} for key, strata in scores.items() if key != best]
+    if rows:
+        improvement = pd.DataFrame(rows).sort_values(["probability_of_improvement", "combination"], kind="stable")
+        improvement = improvement.set_index(["best", "combination", "datasets"])
+        improvement.attrs.update(values="score", caption=IMPROVEMENT_CAPTION.format(best=_label(best, several))
+                                 + " Averaged over the datasets, each weighing the same.")
+        out[f"{IMPROVEMENT}{ACROSS}"] = improvement
+    return out
+
+
+def _improvement(x: list[list[float]], y: list[list[float]]) -> dict[str, float]:
+    from harness import aggregate
+
+    estimate = aggregate.improvement_interval(x, y)
+    return {"probability_of_improvement": estimate.value, "ci_low": estimate.low, "ci_high": estimate.high}
+
+
+def tables(records: list[dict[str, Any]], reference: str | None = None) -> dict[str, Any]:
     """Per dataset with a combination of :data:`MIN_SEEDS` seeds or more, ``iqm-DATASET`` and (two such
-    combinations or more) ``improvement-DATASET``."""
+    combinations or more) ``improvement-DATASET``; with two datasets or more, the same across them
+    (:func:`across_tables`; ``reference`` as ``--reference``)."""
     several = rec.several_backends(records)
     out: dict[str, Any] = {}
     for dataset, scores in seed_scores(records).items():
@@ -125,7 +187,7 @@ def tables(records: list[dict[str, Any]]) -> dict[str, Any]:
         improvement = improvement_table(scores, several)
         if improvement is not None:
             out[f"{IMPROVEMENT}{dataset}"] = improvement
-    return out
+    return {**out, **across_tables(records, reference)}
 
 
 def notes(records: list[dict[str, Any]]) -> list[str]:
