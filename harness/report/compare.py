@@ -19,7 +19,10 @@ scored on the same images, so the question is on how many images exactly one of 
 than two accuracies compared as if measured on independent images. The pairs are an image and a seed that
 both runs trained: a combination with seeds 1 and 2 in both runs gives 2 x ``n`` pairs (image ``i`` of seed 1
 in A with image ``i`` of seed 1 in B), and a seed that only one run trained is left out of the test (the row's
-seed then reads ``1,2,3 vs 1,2``). The combination has one row, its accuracies those of the paired answers
+seed then reads ``1,2,3 vs 1,2``). Runs with no seed in common (``--seed 1`` and ``--seed 5``) pair their
+seeds in order instead, the first of A with the first of B and so on, as many as the run with fewer has: an
+image is the same image whatever seed trained the model, so its two answers still pair. The combination has
+one row, its accuracies those of the paired answers
 (the mean over the seeds both trained), its interval Newcombe's for paired proportions
 (:func:`paired_interval`), and its p-values are Holm-adjusted across the run's paired combinations: the
 verdict reads the adjusted p. Pooling seeds treats an image's answers under two seeds as independent pairs,
@@ -28,8 +31,7 @@ one seed it is exact.
 
 Otherwise the combination gets the unpaired comparison above, and its row says why
 (``unpaired_because``): a run without predictions (written before harness kept them, or by a trainer that
-returns none), a prediction file missing, other test images, no seed trained in both runs, or a seed without
-a test accuracy."""
+returns none), a prediction file missing, other test images, or a paired seed without a test accuracy."""
 
 from __future__ import annotations
 
@@ -150,7 +152,7 @@ def _pooled(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _seeds(records: list[dict[str, Any]]) -> str:
-    return ",".join(str(s) for s in sorted({r.get("seed") for r in records}, key=str))
+    return ",".join(str(s) for s in sorted({r.get("seed") for r in records}, key=_seed_order))
 
 
 def compare_frame(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]], run_a: Path | None = None,
@@ -215,10 +217,11 @@ def _adjust(rows: list[dict[str, Any]]) -> None:
 
 @dataclass
 class Pairs:
-    """A combination's answers paired image by image over the seeds both runs trained: how many pairs both
-    runs got right, only A, only B, neither."""
+    """A combination's answers paired image by image over the seeds both runs trained (or, with none in
+    common, their seeds in order: ``seeds`` holds A's and B's seed of each pair): how many pairs both runs got
+    right, only A, only B, neither."""
 
-    seeds: list[Any]
+    seeds: list[tuple[Any, Any]]
     images: int = 0
     both: int = 0
     only_a: int = 0
@@ -272,6 +275,11 @@ def _finished(record: Mapping[str, Any]) -> bool:
     return not math.isnan(rec.number(record.get("test_accuracy")))
 
 
+def _seed_order(seed: Any) -> tuple[int, Any]:
+    """Seeds in numeric order (``2`` before ``10``), any other value after them by its text."""
+    return (0, seed) if isinstance(seed, (int, float)) and not isinstance(seed, bool) else (1, str(seed))
+
+
 def pair_combination(a: list[dict[str, Any]], b: list[dict[str, Any]], run_a: Path | None,
                      run_b: Path | None) -> tuple[Pairs | None, str | None]:
     """A combination's answers paired image by image over the seeds both runs trained (see the module's
@@ -279,15 +287,14 @@ def pair_combination(a: list[dict[str, Any]], b: list[dict[str, Any]], run_a: Pa
     from harness import predictions
 
     seeds_a, seeds_b = {r.get("seed"): r for r in a}, {r.get("seed"): r for r in b}
-    common = sorted(set(seeds_a) & set(seeds_b), key=str)
-    if not common:
-        return None, f"no seed trained in both runs ({_seeds(a)} vs {_seeds(b)})"
-    pairs = Pairs(seeds=common)
-    for seed in common:
-        ra, rb = seeds_a[seed], seeds_b[seed]
+    common = sorted(set(seeds_a) & set(seeds_b), key=_seed_order)
+    pairs = Pairs(seeds=[(s, s) for s in common] or list(zip(sorted(seeds_a, key=_seed_order),
+                                                             sorted(seeds_b, key=_seed_order))))
+    for seed_a, seed_b in pairs.seeds:
+        ra, rb = seeds_a[seed_a], seeds_b[seed_b]
         for side, record in (("A", ra), ("B", rb)):
             if not _finished(record):
-                return None, f"seed {seed} has no test accuracy in {side} ({record.get('status')})"
+                return None, f"seed {record.get('seed')} has no test accuracy in {side} ({record.get('status')})"
         (table_a, why_a), (table_b, why_b) = _table(run_a, ra, "A"), _table(run_b, rb, "B")
         if table_a is None or table_b is None:
             both_lack = why_a.startswith("run A has no") and why_b.startswith("run B has no")
@@ -328,13 +335,13 @@ def paired_interval(pairs: Pairs) -> tuple[float, float]:
 def paired_row(a: list[dict[str, Any]], b: list[dict[str, Any]], pairs: Pairs) -> dict[str, Any]:
     """A combination compared image by image: the paired answers' accuracies, the change, its paired interval
     and McNemar's p (Holm's adjustment and the verdict come with the other paired rows: :func:`_adjust`)."""
-    paired_a = [r for r in a if r.get("seed") in pairs.seeds]
-    paired_b = [r for r in b if r.get("seed") in pairs.seeds]
+    paired_a = [r for r in a if r.get("seed") in {s for s, _ in pairs.seeds}]
+    paired_b = [r for r in b if r.get("seed") in {s for _, s in pairs.seeds}]
     n = pairs.n
     pa, pb = (pairs.both + pairs.only_a) / n, (pairs.both + pairs.only_b) / n
     low, high = paired_interval(pairs)
     same_seeds = _seeds(a) == _seeds(b)
-    seed: Any = pairs.seeds[0] if same_seeds and len(pairs.seeds) == 1 else \
+    seed: Any = pairs.seeds[0][0] if same_seeds and len(pairs.seeds) == 1 else \
         _seeds(a) if same_seeds else f"{_seeds(a)} vs {_seeds(b)}"
     p = mcnemar(pairs.only_a, pairs.only_b)
     return {"id": a[0].get("id"), "backend": _backend(a[0], b[0]), "seed": seed,
@@ -498,8 +505,8 @@ def _test_used(frame: Any) -> list[str]:
     if paired:
         lines.append(f"test: {_plural(paired, 'combination')} paired image by image (the same test images in both "
                      "runs): McNemar's exact test on the images only one run got right (only A/B), pooled over the "
-                     f"seeds both runs trained, Holm-adjusted across the {paired}, p<{ALPHA:g}; interval: Newcombe's "
-                     "paired 95%")
+                     "seeds both runs trained (else their seeds in order), Holm-adjusted across the "
+                     f"{paired}, p<{ALPHA:g}; interval: Newcombe's paired 95%")
     unpaired = frame[frame["test"] != PAIRED]
     if (unpaired["test"] == UNPAIRED).any() or not paired:
         pooled = int(unpaired["pooled"].sum())
@@ -547,7 +554,17 @@ def _summary(frame: Any) -> str:
     return text
 
 
-def compare_runs(run_a: Path, run_b: Path, fail_on_drop: float | None, out: IO[str]) -> ExitCode:
+def write_csv(frame: Any, path: Path) -> None:
+    """The comparison as CSV, one line per row of the table, with every column of :data:`COLUMNS` (the test
+    each row used, McNemar's counts and p-values, why a row is unpaired); a place that cannot take it is a
+    :class:`harness.store.StoreError` naming the file."""
+    from harness.store import write_atomic
+
+    write_atomic(path, lambda handle: frame.to_csv(handle, index=False))
+
+
+def compare_runs(run_a: Path, run_b: Path, fail_on_drop: float | None, out: IO[str],
+                 csv: Path | None = None) -> ExitCode:
     from harness.store import RunStore
 
     if fail_on_drop is not None and (math.isnan(fail_on_drop) or fail_on_drop < 0):
@@ -564,6 +581,8 @@ def compare_runs(run_a: Path, run_b: Path, fail_on_drop: float | None, out: IO[s
         out.write("nothing to compare: neither run has a finished task\n")
         return ExitCode.NO_COMBINATIONS
     out.write(text_table(frame))
+    if csv is not None:
+        write_csv(frame, csv)
     out.writelines(f"{line}\n" for line in _test_used(frame))
     found = differences(records_a, records_b)
     for difference in found:
@@ -596,4 +615,5 @@ def _metadata(store: Any) -> dict[str, Any]:
 
 def compare_command(config: Config) -> ExitCode:
     option = config.option
-    return compare_runs(Path(option.run_a), Path(option.run_b), option.fail_on_drop, sys.stdout)
+    csv = Path(config.cwd) / option.csv if option.csv else None
+    return compare_runs(Path(option.run_a), Path(option.run_b), option.fail_on_drop, sys.stdout, csv)

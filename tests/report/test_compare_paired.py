@@ -102,6 +102,15 @@ def test_the_command_shows_the_paired_test_per_row(runs, tmp_path, capsys) -> No
     assert "Holm-adjusted across the 2" in out and "unpaired" not in out
     assert "2 compared:" in out and "(McNemar's exact test, Holm-adjusted, p<0.05)" in out
     assert "OK: no combination got worse by more than 50 points" in out
+    # the same rows as CSV, with the test each used
+    assert compare(tmp_path, a, b, "--csv", "out/compare.csv") == 0
+    written = pd.read_csv(tmp_path / "out" / "compare.csv")
+    assert list(written["test"]) == ["mcnemar", "mcnemar"]
+    assert list(written["only_a"]) == list(frame["only_a"]) and list(written["p_holm"]) == list(frame["p_holm"])
+    capsys.readouterr()
+    (tmp_path / "file").write_text("")
+    assert compare(tmp_path, a, b, "--csv", "file/compare.csv") == 4
+    assert f"cannot write {tmp_path / 'file' / 'compare.csv'}" in capsys.readouterr().err
 
 
 def _rewrite_predictions(run: Path, change: Any) -> None:
@@ -119,7 +128,9 @@ def test_other_test_images_fall_back_to_the_unpaired_comparison(runs, tmp_path, 
     assert (frame["test"] == UNPAIRED).all() and frame["only_a"].isna().all()
     assert set(frame["unpaired_because"]) == {"test images differ: 200 image ids in A, 200 in B, 100 in both"}
     assert list(frame["seed"]) == [1, 2, 1, 2]  # today's comparison: seed by seed
-    assert compare(tmp_path, a, b) == 0
+    assert compare(tmp_path, a, b, "--csv", "compare.csv") == 0
+    written = pd.read_csv(tmp_path / "compare.csv")
+    assert set(written["test"]) == {"z-test"} and set(written["unpaired_because"]) == set(frame["unpaired_because"])
     out = capsys.readouterr().out
     assert "test: matched by combination and seed; two-proportion z-test" in out
     assert "unpaired (2 combinations): test images differ: 200 image ids in A, 200 in B, 100 in both" in out
@@ -198,7 +209,7 @@ def test_a_hand_computed_case(run_dir_factory, tmp_path, capsys) -> None:
     p = binomtest(10, 35, 0.5).pvalue
     assert math.isclose(row.p_value, p) and math.isclose(row.p_holm, p) and p < 0.05
     assert math.isclose(row.change_points, 25.0 - 10.0) and row.verdict == "better"
-    low, high = paired_interval(Pairs(seeds=[1], both=60, only_a=10, only_b=25, neither=5))
+    low, high = paired_interval(Pairs(seeds=[(1, 1)], both=60, only_a=10, only_b=25, neither=5))
     assert (row.ci_low_points, row.ci_high_points) == (100 * low, 100 * high) and 0 < low < 0.15 < high
     assert compare(tmp_path, a, b) == 0
     out = capsys.readouterr().out
@@ -209,29 +220,32 @@ def test_the_paired_interval() -> None:
     """Newcombe's square-and-add interval for paired proportions (A minus B here is his example (a) of 1998:
     36 both, 12 only A, 2 only B, 0 neither); runs agreeing on most images get a narrower interval than the
     unpaired one, and no discordant image at all gives a zero-centred interval."""
-    low, high = paired_interval(Pairs(seeds=[1], both=36, only_a=12, only_b=2, neither=0))
+    low, high = paired_interval(Pairs(seeds=[(1, 1)], both=36, only_a=12, only_b=2, neither=0))
     assert (round(-high, 4), round(-low, 4)) == (0.0569, 0.3404)
-    agreeing = Pairs(seeds=[1], both=150, only_a=5, only_b=15, neither=30)
+    agreeing = Pairs(seeds=[(1, 1)], both=150, only_a=5, only_b=15, neither=30)
     low, high = paired_interval(agreeing)
     unpaired = newcombe_interval(155 / 200, 200, 165 / 200, 200)
     assert unpaired[0] < low < 0.05 < high < unpaired[1]
-    low, high = paired_interval(Pairs(seeds=[1], both=80, neither=20))
+    low, high = paired_interval(Pairs(seeds=[(1, 1)], both=80, neither=20))
     assert low < 0 < high and math.isclose(low, -high, abs_tol=1e-9)
     assert all(math.isnan(x) for x in paired_interval(Pairs(seeds=[])))
 
 
 def test_seeds_pair_where_both_runs_trained_them(run_dir_factory) -> None:
     """A trained seeds 1 and 2, B seed 1 only: the combination is paired on seed 1 (its row says both runs'
-    seeds); with no seed in common, or a seed that errored, it is compared unpaired and says why."""
+    seeds); with no seed in common, the seeds pair in order; with a paired seed that errored, it is compared
+    unpaired and says why."""
     a = run_dir_factory([with_predictions(set(range(70)), seed=1), with_predictions(set(range(90)), seed=2)])
     b = run_dir_factory([with_predictions(set(range(60)) | set(range(70, 95)), seed=1)])
     [row] = frame_of(a, b).itertuples(index=False)
     assert (row.test, row.seed, row.only_a, row.only_b, row.pairs, row.pooled) == (PAIRED, "1,2 vs 1", 10, 25, 100,
                                                                                    True)
-    other = run_dir_factory([with_predictions(set(range(70)), seed=3)])
+    # seeds 1, 2 of A with seeds 10, 3 of B: in order, 1 with 3 and 2 with 10
+    other = run_dir_factory([with_predictions(set(range(100)), seed=10), with_predictions(set(range(70)), seed=3)])
     [row] = frame_of(a, other).itertuples(index=False)
-    assert (row.test, row.unpaired_because, row.seed) == (UNPAIRED, "no seed trained in both runs (1,2 vs 3)",
-                                                            "1,2 vs 3")
+    assert (row.test, row.seed, row.pooled, row.pairs, row.only_a, row.only_b) == (PAIRED, "1,2 vs 3,10", True, 200,
+                                                                                   0, 10)
+    assert math.isclose(row.test_accuracy_a, 0.80) and math.isclose(row.test_accuracy_b, 0.85)
     errored = run_dir_factory([make_record(seed=1, error="ValueError: NaN loss"),
                                with_predictions(set(range(80)), seed=2)])
     frame = frame_of(a, errored)
