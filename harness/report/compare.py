@@ -22,10 +22,9 @@ in A with image ``i`` of seed 1 in B), and a seed that only one run trained is l
 seed then reads ``1,2,3 vs 1,2``). Runs with no seed in common (``--seed 1`` and ``--seed 5``) pair their
 seeds in order instead, the first of A with the first of B and so on, as many as the run with fewer has: an
 image is the same image whatever seed trained the model, so its two answers still pair. The combination has
-one row, its accuracies those of the paired answers
-(the mean over the seeds both trained), its interval Newcombe's for paired proportions
-(:func:`paired_interval`), and its p-values are Holm-adjusted across the run's paired combinations: the
-verdict reads the adjusted p. Pooling seeds treats an image's answers under two seeds as independent pairs,
+one row, its accuracies those of the paired answers (the mean over the paired seeds), its interval Newcombe's
+for paired proportions (:func:`paired_interval`), and its p-values are Holm-adjusted across the comparison's
+paired combinations: the verdict reads the adjusted p. Pooling seeds treats an image's answers under two seeds as independent pairs,
 which they are not quite (a hard image is hard for every seed), so the pooled p is somewhat optimistic; with
 one seed it is exact.
 
