@@ -29,6 +29,11 @@ GRID = ("--dataset", "synthetic", "--augmentation", "none", "--model", "fast_pas
         "--repeats", "2", "-p", "no:reports")
 
 
+@pytest.fixture(autouse=True)
+def _builtin_plugins_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
 @pytest.fixture
 def runs(harness_fast_run, tmp_path: Path) -> tuple[Path, Path]:
     """Copies of two fast runs on the same test images (the tests may change them)."""
