@@ -24,9 +24,9 @@ seeds in order instead, the first of A with the first of B and so on, as many as
 image is the same image whatever seed trained the model, so its two answers still pair. The combination has
 one row, its accuracies those of the paired answers (the mean over the paired seeds), its interval Newcombe's
 for paired proportions (:func:`paired_interval`), and its p-values are Holm-adjusted across the comparison's
-paired combinations: the verdict reads the adjusted p. Pooling seeds treats an image's answers under two seeds as independent pairs,
-which they are not quite (a hard image is hard for every seed), so the pooled p is somewhat optimistic; with
-one seed it is exact.
+paired combinations: the verdict reads the adjusted p. Pooling seeds treats an image's answers under two seeds
+as independent pairs, which they are not quite (a hard image is hard for every seed), so the pooled p is
+somewhat optimistic; with one seed it is exact.
 
 Otherwise the combination gets the unpaired comparison above, and its row says why
 (``unpaired_because``): a run without predictions (written before harness kept them, or by a trainer that
