@@ -30,7 +30,9 @@ somewhat optimistic; with one seed it is exact.
 
 Otherwise the combination gets the unpaired comparison above, and its row says why
 (``unpaired_because``): a run without predictions (written before harness kept them, or by a trainer that
-returns none), a prediction file missing, other test images, or a paired seed without a test accuracy."""
+returns none), a prediction file missing, other test images (other ids or labels, or other splits: the records'
+split digests differ, since a generated dataset's ids are indices that other splits share), or a paired seed
+without a test accuracy."""
 
 from __future__ import annotations
 
@@ -274,6 +276,10 @@ def _finished(record: Mapping[str, Any]) -> bool:
     return not math.isnan(rec.number(record.get("test_accuracy")))
 
 
+def _split_digest(record: Mapping[str, Any]) -> Any:
+    return (record.get("dataset_info") or {}).get("split_digest")
+
+
 def _seed_order(seed: Any) -> tuple[int, Any]:
     """Seeds in numeric order (``2`` before ``10``), any other value after them by its text."""
     return (0, seed) if isinstance(seed, (int, float)) and not isinstance(seed, bool) else (1, str(seed))
@@ -294,6 +300,10 @@ def pair_combination(a: list[dict[str, Any]], b: list[dict[str, Any]], run_a: Pa
         for side, record in (("A", ra), ("B", rb)):
             if not _finished(record):
                 return None, f"seed {record.get('seed')} has no test accuracy in {side} ({record.get('status')})"
+        digest_a, digest_b = _split_digest(ra), _split_digest(rb)
+        if digest_a and digest_b and digest_a != digest_b:
+            # a generated dataset's ids are indices: other splits can share ids and labels, never images
+            return None, f"test images differ: other splits (digest {digest_a} in A, {digest_b} in B)"
         (table_a, why_a), (table_b, why_b) = _table(run_a, ra, "A"), _table(run_b, rb, "B")
         if table_a is None or table_b is None:
             both_lack = why_a.startswith("run A has no") and why_b.startswith("run B has no")

@@ -146,6 +146,21 @@ def test_other_test_images_fall_back_to_the_unpaired_comparison(runs, tmp_path, 
                                                        "another label"}
 
 
+def test_other_splits_are_other_images_whatever_their_ids(runs) -> None:
+    """A generated dataset's ids are indices: two splits share them (and may share the labels) but not the
+    images. Records whose split digests differ are never paired."""
+    a, b = runs
+    path = b / "records.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    digest = records[0]["dataset_info"]["split_digest"]
+    for record in records:
+        record["dataset_info"]["split_digest"] = "other"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    frame = frame_of(a, b)
+    assert (frame["test"] == UNPAIRED).all()
+    assert set(frame["unpaired_because"]) == {f"test images differ: other splits (digest {digest} in A, other in B)"}
+
+
 def _forget_predictions(run: Path) -> None:
     """``run`` as a run written before harness kept predictions: no file, no path in its records."""
     records = [json.loads(line) for line in (run / "records.jsonl").read_text().splitlines()]
