@@ -69,17 +69,21 @@ def _keep_reference(session: Session) -> None:
 
 @harness.hookimpl(tryfirst=True)
 def harness_report_tables(report: Report) -> dict[str, Any]:
+    from harness.report import paired
     from harness.report.across_datasets import reference_of
     from harness.report.tables import builtin_tables
 
-    return builtin_tables(report.records, reference=reference_of(report.metadata))
+    found = builtin_tables(report.records, reference=reference_of(report.metadata))
+    paired.add_tables(report, found)
+    return found
 
 
 @harness.hookimpl(tryfirst=True)
 def harness_report_figures(report: Report) -> dict[str, Any]:
+    from harness.report import paired
     from harness.report.builtin import builtin_figures
 
-    return builtin_figures(report)
+    return {**builtin_figures(report), **paired.figures(report)}
 
 
 def session_report(session: Session) -> Report:

@@ -8,10 +8,22 @@ from __future__ import annotations
 from typing import Any
 
 from harness.report.section import Content, Section
-from harness.report.sections import across, curves, datasets, leaderboards, more, results, run, summary, target
+from harness.report.sections import (
+    across,
+    curves,
+    datasets,
+    effects,
+    leaderboards,
+    more,
+    paired,
+    results,
+    run,
+    summary,
+    target,
+)
 
 #: The sections in the order of the page.
-ORDER = (summary, across, target, leaderboards, results, curves, datasets, more, run)
+ORDER = (summary, across, target, leaderboards, paired, effects, results, curves, datasets, more, run)
 
 
 def build(report: Any, content: Content) -> list[Section]:
