@@ -298,11 +298,23 @@ def vs_best(board: Any, frame: Any) -> list[str]:
     return out
 
 
+def missing_predictions(report: Any) -> int:
+    """The trained tasks (passed or failed) whose predictions cannot be read."""
+    from harness import predictions
+
+    trained = [r for r in rec.latest_per_task(report.records) if r.get("status") in ("passed", "failed")]
+    return sum(predictions.path_of(report.run_dir, r) is None for r in trained)
+
+
 def add_tables(report: Any, found: dict[str, Any]) -> None:
     """Add the paired tables to the report's built-in tables ``found``, and to each leaderboard the column
     ``vs_best`` (McNemar against the best, Holm-corrected). A run without predictions adds nothing."""
     from harness.report.tables import LEADERBOARD
 
+    missing = missing_predictions(report)
+    if missing:
+        report.note(f"{missing} trained task{'s have' if missing != 1 else ' has'} no per-image predictions (a run "
+                    "written before harness kept them, or a file lost): left out of the paired comparisons")
     try:
         paired = tables(report, found.get("combinations"))
     except Exception as exc:  # the paired tables are lost, not the report
