@@ -189,7 +189,7 @@ def paired_difference(only_a: int, only_b: int, n: int) -> PairedDifference:
     agrees with McNemar's test (the exact test, more conservative, may keep the hypothesis of no difference
     where the interval just excludes 0); it stays inside [-1, 1], is not degenerate when no image tells the
     two apart (a Wald interval is then [0, 0]), and it keeps its 95% coverage with few discordant images,
-    where the Wald interval does not (Tango 1998; Fagerland, Lydersen and Laake 2013 recommend it)."""
+    where the Wald interval does not (Tango 1998; Fagerland, Lydersen and Laake 2014 recommend it)."""
     if n <= 0:
         return PairedDifference(math.nan, math.nan, math.nan, math.nan, "")
     low, high = tango_interval(only_a, only_b, n)
