@@ -325,13 +325,20 @@ def add_tables(report: Any, found: dict[str, Any]) -> None:
             board = found.get(f"{LEADERBOARD}{name[len(MCNEMAR) + 1:]}")
             if board is not None:
                 board["vs_best"] = vs_best(board, frame)
+                board.attrs["caption"] = (f"{board.attrs.get('caption', '')} vs best (McNemar): McNemar's exact "
+                                          f"test against the best on the same images, Holm-corrected across "
+                                          f"the run's comparisons (see Paired comparisons).").strip()
     found.update(paired)
+
+
+#: The summary names at most this many combinations not separable from the best (the closest first).
+SUMMARY_NAMES = 5
 
 
 def summary(frame: Any) -> str:
     """``best: X; not separable from Y, Z (McNemar p = 0.31, 0.08, Holm-corrected)`` of one dataset's
-    ``mcnemar-DATASET`` frame; ``best: X; separable from every other (...)`` when all are; empty without
-    comparisons."""
+    ``mcnemar-DATASET`` frame (the closest :data:`SUMMARY_NAMES` named); empty when McNemar's test separates
+    the best from every other, or without comparisons (the summary and the terminal stay short)."""
     from harness.report.formatting import p_value
 
     rows = frame[frame["against"] == "best"]
@@ -340,11 +347,13 @@ def summary(frame: Any) -> str:
     best = str(rows["a"].iloc[0])
     tied = rows[~rows["separable"].astype(bool)]
     if tied.empty:
-        return (f"best: {best}; McNemar's test separates it from the {len(rows)} other combination"
-                f"{'s' if len(rows) != 1 else ''} (p (Holm) < {stats.ALPHA:g})")
-    names = ", ".join(str(b) for b in tied["b"])
-    ps = ", ".join(p_value(p) for p in tied["mcnemar_p_holm"])
-    return f"best: {best}; not separable from {names} (McNemar p = {ps}, Holm-corrected)"
+        return ""
+    tied = tied.sort_values("accuracy_b", ascending=False, kind="stable")
+    shown = tied.head(SUMMARY_NAMES)
+    names = ", ".join(str(b) for b in shown["b"])
+    ps = ", ".join(p_value(p) for p in shown["mcnemar_p_holm"])
+    more = f" and {len(tied) - len(shown)} more (see Paired comparisons)" if len(tied) > len(shown) else ""
+    return f"best: {best}; not separable from {names} (McNemar p = {ps}, Holm-corrected){more}"
 
 
 # -- the forest plot ----------------------------------------------------------------------------------

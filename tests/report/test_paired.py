@@ -197,3 +197,15 @@ def test_a_lost_prediction_file_leaves_that_combination_out(run_dir_factory: Cal
     assert frame["b"].tolist() == ["none / resnet"]
     assert "1 trained task has no per-image predictions" in " ".join(notes)
     assert not (run_dir / "tables" / "effects-pets.csv").exists()  # flip has no predictions left
+
+
+def test_the_summary_names_the_closest_few_not_separable() -> None:
+    rows = [{"against": "best", "a": "A", "b": f"B{i}", "accuracy_b": 0.5 + i / 100, "separable": i == 0,
+             "mcnemar_p_holm": 0.01 if i == 0 else 0.5} for i in range(8)]
+    rows.append({"against": "reference", "a": "B1", "b": "B2", "accuracy_b": 0.5, "separable": False,
+                 "mcnemar_p_holm": 1.0})
+    line = paired.summary(pd.DataFrame(rows))
+    assert line == ("best: A; not separable from B7, B6, B5, B4, B3 (McNemar p = 0.500, 0.500, 0.500, 0.500, 0.500, "
+                    "Holm-corrected) and 2 more (see Paired comparisons)")
+    assert paired.summary(pd.DataFrame(rows[:1])) == ""  # separable from every other: nothing to say
+    assert paired.summary(pd.DataFrame(rows[-1:])) == ""

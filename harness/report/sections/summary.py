@@ -59,8 +59,9 @@ def lines(report: Any, combinations: Any) -> list[str]:
 
 
 def protocol_lines(report: Any) -> list[str]:
-    """The time to the target accuracy and the leaderboard across datasets, one line each (when the run
-    has them), for the summary and the terminal."""
+    """Per dataset the combinations McNemar's test cannot tell from the best, the time to the target
+    accuracy and the leaderboard across datasets, one line each (when the run has them), for the summary and
+    the terminal."""
     from harness.report import across_datasets, time_to_target
 
     reference = across_datasets.reference_of(report.metadata)
