@@ -56,8 +56,10 @@ def mean_interval(values: Sequence[float]) -> tuple[float, float, float, float]:
 
 
 def binomial_sf(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p), exactly (scipy's ``binom.sf``, the regularised incomplete beta
-    function: accurate in the far tail and for test sets of any size)."""
+    """P(X >= k) for X ~ Binomial(n, p), exactly: scipy's ``bdtrc`` (the function behind
+    ``scipy.stats.binom.sf``, without its argument checks, which cost 40 times more: the minimum detectable
+    lift calls this a hundred times per combination), the regularised incomplete beta function, accurate in
+    the far tail and for test sets of any size."""
     if k <= 0:
         return 1.0
     if k > n:
@@ -66,9 +68,9 @@ def binomial_sf(k: int, n: int, p: float) -> float:
         return 0.0
     if p >= 1.0:
         return 1.0
-    from scipy.stats import binom
+    from scipy.special import bdtrc
 
-    return min(1.0, float(binom.sf(k - 1, n, p)))
+    return min(1.0, float(bdtrc(k - 1, n, p)))
 
 
 def correct_count(accuracy: float, n: int) -> int:

@@ -195,5 +195,8 @@ def test_the_pooled_paired_difference_is_a_t_interval_over_the_images() -> None:
 @pytest.mark.parametrize("k, n, p", [(40, 50, 0.6), (1, 10, 0.3), (180, 200, 0.5), (5, 5, 0.5), (0, 5, 0.5)])
 def test_binomial_sf_is_the_exact_upper_tail(k: int, n: int, p: float) -> None:
     exact = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+    from scipy.stats import binom
+
     assert stats.binomial_sf(k, n, p) == pytest.approx(exact, rel=1e-9)
+    assert stats.binomial_sf(k, n, p) == pytest.approx(float(binom.sf(k - 1, n, p)), rel=1e-12)
     assert stats.binomial_sf(k + n + 1, n, p) == 0.0 and stats.binomial_sf(3, n, 0.0) == 0.0
