@@ -57,16 +57,18 @@ def combinations_of(records: list[dict[str, Any]], dataset: str) -> dict[str, Co
     """The trained combinations of ``dataset`` (records with predictions), by label."""
     from harness.report.across_datasets import key_of
 
-    backends = rec.several_backends(records)
+    of_dataset = rec.of_dataset(records, dataset)
+    named = rec.several_backends(of_dataset)  # the dataset's leaderboard names the backend, as here
+    keyed = rec.several_backends(records)  # ``--reference`` names it when the run has several
     found: dict[str, Combination] = {}
-    for record in rec.latest_per_task(rec.of_dataset(records, dataset)):
+    for record in rec.latest_per_task(of_dataset):
         if not record.get("predictions") or record.get("status") not in ("passed", "failed"):
             continue
-        backend = str(record.get("backend")) if backends else None
+        backend = str(record.get("backend")) if named else None
         label = rec.combination_label(record.get("augmentation"), record.get("model"), backend)
         if label not in found:
             found[label] = Combination(label, str(record.get("augmentation")), str(record.get("model")), backend,
-                                       key_of(record, backends))
+                                       key_of(record, keyed))
         found[label].seeds[record.get("seed")] = record
     return found
 
