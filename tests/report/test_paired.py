@@ -209,3 +209,23 @@ def test_the_summary_names_the_closest_few_not_separable() -> None:
                     "Holm-corrected) and 2 more (see Paired comparisons)")
     assert paired.summary(pd.DataFrame(rows[:1])) == ""  # separable from every other: nothing to say
     assert paired.summary(pd.DataFrame(rows[-1:])) == ""
+
+
+def test_a_run_on_two_backends_names_them_as_the_leaderboard(run_dir_factory: Callable[..., Path]) -> None:
+    records = []
+    for (augmentation, model, backend), right in {("none", "cnn", "tensorflow"): set(range(45)),
+                                                  ("none", "cnn", "jax"): set(range(40)),
+                                                  ("flip", "cnn", "tensorflow"): set(range(30))}.items():
+        record = make_record(augmentation, model, test=len(right) / N, n_test=N, baseline=0.5)
+        record.update(backend=backend, config_hash=f"{augmentation}-{model}-{backend}", predictions=predicted(right))
+        records.append(record)
+    run_dir = run_dir_factory(records, reference="none-cnn-jax")
+    report = report_of(run_dir)
+    frame = paired.comparisons(report)
+    assert frame[["against", "a", "b"]].values.tolist() == [
+        ["best", "none / cnn / tensorflow", "none / cnn / jax"],
+        ["best", "none / cnn / tensorflow", "flip / cnn / tensorflow"],
+        ["reference", "none / cnn / jax", "flip / cnn / tensorflow"]]
+    assert frame["only_a"].tolist() == [5, 15, 10]
+    effects = paired.effects(report)
+    assert effects[["level", "against", "over"]].values.tolist() == [["flip", "none", "cnn / tensorflow"]]
