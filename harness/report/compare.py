@@ -22,11 +22,11 @@ in A with image ``i`` of seed 1 in B), and a seed that only one run trained is l
 seed then reads ``1,2,3 vs 1,2``). Runs with no seed in common (``--seed 1`` and ``--seed 5``) pair their
 seeds in order instead, the first of A with the first of B and so on, as many as the run with fewer has: an
 image is the same image whatever seed trained the model, so its two answers still pair. The combination has
-one row, its accuracies those of the paired answers (the mean over the paired seeds), its interval Newcombe's
-for paired proportions (:func:`paired_interval`), and its p-values are Holm-adjusted across the comparison's
-paired combinations: the verdict reads the adjusted p. Pooling seeds treats an image's answers under two seeds
-as independent pairs, which they are not quite (a hard image is hard for every seed), so the pooled p is
-somewhat optimistic; with one seed it is exact.
+one row, its accuracies those of the paired answers (the mean over the paired seeds), its interval Tango's
+for paired proportions (:func:`paired_interval`, the report's), and its p-values are Holm-adjusted across
+the comparison's paired combinations: the verdict reads the adjusted p. Pooling seeds treats an image's
+answers under two seeds as independent pairs, which they are not quite (a hard image is hard for every
+seed), so the pooled p is somewhat optimistic; with one seed it is exact.
 
 Otherwise the combination gets the unpaired comparison above, and its row says why
 (``unpaired_because``): a run without predictions (written before harness kept them, or by a trainer that
@@ -46,7 +46,7 @@ from typing import IO, TYPE_CHECKING, Any
 from harness.errors import ExitCode, UsageError
 from harness.report import records as rec
 from harness.report.significance import newcombe_interval, two_proportion_p
-from harness.stats import ALPHA, holm, mcnemar, wilson_interval
+from harness.stats import ALPHA, holm, mcnemar
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -316,29 +316,12 @@ def pair_combination(a: list[dict[str, Any]], b: list[dict[str, Any]], run_a: Pa
 
 
 def paired_interval(pairs: Pairs) -> tuple[float, float]:
-    """95% interval of B's accuracy minus A's on paired answers: Newcombe's square-and-add (hybrid score)
-    interval for paired proportions (Newcombe 1998, Statistics in Medicine 17:2635, method 10; as given by
-    Fagerland, Lydersen and Laake, Statistical Analysis of Contingency Tables, 2017, chapter 8): the two
-    accuracies' Wilson intervals combined with the correlation of the pairs' answers, so that runs agreeing on
-    most images get a narrow interval. (A private paired interval: :mod:`harness.stats` has none yet.)"""
-    n = pairs.n
-    if n <= 0:
-        return math.nan, math.nan
-    right_a, right_b = pairs.both + pairs.only_a, pairs.both + pairs.only_b
-    pa, pb = right_a / n, right_b / n
-    low_a, high_a = wilson_interval(pa, n)
-    low_b, high_b = wilson_interval(pb, n)
-    product = right_a * (n - right_a) * right_b * (n - right_b)
-    cross = pairs.both * pairs.neither - pairs.only_a * pairs.only_b
-    # the correlation of A's and B's answers, with Newcombe's continuity correction of a positive one
-    if product == 0 or 0 <= cross <= n / 2:
-        phi = 0.0
-    else:
-        phi = (cross - n / 2 if cross > n / 2 else cross) / math.sqrt(product)
-    difference = pb - pa
-    below = (pb - low_b) ** 2 + (high_a - pa) ** 2 - 2 * phi * (pb - low_b) * (high_a - pa)
-    above = (high_b - pb) ** 2 + (pa - low_a) ** 2 - 2 * phi * (high_b - pb) * (pa - low_a)
-    return max(-1.0, difference - math.sqrt(max(below, 0.0))), min(1.0, difference + math.sqrt(max(above, 0.0)))
+    """95% interval of B's accuracy minus A's on paired answers: the report's paired interval (Tango's score
+    interval, :func:`harness.stats.paired_difference`), so that a comparison and a report say the same."""
+    from harness import stats
+
+    difference = stats.paired_difference(pairs.only_b, pairs.only_a, pairs.n)
+    return difference.low, difference.high
 
 
 def paired_row(a: list[dict[str, Any]], b: list[dict[str, Any]], pairs: Pairs) -> dict[str, Any]:
@@ -515,7 +498,7 @@ def _test_used(frame: Any) -> list[str]:
         lines.append(f"test: {_plural(paired, 'combination')} paired image by image (the same test images in both "
                      "runs): McNemar's exact test on the images only one run got right (only A/B), pooled over the "
                      "seeds both runs trained (else their seeds in order), Holm-adjusted across the "
-                     f"{paired}, p<{ALPHA:g}; interval: Newcombe's paired 95%")
+                     f"{paired}, p<{ALPHA:g}; interval: Tango's paired 95%")
     unpaired = frame[frame["test"] != PAIRED]
     if (unpaired["test"] == UNPAIRED).any() or not paired:
         pooled = int(unpaired["pooled"].sum())
