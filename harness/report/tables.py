@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from harness import stats
@@ -19,7 +20,7 @@ SEED_COLUMNS = [
     "images",
     "train_seconds", "stop_reason", "train_accuracy", "val_accuracy", "test_accuracy", "baseline_accuracy",
     "lift_points", "ci_low", "ci_high", "ci_method", "p_value", "n_correct", "n_test", "images_per_second",
-    "time_to_target_seconds", "time_to_target_epochs", "error",
+    "time_to_target_seconds", "time_to_target_epochs", "error", "reused_from",
 ]
 
 #: Columns of the per-combination table ``combinations`` (seeds aggregated).
@@ -69,6 +70,7 @@ def seed_row(record: dict[str, Any]) -> dict[str, Any]:
         "images_per_second": rec.number(record.get("images_per_second")),
         "time_to_target_seconds": rec.number(target.get("seconds")),
         "time_to_target_epochs": target.get("epoch"), "error": record.get("error"),
+        "reused_from": Path(str(record["reused_from"])).name if record.get("reused_from") else None,
     }
 
 
@@ -78,6 +80,8 @@ def per_seed_table(records: list[dict[str, Any]]) -> Any:
 
     frame = pd.DataFrame([seed_row(r) for r in rec.latest_per_task(records)], columns=SEED_COLUMNS)
     frame = frame.sort_values(["dataset", "augmentation", "model", "seed"], kind="stable", na_position="last")
+    if frame["reused_from"].isna().all():  # a run without --reuse: no empty column
+        frame = frame.drop(columns="reused_from")
     return frame.reset_index(drop=True)
 
 
