@@ -46,10 +46,11 @@ class Found:
 
 def source_dir(value: str | bool, output: str, cwd: Path) -> Path:
     """The folder ``--reuse`` reads: ``value`` (``True``: ``--reuse`` alone, the ``--output`` folder), relative
-    to ``cwd``; one that does not exist is a :class:`UsageError` naming it."""
+    to ``cwd``. A folder given that does not exist is a :class:`UsageError` naming it; the ``--output`` folder
+    may not exist yet (a first run: nothing to reuse)."""
     given = output if value is True else str(value)
     path = Path(given) if Path(given).is_absolute() else cwd / given
-    if not path.is_dir():
+    if not path.is_dir() and value is not True:
         raise UsageError(f"--reuse {given}: no such directory (give a folder of run directories, or one run)")
     return path
 
@@ -57,6 +58,8 @@ def source_dir(value: str | bool, output: str, cwd: Path) -> Path:
 def earlier_runs(folder: Path, exclude: Path | None = None) -> list[Path]:
     """The run directories ``--reuse`` reads, the latest started first: ``folder`` itself when it is a run,
     else each run directory in it (not ``exclude``, the new run, nor the committed ``example/``)."""
+    if not folder.is_dir():
+        return []
     if is_run_dir(folder):
         runs = [folder]
     else:

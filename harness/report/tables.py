@@ -20,7 +20,7 @@ SEED_COLUMNS = [
     "images",
     "train_seconds", "stop_reason", "train_accuracy", "val_accuracy", "test_accuracy", "baseline_accuracy",
     "lift_points", "ci_low", "ci_high", "ci_method", "p_value", "n_correct", "n_test", "images_per_second",
-    "time_to_target_seconds", "time_to_target_epochs", "error", "reused_from",
+    "time_to_target_seconds", "time_to_target_epochs", "error",
 ]
 
 #: Columns of the per-combination table ``combinations`` (seeds aggregated).
@@ -75,13 +75,14 @@ def seed_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def per_seed_table(records: list[dict[str, Any]]) -> Any:
-    """``per_seed``: one row per combination and seed, in the order dataset, augmentation, model, seed."""
+    """``per_seed``: one row per combination and seed, in the order dataset, augmentation, model, seed; with
+    ``reused_from`` last when some were reused from earlier runs (``--reuse``)."""
     import pandas as pd
 
-    frame = pd.DataFrame([seed_row(r) for r in rec.latest_per_task(records)], columns=SEED_COLUMNS)
+    rows = [seed_row(r) for r in rec.latest_per_task(records)]
+    reused = ["reused_from"] if any(row["reused_from"] for row in rows) else []  # --reuse: the run of each
+    frame = pd.DataFrame(rows, columns=SEED_COLUMNS + reused)
     frame = frame.sort_values(["dataset", "augmentation", "model", "seed"], kind="stable", na_position="last")
-    if frame["reused_from"].isna().all():  # a run without --reuse: no empty column
-        frame = frame.drop(columns="reused_from")
     return frame.reset_index(drop=True)
 
 
