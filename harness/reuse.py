@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness import predictions
 from harness.errors import UsageError
+from harness.record import RecordError, validate
 from harness.store import NOT_RESUMED, RunStore, is_run_dir, shown_path, write_atomic
 
 if TYPE_CHECKING:
@@ -133,8 +134,12 @@ def find(tasks: Iterable[Task], runs: list[Path], current: Mapping[str, Any]) ->
 
 def _usable(record: Mapping[str, Any], run_dir: Path, task: Task, metadata: Mapping[str, Any],
             current: Mapping[str, Any]) -> bool:
-    """Whether ``record`` of ``run_dir`` can stand for ``task``: the same runtime and plugin packages, and its
-    predictions file there when it names one."""
+    """Whether ``record`` of ``run_dir`` can stand for ``task``: a valid record (an older layout may not be),
+    the same runtime and plugin packages, and its predictions file there when it names one."""
+    try:
+        validate(record)
+    except RecordError:
+        return False
     if runtime_key(metadata, task.backend) != runtime_key(current, task.backend):
         return False
     if _record_packages(record) != packages(task):

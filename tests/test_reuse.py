@@ -169,3 +169,12 @@ def test_a_missing_folder_is_a_usage_error_naming_it(tester) -> None:
         "harness: error: --reuse nowhere: no such directory (give a folder of run directories, or one run)"]
     assert not (tester.path / "reports").exists()  # no run directory made
     assert trained(tester) == []
+
+
+def test_a_record_whose_predictions_file_is_lost_is_trained_again(tester) -> None:
+    first = tester.run("run", *SERIAL, "--model", "fast_pass", "--repeats", "2")
+    (first.run_dir / by_task(first.run_dir)["fast_pass/2"]["predictions"]).unlink()
+    trained(tester)
+    second = tester.run("run", *SERIAL, "--model", "fast_pass", "--repeats", "2", "--reuse")
+    assert trained(tester) == ["synthetic-none-fast_pass[seed=2]"]
+    assert all((second.run_dir / r["predictions"]).is_file() for r in RunStore(second.run_dir).records())
