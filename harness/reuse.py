@@ -3,12 +3,14 @@
 A task of the new run is reused when an earlier run under ``DIR`` (each run directory in it, or ``DIR``
 itself when it is one; default: the ``--output`` folder) finished the same task: its latest record there is
 ``passed`` or ``failed`` (an ``error`` is trained again), with the same configuration hash, and that run had
-the same runtime. The configuration hash covers what the task computes (its specs and their parameters, the
-budget, seed, batch size, and the runtime's part of it: backend, precision, threads); *the same runtime*
-adds what the hash leaves out (:func:`runtime_key`): the Keras and backend versions the run recorded and the
-models of the GPUs it trained on (none: the CPU), and the packages (name and version) of the dataset,
-augmentation and model plugins the record names. A run whose ``metadata.json`` is lost has no recorded
-runtime: nothing is reused from it.
+the same runtime, on the same data. The configuration hash covers what the task computes (its specs and their
+parameters, the budget, seed, batch size, and the runtime's part of it: backend, precision, threads); *the
+same runtime* adds what the hash leaves out (:func:`runtime_key`): the Keras and backend versions the run
+recorded and the models of the GPUs it trained on (none: the CPU), and the packages (name and version) of the
+dataset, augmentation and model plugins the record names. *The same data*: the dataset's split digest here
+(file paths and labels, listed without decoding: :class:`Digests`) is the one the record has, so that a
+folder whose files changed trains again. A run whose ``metadata.json`` is lost has no recorded runtime:
+nothing is reused from it.
 
 The record is copied into the new run as it was (its timings included) with ``reused_from``: the run that
 trained it (a record that was itself reused keeps the run it came from first), and its predictions file is
@@ -114,9 +116,11 @@ def finished(store: RunStore) -> dict[str, dict[str, Any]]:
 
 def find(tasks: Iterable[Task], runs: list[Path], current: Mapping[str, Any]) -> dict[str, Found]:
     """For each of ``tasks`` that an earlier run of ``runs`` (latest first) finished with the same runtime
-    (``current``: this run's metadata, for :func:`runtime_key`), the record to reuse, by configuration hash."""
+    (``current``: this run's metadata, for :func:`runtime_key`) on the same data (:class:`Digests`), the
+    record to reuse, by configuration hash."""
     wanted = {task.config_hash: task for task in tasks}
     found: dict[str, Found] = {}
+    digests = Digests()
     for run_dir in runs:
         if len(found) == len(wanted):
             break
@@ -128,8 +132,43 @@ def find(tasks: Iterable[Task], runs: list[Path], current: Mapping[str, Any]) ->
             task = wanted.get(key)
             if task is None or key in found or not _usable(record, run_dir, task, metadata, current):
                 continue
-            found[key] = Found(record, run_dir)
+            if digests.same_data(record, task):
+                found[key] = Found(record, run_dir)
     return found
+
+
+class Digests:
+    """The split digest of each dataset of the new run (:func:`harness.data.prepare.split_digest`: file paths
+    and labels, nothing decoded), computed once, when a record could be reused: a folder whose files changed
+    since the earlier run has the same parameters, hence the same configuration hash, but other data."""
+
+    def __init__(self) -> None:
+        self._digests: dict[str, str | None] = {}
+
+    def same_data(self, record: Mapping[str, Any], task: Task) -> bool:
+        """Whether ``record`` was trained on the splits ``task`` has here; ``True`` when either is unknown (a
+        record without a digest, a dataset that cannot be listed here: training it would fail alike)."""
+        info = record.get("dataset_info")
+        recorded = info.get("split_digest") if isinstance(info, Mapping) else None
+        if recorded is None:
+            return True
+        here = self.of(task)
+        return here is None or here == recorded
+
+    def of(self, task: Task) -> str | None:
+        from harness.data.prepare import split_digest
+        from harness.specs import DatasetRequest
+
+        spec = task.dataset
+        key = repr((spec.name, sorted(spec.params.items()), task.split_seed, task.data_dir))
+        if key not in self._digests:
+            request = DatasetRequest(params=dict(spec.params), data_dir=task.data_dir, cache_dir=task.cache_dir,
+                                     seed=task.split_seed, image_size=spec.image_size, channels=spec.channels)
+            try:
+                self._digests[key] = split_digest(spec, request, split_seed=task.split_seed)
+            except (UsageError, OSError):  # DataError is a UsageError
+                self._digests[key] = None
+        return self._digests[key]
 
 
 def _usable(record: Mapping[str, Any], run_dir: Path, task: Task, metadata: Mapping[str, Any],

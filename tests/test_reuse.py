@@ -178,3 +178,29 @@ def test_a_record_whose_predictions_file_is_lost_is_trained_again(tester) -> Non
     second = tester.run("run", *SERIAL, "--model", "fast_pass", "--repeats", "2", "--reuse")
     assert trained(tester) == ["synthetic-none-fast_pass[seed=2]"]
     assert all((second.run_dir / r["predictions"]).is_file() for r in RunStore(second.run_dir).records())
+
+
+def test_a_folder_whose_files_changed_is_trained_again(tester) -> None:
+    from tests.faults.conftest import write_png
+
+    for name, value in (("cats", 40), ("dogs", 210)):
+        for index in range(10):
+            write_png(tester.path / "pics" / name / f"{index}.png", value + index)
+    tester.make_config('''
+        plugins = ["harness_vision.datasets"]
+
+        [datasets.pics]
+        plugin = "image_folder"
+        path = "pics"
+        image_size = [16, 16]
+    ''')
+    pics = ["run", "-p", "harness.testing.fast", "--dataset", "pics", "--augmentation", "none", "--model",
+            "fast_pass", "--executor", "serial", "-p", "no:reports"]
+    tester.run(*pics)
+    assert trained(tester) == ["pics-none-fast_pass[seed=1]"]
+    tester.run(*pics, "--reuse")
+    assert trained(tester) == []  # the same files
+    write_png(tester.path / "pics" / "cats" / "new.png", 45)
+    again = tester.run(*pics, "--reuse")
+    assert trained(tester) == ["pics-none-fast_pass[seed=1]"]  # the same parameters, other files
+    assert "reused" not in again.stdout
