@@ -147,7 +147,8 @@ class Digests:
 
     def same_data(self, record: Mapping[str, Any], task: Task) -> bool:
         """Whether ``record`` was trained on the splits ``task`` has here; ``True`` when either is unknown (a
-        record without a digest, a dataset that cannot be listed here: training it would fail alike)."""
+        record without a digest, a downloaded dataset, one that cannot be listed here: training it would fail
+        alike)."""
         info = record.get("dataset_info")
         recorded = info.get("split_digest") if isinstance(info, Mapping) else None
         if recorded is None:
@@ -160,6 +161,8 @@ class Digests:
         from harness.specs import DatasetRequest
 
         spec = task.dataset
+        if "download" in spec.tags:  # fixed by its URL and checksum; listing it could mean downloading it
+            return None
         key = repr((spec.name, sorted(spec.params.items()), task.split_seed, task.data_dir))
         if key not in self._digests:
             request = DatasetRequest(params=dict(spec.params), data_dir=task.data_dir, cache_dir=task.cache_dir,
