@@ -32,6 +32,7 @@ def harness_models_register(config):
 @pytest.fixture
 def tester(harness_tester, monkeypatch):
     monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the same runtime on a machine with GPUs: the CPU
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         monkeypatch.delenv(name, raising=False)
     return harness_tester

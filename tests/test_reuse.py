@@ -31,6 +31,7 @@ def harness_combination_train(task):
 @pytest.fixture
 def tester(harness_tester, monkeypatch):
     monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the same runtime on a machine with GPUs: the CPU
     harness_tester.make_plugin(TRAINED)
     return harness_tester
 
