@@ -65,23 +65,13 @@ def frame(columns: Mapping[str, Sequence[Any]]) -> Any:
     return table
 
 
-def write(run_dir: Path, config_hash: str, columns: Mapping[str, Sequence[Any]]) -> str:
-    """Write one task's predictions atomically; the path relative to ``run_dir`` (what the record keeps).
-    A place that cannot take it is a :class:`harness.store.StoreError` naming the file."""
+def encode(columns: Mapping[str, Sequence[Any]]) -> bytes:
+    """In-flight predictions as the bytes of their file: a gzip-compressed CSV, the same bytes for the same
+    predictions (no timestamp in the gzip header). :meth:`harness.store.RunStore.append` writes them."""
     import gzip
 
-    from harness.store import write_atomic
-
-    table = frame(columns)
-    relative = relative_path(config_hash)
-
-    def dump(handle: Any) -> None:
-        # mtime=0: the same predictions give the same bytes
-        with gzip.GzipFile(fileobj=handle, mode="wb", mtime=0) as zipped:
-            zipped.write(table.to_csv(index=False, float_format="%.6g").encode("utf-8"))
-
-    write_atomic(Path(run_dir) / relative, dump, mode="wb")
-    return relative
+    text = frame(columns).to_csv(index=False, float_format="%.6g")
+    return gzip.compress(text.encode("utf-8"), mtime=0)
 
 
 def path_of(run_dir: Path, record: Mapping[str, Any]) -> Path | None:

@@ -144,6 +144,8 @@ class Record(TypedDict, total=False):
     #: ``records.jsonl``: the path of the file the store wrote them to, relative to the run directory.
     predictions: str | dict[str, Any]
     predictions_error: str  #: why in-flight predictions could not be written
+    # -- reuse (see harness.reuse) ------------------------------------------------------------------
+    reused_from: str  #: ``--reuse``: the run that trained it (its path); this run copied the record
 
 
 #: Fields every record has: which task, and how it ended.

@@ -17,9 +17,10 @@ from harness.errors import UsageError
 from harness.redact import is_redacted, redact_value
 from harness.store import RunStore, latest_run
 
-#: Options that change how a run is shown, stopped or spread, never what a task trains.
+#: Options that change how a run is shown, stopped or spread, never what a task trains (``--reuse`` takes only
+#: results of the same configuration and runtime).
 NEUTRAL = frozenset({"verbose", "quiet", "tbstyle", "exitfirst", "maxfail", "output", "resume", "workers", "executor",
-                     "task_timeout"})
+                     "task_timeout", "reuse"})
 #: Options that choose which combinations run: a resume may narrow or widen the selection.
 SELECTION = frozenset({"dataset", "augmentation", "model", "keyword", "markexpr"})
 #: Flags of the selection: a command line given for a run whose own is lost must name what it trains.

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import harness
-from harness import backends, matrix
+from harness import backends, manifest, matrix, reuse
 from harness.backends import Device
 from harness.data.cache import default_cache_dir
 from harness.engine import precision
@@ -92,6 +92,12 @@ class Session:
         self._created_output = False
         #: Versions of Keras and the backends, and the devices, for the run's metadata.
         self._versions: dict[str, Any] = {}
+        #: The folder ``--reuse`` reads (checked before the run directory is made); ``None`` without it.
+        self._reuse_dir: Path | None = None
+        #: Tasks whose records were taken from earlier runs (``--reuse``): configuration hash -> the run.
+        self._reused: dict[str, str] = {}
+        #: The parts of the reproducibility manifest that do not depend on the run (collected once).
+        self._environment: dict[str, Any] | None = None
 
     @property
     def run_dir(self) -> Path | None:
@@ -127,6 +133,12 @@ class Session:
         return set(self._done)
 
     @property
+    def reused(self) -> dict[str, str]:
+        """Tasks of this run whose records ``--reuse`` took from earlier runs: configuration hash -> the run
+        that trained it (``reused_from``)."""
+        return dict(self._reused)
+
+    @property
     def retrying(self) -> int:
         """Tasks of this run that a resumed run trains again because they errored."""
         return sum(task.config_hash in self._errored for task in self.tasks)
@@ -158,7 +170,10 @@ class Session:
 
     def start(self) -> None:
         """Open the run directory (none with ``--collect-only``), then ``harness_session_start``."""
-        if not self.config.options.collect_only:
+        option = self.config.options
+        if not option.collect_only:
+            if option.get("reuse"):
+                self._reuse_dir = reuse.source_dir(option["reuse"], option.output, self.config.cwd)
             self.open_store()
         self.hook.harness_session_start(session=self)
 
@@ -175,6 +190,7 @@ class Session:
         if runnable:
             self.choose_runtime()
             self.make_tasks()
+            self.reuse_finished()
         self.describe_run()
         if not runnable:
             return ExitCode.NO_COMBINATIONS
@@ -266,6 +282,23 @@ class Session:
                     target_accuracy=option.target_accuracy, data_dir=self.data_dir, cache_dir=self.cache_dir,
                     feature_cache=not option.no_feature_cache, backend_in_id=several,
                     timeout_seconds=task_timeout(option.task_timeout, budget))
+
+    def reuse_finished(self) -> int:
+        """``--reuse``: copy into this run the records (and predictions) of the tasks that earlier runs
+        finished with the same configuration and runtime (:mod:`harness.reuse`); they are done, only the rest
+        goes to the executor. Returns how many were reused."""
+        if self._reuse_dir is None or self.store is None or self.runtime is None:
+            return 0
+        current = {**self._versions, "runtime": self.runtime.as_dict()}
+        runs = reuse.earlier_runs(self._reuse_dir, exclude=self.store.run_dir)
+        pending = [task for task in self.tasks if task.config_hash not in self._done]
+        for key, found in reuse.find(pending, runs, current).items():
+            record = reuse.copy(found, self.store, self.config.cwd)
+            self._done.add(key)
+            self._errored.discard(key)
+            self._reused[key] = str(record[reuse.FIELD])
+            self.results.append(record)
+        return len(self._reused)
 
     def pending_tasks(self) -> list[Task]:
         return [t for t in self.tasks if t.config_hash not in self._done]
@@ -377,7 +410,23 @@ class Session:
             "selection": [c.id for c in self.combinations],
             **({"runtime": self.runtime.as_dict()} if self.runtime else {}),
             **self._versions,
+            **({"reused": {"tasks": len(self._reused), "from": sorted(set(self._reused.values()))}}
+               if self._reused else {}),
+            "manifest": self.manifest(),
         }
+
+    def manifest(self) -> dict[str, Any]:
+        """The run's reproducibility manifest (:mod:`harness.manifest`): this machine's software and hardware
+        (collected once per session), the GPU models, the runtime and the command that reproduces the run."""
+        if self._environment is None:
+            self._environment = manifest.collect(self.config.cwd)
+        option = self.config.options
+        runtime = self.runtime.as_dict() if self.runtime else None
+        details = self._versions.get("device_details") or []
+        gpus = [str(d.get("name")) for d in details if isinstance(d, dict) and d.get("kind") == "gpu"]
+        return {**self._environment, "gpus": gpus, "runtime": runtime,
+                "reproduce": manifest.reproduce(self.config.args, runtime, option.seed,
+                                                option.repeats)}
 
     def record(self, task: Task, result: dict[str, Any]) -> None:
         """Store one finished task (the one place results are written) and tell the plugins; executors call

@@ -274,11 +274,14 @@ class RunStore:
         columns = record.get("predictions")
         if not isinstance(columns, Mapping):
             return record
-        key = record.get("config_hash") or record["id"]
+        relative = predictions.relative_path(str(record.get("config_hash") or record["id"]))
         try:
-            record["predictions"] = predictions.write(self.run_dir, str(key), columns)
+            data = predictions.encode(columns)
         except predictions.PredictionsError as exc:
             record["predictions"], record["predictions_error"] = None, str(exc)
+            return record
+        write_atomic(self.run_dir / relative, lambda handle: handle.write(data), mode="wb")
+        record["predictions"] = relative
         return record
 
     def records(self) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from harness.errors import ExitCode
 from harness.redact import redact
 from harness.report.records import latest_per_task as latest_records  # one per combination, seed, backend
 from harness.report.records import several_backends
+from harness.reuse import FIELD, run_name
 from harness.tracebacks import format_traceback
 from harness.words import plural
 
@@ -145,13 +146,13 @@ class TerminalReporter:
             devices = runtime.get("devices") or ["CPU"]
             where = "the CPU (no GPU visible)" if devices == ["CPU"] else ", ".join(devices)
             retry = session.retrying
-            done = len(session.tasks) - self.pending_total
+            done = len(session.tasks) - self.pending_total - len(session.reused)
             resumed = [f"{done} already done" if done else "", f"{retry} to retry: errored" if retry else ""]
             self.write_line(f"run directory: {session.run_dir}")
             self._store_problems(session)
             self.write_line(f"training {plural(self.pending_total, 'task')} on {where}, precision "
                             f"{session.precision}" + (f" ({', '.join(w for w in resumed if w)}, resumed)"
-                                                      if done or retry else ""))
+                                                      if done or retry else "") + reused_note(session.reused))
         return (yield)
 
     def _store_problems(self, session: Session) -> None:
@@ -343,6 +344,20 @@ def _name(record: dict[str, Any], with_seed: bool, with_backend: bool) -> str:
     return f"{record.get('id')}[{', '.join(parts)}]" if parts else str(record.get("id"))
 
 
+def reused_note(reused: dict[str, str]) -> str:
+    """`` (4 reused from RUN)``, `` (4 reused from RUN and 2 more runs)``: the tasks ``--reuse`` took."""
+    if not reused:
+        return ""
+    runs = sorted({run_name(source) for source in reused.values()})
+    more = f" and {plural(len(runs) - 1, 'more run')}" if len(runs) > 1 else ""
+    return f" ({len(reused)} reused from {runs[0]}{more})"
+
+
+def _reused_mark(record: dict[str, Any]) -> str:
+    """`` (reused from RUN)`` for a record ``--reuse`` took from an earlier run."""
+    return f" (reused from {run_name(record[FIELD])})" if record.get(FIELD) else ""
+
+
 def result_line(record: dict[str, Any], with_seed: bool = False, with_backend: bool = False,
                 full: bool = False) -> str:
     """``PASSED   id  test 0.953, +45.3 pts over baseline 0.500 (p=1e-30)``; ``ERROR``/``SKIPPED`` with the reason
@@ -358,8 +373,9 @@ def result_line(record: dict[str, Any], with_seed: bool = False, with_backend: b
     verdict = "" if status == "passed" else ", not significant" if test > (baseline or 0) else ""
     detail = f" (p={p:.2g}{verdict})" if p is not None else ""
     if baseline is None:
-        return f"{word:<8} {name} test {test:.3f}{detail}"
-    return f"{word:<8} {name} test {test:.3f}, {100 * (test - baseline):+.1f} pts vs baseline {baseline:.3f}{detail}"
+        return f"{word:<8} {name} test {test:.3f}{detail}{_reused_mark(record)}"
+    return (f"{word:<8} {name} test {test:.3f}, {100 * (test - baseline):+.1f} pts vs baseline {baseline:.3f}"
+            f"{detail}{_reused_mark(record)}")
 
 
 def best_per_dataset(records: list[dict[str, Any]]) -> dict[str, tuple[str, float, int, float | None]]:

@@ -121,3 +121,82 @@ def test_a_reference_without_a_result_and_a_dataset_where_nothing_trained_are_le
     nothing = cross_dataset_scores({"c": {"none-cnn": math.nan}}, {"c": 0.5})
     assert nothing.unscaled == {"c": "no combination has a test accuracy on it"}
     assert math.isnan(nothing.scores["none-cnn"].mean) and math.isnan(nothing.scores["none-cnn"].low)
+
+
+# -------------------------------------------------------------------------------------------------
+# Paired comparisons (scipy for the exact tests)
+# -------------------------------------------------------------------------------------------------
+
+
+def _tango_by_hand(b: int, c: int, n: int, delta: float) -> float:
+    """Tango's (1998) score statistic, written out again: the constrained estimate of P(right by B alone)
+    is the positive root of 2n q^2 + (-b - c + (2n - b + c) delta) q - c delta (1 - delta) = 0."""
+    qa, qb, qc = 2 * n, -b - c + (2 * n - b + c) * delta, -c * delta * (1 - delta)
+    q = (-qb + math.sqrt(qb * qb - 4 * qa * qc)) / (2 * qa)
+    return (b - c - n * delta) / math.sqrt(n * (2 * q + delta * (1 - delta)))
+
+
+def _tango_closed_form(b: int, c: int, n: int, z: float = stats.Z95) -> tuple[float, float]:
+    """Tango's limits as the outer real roots of the quartic of Yang, Sun and Hardin (2012, "A non-iterative
+    implementation of Tango's score confidence interval for a paired difference of proportions")."""
+    import numpy as np
+
+    g = z * z
+    coefficients = [n**2 * (n / g + 1) ** 2,
+                    -n * (b - c) * (n / g + 1) * (4 * n / g + 1),
+                    2 * n * (b - c) ** 2 * (3 * n / g + 2) / g - n**2 * ((b + c) / g + 1),
+                    n * (b - c) * (2 * (b + c) / g + 1) - (b - c) ** 3 * (4 * n / g + 1) / g,
+                    (b - c) ** 2 * ((b - c) ** 2 / g - (b + c)) / g]
+    roots = sorted(r.real for r in np.roots(coefficients) if abs(r.imag) < 1e-9)
+    return roots[0], roots[-1]
+
+
+@pytest.mark.parametrize("b, c, n", [(40, 20, 160), (12, 1, 50), (1, 7, 21), (5, 0, 200), (0, 0, 200), (3, 2, 50)])
+def test_the_tango_interval_is_where_the_score_test_stops_rejecting(b: int, c: int, n: int) -> None:
+    low, high = stats.tango_interval(b, c, n)
+    assert low < (b - c) / n < high or b == c == 0 and low < 0 < high
+    assert _tango_by_hand(b, c, n, low) == pytest.approx(stats.Z95, abs=1e-6)
+    assert _tango_by_hand(b, c, n, high) == pytest.approx(-stats.Z95, abs=1e-6)
+    assert (low, high) == pytest.approx(_tango_closed_form(b, c, n), abs=1e-9)
+
+
+def test_tango_score_at_no_difference_is_mcnemars_z() -> None:
+    assert stats.tango_score(40, 20, 160, 0.0) == pytest.approx(20 / math.sqrt(60))
+    assert stats.tango_score(0, 0, 100, 0.0) == 0.0
+
+
+def test_the_paired_difference_of_a_hand_made_table() -> None:
+    result = stats.paired_difference(12, 1, 50)  # A right alone on 12 images, B alone on 1, 50 images in all
+    assert result.difference == pytest.approx(11 / 50)
+    assert result.p_value == pytest.approx(2 * (13 + 1) / 2**13)  # exact two-sided binomial, 12 or more of 13
+    assert result.low > 0 and "Tango" in result.method
+    assert stats.paired_difference(3, 2, 50).p_value == pytest.approx(1.0)
+    nothing = stats.paired_difference(0, 0, 0)
+    assert math.isnan(nothing.difference) and math.isnan(nothing.low)
+
+
+def test_the_pooled_paired_difference_is_a_t_interval_over_the_images() -> None:
+    from scipy import stats as sp
+
+    per_image = [1.0, 0.5, 0.0, 0.0, -0.5, 1.0, 0.0, 0.5]
+    result = stats.pooled_paired_difference(per_image)
+    mean = sum(per_image) / len(per_image)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in per_image) / (len(per_image) - 1))
+    half = sp.t.ppf(0.975, len(per_image) - 1) * sd / math.sqrt(len(per_image))
+    assert result.difference == pytest.approx(mean)
+    assert (result.low, result.high) == pytest.approx((mean - half, mean + half))
+    t = mean / (sd / math.sqrt(len(per_image)))
+    assert result.p_value == pytest.approx(2 * sp.t.sf(abs(t), len(per_image) - 1))
+    same = stats.pooled_paired_difference([0.0] * 10)
+    assert same.difference == 0.0 and same.p_value == 1.0 and same.low == same.high == 0.0
+    assert math.isnan(stats.pooled_paired_difference([]).difference)
+
+
+@pytest.mark.parametrize("k, n, p", [(40, 50, 0.6), (1, 10, 0.3), (180, 200, 0.5), (5, 5, 0.5), (0, 5, 0.5)])
+def test_binomial_sf_is_the_exact_upper_tail(k: int, n: int, p: float) -> None:
+    exact = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+    from scipy.stats import binom
+
+    assert stats.binomial_sf(k, n, p) == pytest.approx(exact, rel=1e-9)
+    assert stats.binomial_sf(k, n, p) == pytest.approx(float(binom.sf(k - 1, n, p)), rel=1e-12)
+    assert stats.binomial_sf(k + n + 1, n, p) == 0.0 and stats.binomial_sf(3, n, 0.0) == 0.0

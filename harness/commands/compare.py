@@ -24,3 +24,6 @@ def register(commands: Commands) -> None:
     command.addargument("run_b", metavar="RUN_B")
     command.addoption("--fail-on-drop", parse=number, metavar="POINTS",
                       help="exit with 1 when any combination lost more than POINTS accuracy points")
+    command.addoption("--csv", metavar="FILE",
+                      help="also write the comparison to FILE as CSV: a line per row, with the test it used "
+                           "(mcnemar or z-test) and why a row is unpaired")

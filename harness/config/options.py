@@ -287,6 +287,9 @@ RUN_OPTIONS: tuple[Option[Any], ...] = (
            "(repeatable)", parse_assignment, [], many=True, metavar="NAME.KEY=VALUE"),
     Option("resume", ("--resume",), "continue a run directory (default: the latest under --output), skipping "
            "what it finished", string, None, nargs="?", const="latest", metavar="RUN_DIR"),
+    Option("reuse", ("--reuse",), "take the results of tasks that earlier runs under DIR (default: --output; or one "
+           "run directory) finished with the same configuration and runtime, with their predictions, and train "
+           "only the rest", string, None, nargs="?", const=True, metavar="DIR"),
     Option("exitfirst", ("-x", "--exitfirst"), "stop at the first task that fails or errors (--maxfail 1)", None,
            False, flag=True),
     Option("maxfail", ("--maxfail",), "stop after N tasks failed or errored", positive_int, None, metavar="N"),

@@ -261,19 +261,30 @@ def load_files(
 
     A split whose files all decoded is a view of the memory map (no copy); one with skipped files is copied.
     """
+    arrays, _, skipped = load_split_files(splits, size, channels, cache_dir, progress, exif_orientation)
+    return arrays, skipped
+
+
+def load_split_files(
+    splits: dict[str, Files], size: tuple[int, int], channels: int,
+    cache_dir: str | os.PathLike[str], progress: Progress | None = None, exif_orientation: bool = True,
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray], list[dict[str, str]]]:
+    """:func:`load_files`, with each split's mask of the files kept (those that decoded, from the build or
+    from the cache entry alike): what tells which file each row of a split's arrays is."""
     names = list(splits)
     everything = [item for name in names for item in splits[name]]
     images, ok, skipped = decode_files(everything, size, channels, cache_dir, progress, exif_orientation)
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    kept: dict[str, np.ndarray] = {}
     start = 0
     for name in names:
         stop = start + len(splits[name])
-        mask = ok[start:stop]
+        mask = kept[name] = np.asarray(ok[start:stop], dtype=bool)
         labels = np.asarray([label for _, label in splits[name]], dtype=np.int32)
         block = images[start:stop]
         arrays[name] = (block, labels) if mask.all() else (np.ascontiguousarray(block[mask]), labels[mask])
         start = stop
-    return arrays, skipped
+    return arrays, kept, skipped
 
 
 def _bytes_under(path: Path) -> int:

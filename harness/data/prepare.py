@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -12,23 +13,29 @@ from typing import Any
 import numpy as np
 
 from harness.data import cache
+from harness.data.names import shown
 from harness.data.sources import ImageArrays, ImageFiles, SplitFractions
 from harness.data.splits import carved_test, held_count, stratified_holdout
 from harness.errors import DataError
 from harness.specs import DatasetRequest, DatasetSpec
 
 SPLITS = ("train", "validation", "test")
+Arrays = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
 class PreparedData:
-    """A dataset ready to train on: ``uint8`` images and integer labels for each split."""
+    """A dataset ready to train on: ``uint8`` images and integer labels for each split, and each image's id."""
 
     name: str
     class_names: tuple[str, ...]
     arrays: dict[str, tuple[np.ndarray, np.ndarray]]
     #: Recorded with every result: counts, skipped files, split digest, baseline.
     info: dict[str, Any] = field(default_factory=dict)
+    #: Each split's image ids, row for row with its arrays: a file's path relative to the dataset's root
+    #: (:func:`file_ids`), or an in-memory image's row in the array it came from (:func:`_split_arrays`).
+    #: What a task's per-image predictions are keyed by (:mod:`harness.predictions`).
+    ids: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -68,34 +75,60 @@ def _split_files(source: ImageFiles, seed: int) -> dict[str, list[tuple[str, int
     return splits
 
 
-def _split_arrays(source: ImageArrays, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    def take(pair: tuple[Any, Any], index: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        x, y = pair
-        return np.asarray(x)[index], np.asarray(y)[index]
+#: A split of in-memory arrays: the source's pair of arrays it comes from, and the rows of that pair it takes
+#: (``None``: all of them, in order, without a copy).
+ArraySplit = tuple[tuple[Any, Any], list[int] | None]
 
-    x_train, y_train = np.asarray(source.train[0]), np.asarray(source.train[1])
+
+def _array_splits(source: ImageArrays, seed: int) -> dict[str, ArraySplit]:
+    """Where each split of in-memory arrays comes from: the source's split it is (or is carved from) and the
+    rows it takes, in the order :func:`stratified_holdout` gives them."""
+    train = (np.asarray(source.train[0]), np.asarray(source.train[1]))
     fractions = source.fractions
     if source.validation is None:
+        y_train = train[1]
         idx = list(range(len(y_train)))
         rest, held = stratified_holdout(idx, y_train.tolist(), fractions.validation + fractions.test, seed)
         share = fractions.test / (fractions.validation + fractions.test) if held else 0.0
         validation, test = stratified_holdout(held, y_train[held].tolist(), share, seed + 1)
-        return {"train": take(source.train, rest), "validation": take(source.train, validation),
-                "test": take(source.train, test)}
+        return {"train": (train, rest), "validation": (train, validation), "test": (train, test)}
     val = (np.asarray(source.validation[0]), np.asarray(source.validation[1]))
     if source.test is None:
         idx = list(range(len(val[1])))
         kept, test = stratified_holdout(idx, val[1].tolist(), fractions.test_from_validation, seed)
-        return {"train": (x_train, y_train), "validation": take(val, kept), "test": take(val, test)}
+        return {"train": (train, None), "validation": (val, kept), "test": (val, test)}
     test_pair = (np.asarray(source.test[0]), np.asarray(source.test[1]))
-    return {"train": (x_train, y_train), "validation": val, "test": test_pair}
+    return {"train": (train, None), "validation": (val, None), "test": (test_pair, None)}
+
+
+def _split_arrays(source: ImageArrays, seed: int) -> tuple[Arrays, dict[str, list[str]]]:
+    """Each split's images and labels, and their ids: each image's row in the source's array it comes from
+    (the split it was carved from), so that the same split seed gives the same ids."""
+    arrays: Arrays = {}
+    ids: dict[str, list[str]] = {}
+    for split, ((x, y), rows) in _array_splits(source, seed).items():
+        if rows is None:
+            arrays[split], ids[split] = (x, y), [str(i) for i in range(len(y))]
+        else:
+            arrays[split], ids[split] = (x[rows], y[rows]), [str(i) for i in rows]
+    return arrays, ids
+
+
+def file_ids(source: ImageFiles, files: dict[str, list[tuple[str, int]]]) -> dict[str, list[str]]:
+    """Each file's id: its path relative to the dataset's ``root`` (relative to the folder that holds them
+    all when some lie outside it, or the dataset names no root), with ``/`` between folders, as text any
+    file takes (:func:`harness.data.names.shown`): the same on every machine that has the same folder."""
+    paths = {split: [os.path.abspath(path) for path, _ in items] for split, items in files.items()}
+    everything = [path for items in paths.values() for path in items]
+    base = os.path.abspath(source.root) if source.root else ""
+    if not base or any(os.path.commonpath([base, path]) != base for path in everything):
+        base = os.path.commonpath([os.path.dirname(path) for path in everything]) if everything else ""
+    return {split: [shown(os.path.relpath(path, base)).replace(os.sep, "/") for path in items]
+            for split, items in paths.items()}
 
 
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-Arrays = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def _check(spec: DatasetSpec, source: ImageFiles | ImageArrays, arrays: Arrays) -> None:
@@ -256,7 +289,7 @@ def split_digest(spec: DatasetSpec, request: DatasetRequest, *, split_seed: int)
     source = _source(spec, request)
     if isinstance(source, ImageFiles):
         return _files_digest(_split_files(source, split_seed))
-    return _arrays_digest(_split_arrays(source, split_seed))
+    return _arrays_digest(_split_arrays(source, split_seed)[0])
 
 
 def prepare(spec: DatasetSpec, request: DatasetRequest, *, split_seed: int, progress: Any = None,
@@ -294,15 +327,17 @@ def _prepare(spec: DatasetSpec, request: DatasetRequest, split_seed: int, progre
     if isinstance(source, ImageFiles):
         files = _split_files(source, split_seed)
         digest = _files_digest(files)
-        arrays, skipped = cache.load_files(files, spec.image_size, spec.channels, request.cache_dir,
-                                           progress=progress, exif_orientation=source.exif_orientation)
+        arrays, kept, skipped = cache.load_split_files(files, spec.image_size, spec.channels, request.cache_dir,
+                                                       progress=progress, exif_orientation=source.exif_orientation)
+        every_id = file_ids(source, files)
+        ids = {split: [i for i, ok in zip(every_id[split], kept[split]) if ok] for split in files}
     else:
-        arrays = _split_arrays(source, split_seed)
+        arrays, ids = _split_arrays(source, split_seed)
         digest = _arrays_digest(arrays)
         skipped = []
     _check(spec, source, arrays)
     return PreparedData(spec.name, tuple(source.class_names), arrays,
-                        _info(spec, source, arrays, digest, skipped, split_seed))
+                        _info(spec, source, arrays, digest, skipped, split_seed), ids)
 
 
 def _again(kind: type[DataError], args: tuple[Any, ...]) -> DataError:

@@ -16,8 +16,12 @@ things of the backend object, never its name.
 
 Which weights are tested: by default those of the epoch with the best validation accuracy (the first such
 epoch on ties), restored before the test evaluation; with ``--keep-last-weights``, those of the last epoch.
-Both are evaluated and recorded (``test_accuracy_best``, ``test_accuracy_last``); ``test_accuracy`` is the
-one chosen, ``weights_tested`` says which, and ``val_accuracy`` is that epoch's.
+Both are tested and recorded (``test_accuracy_best``, ``test_accuracy_last``); ``test_accuracy`` is the
+one chosen, ``weights_tested`` says which, and ``val_accuracy`` is that epoch's. Testing is one prediction
+pass over the test images per set of weights (one when the best epoch is the last): each image's predicted
+class and its probability (the softmax of the logits), which the record carries as ``predictions`` (ids from
+:attr:`harness.data.prepare.PreparedData.ids`; :mod:`harness.predictions`) and from which every test
+accuracy is counted, so a record and its predictions always agree.
 
 The record it returns is described, field by field, in :mod:`harness.record`.
 """
@@ -28,6 +32,8 @@ import math
 import time
 import traceback
 from typing import Any
+
+import numpy as np
 
 import harness
 from harness import backends, stats
@@ -105,11 +111,6 @@ def compile_model(model: Any, learning_rate: float) -> None:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-
-
-def _evaluate(model: Any, dataset: Any) -> float:
-    result = model.evaluate(dataset, verbose=0, return_dict=True)
-    return float(result["accuracy"])
 
 
 def _phases(task: Task) -> list[tuple[int | None, Any]]:
@@ -235,7 +236,7 @@ def _train(task: Task, backend: backends.Backend) -> dict[str, Any]:
         where = training.nan_at
         return {**common, "status": "error", "error_kind": "nan_loss", "nan_at": where,
                 "error": f"loss became NaN or infinite at epoch {where['epoch']}, step {where['step']}"}
-    return {**common, **_test(task, trainer, evaluator, training, feeds, baseline, common["n_test"])}
+    return {**common, **_test(task, trainer, evaluator, training, feeds, baseline, data)}
 
 
 def _where(backend: backends.Backend, model: Any) -> dict[str, Any]:
@@ -267,40 +268,69 @@ def _prepare(task: Task) -> PreparedData:
                    progress=lambda done, total: events.emit({"kind": "decode", "done": done, "total": total}))
 
 
+def predict(evaluator: Any, feed: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each image of an ordered ``feed``: the class the model predicts (the largest logit, the first on ties,
+    as Keras' accuracy takes it) and the probability it gives that class (the softmax of its logits)."""
+    logits = np.asarray(evaluator.predict(feed, verbose=0), dtype=np.float64)
+    predicted = np.argmax(logits, axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        confidence = 1.0 / np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1)
+    return predicted, confidence
+
+
+#: One test pass: each image's predicted class and the probability the model gave it (:func:`predict`).
+Pass = tuple[np.ndarray, np.ndarray]
+
+
+def _test_passes(model: Any, evaluator: Any, training: Any, feed: Any) -> tuple[dict[str, Pass], int]:
+    """The test feed's predictions with the last weights (``last``) and, when another epoch had the best
+    validation accuracy, with its weights (``best``; else the same predictions), and the best epoch: one pass
+    per set of weights. The model keeps its last weights."""
+    best, last_epoch = training.best, len(training.history.entries)
+    last = predict(evaluator, feed)
+    if best.best_weights is None or best.best_epoch == last_epoch:
+        return {"last": last, "best": last}, last_epoch
+    last_weights = model.get_weights()
+    model.set_weights(best.best_weights)
+    passes = {"last": last, "best": predict(evaluator, feed)}
+    model.set_weights(last_weights)
+    return passes, best.best_epoch
+
+
 def _test(task: Task, model: Any, evaluator: Any, training: Any, feeds: dict[str, Any], baseline: float,
-          n_test: int) -> dict[str, Any]:
-    """Test the last weights and those of the best validation epoch; report the ones the task asks for.
-    ``model`` is the one trained (whose best weights ``training.best`` kept), ``evaluator`` what reads the test
-    feed (the same model, or the head on cached features, which shares its layers)."""
-    history, best = training.history.entries, training.best
-    last_epoch = len(history)
-    test_last = _evaluate(evaluator, feeds["test"])
-    test_best, best_epoch = test_last, last_epoch
-    if best.best_weights is not None and best.best_epoch != last_epoch:
-        last_weights = model.get_weights()
-        model.set_weights(best.best_weights)
-        test_best = _evaluate(evaluator, feeds["test"])
-        best_epoch = best.best_epoch
-        model.set_weights(last_weights)
-    tested_epoch = best_epoch if task.restore_best else last_epoch
-    # Keras's float32 accuracy, back to the count of correct answers: clean ratios (0.56, not 0.5600000024)
-    test_best, test_last = (stats.ratio(stats.correct_count(a, n_test), n_test) for a in (test_best, test_last))
-    test_accuracy = test_best if task.restore_best else test_last
-    val_accuracy = history[tested_epoch - 1]["val_accuracy"] if history else math.nan
+          data: PreparedData) -> dict[str, Any]:
+    """Test the last weights and those of the best validation epoch; report the ones the task asks for, with
+    each test image's prediction by them (``predictions``, :mod:`harness.predictions`). ``model`` is the one
+    trained (whose best weights ``training.best`` kept), ``evaluator`` what reads the test feed (the same
+    model, or the head on cached features, which shares its layers). Every accuracy is counted from the
+    predictions, so the record's ``test_accuracy`` and its predictions agree exactly."""
+    history = training.history.entries
+    labels = np.asarray(data.arrays["test"][1], dtype=np.int64)
+    n_test = len(labels)
+    passes, best_epoch = _test_passes(model, evaluator, training, feeds["test"])
+    chosen = "best" if task.restore_best else "last"
+    test_best, test_last = (stats.ratio(int(np.sum(passes[which][0] == labels)), n_test)
+                            for which in ("best", "last"))
+    tested_epoch = best_epoch if task.restore_best else len(history)
+    predicted, confidence = passes[chosen]
+    n_correct = int(np.sum(predicted == labels))
+    test_accuracy = stats.ratio(n_correct, n_test)
     passed = stats.beats_baseline(test_accuracy, n_test, baseline)
     return {
         "status": "passed" if passed else "failed",
         "error": None,
         "train_accuracy": history[-1]["accuracy"] if history else math.nan,
-        "val_accuracy": val_accuracy,
+        "val_accuracy": history[tested_epoch - 1]["val_accuracy"] if history else math.nan,
         "test_accuracy": test_accuracy,
-        "n_correct": stats.correct_count(test_accuracy, n_test),
+        "n_correct": n_correct,
         "test_accuracy_best": test_best,
         "test_accuracy_last": test_last,
         "best_epoch": best_epoch,
-        "last_epoch": last_epoch,
-        "weights_tested": "best" if task.restore_best else "last",
+        "last_epoch": len(history),
+        "weights_tested": chosen,
         "p_value": stats.p_beats_baseline(test_accuracy, n_test, baseline),
+        "predictions": {"id": list(data.ids.get("test") or map(str, range(n_test))), "label": labels.tolist(),
+                        "predicted": predicted.tolist(), "confidence": confidence.tolist()},
     }
 
 

@@ -80,8 +80,10 @@ def formatter_for(column: str) -> Callable[[Any], str]:
         return lambda v: f"{float(v):.2f}"
     if name.endswith("points"):
         return points
-    if name.startswith("p_value") or name == "p_holm":
+    if name.startswith("p_value") or name in ("p_holm", "mcnemar_p", "mcnemar_p_holm"):
         return p_value
+    if name.startswith("difference"):
+        return lambda v: f"{float(v):+.3f}"
     if name.endswith("seconds"):
         return seconds
     if name.endswith("per_second"):
@@ -136,6 +138,9 @@ HEADERS = {
     "score_std": "score std", "score_low": "lowest score", "score_high": "highest score",
     "std_seconds": "std (s)", "kept_seconds": "kept runs (s)", "dropped_seconds": "dropped runs (s)",
     "run_seconds": "each run (s)", "not_reached": "not reached",
+    "mcnemar_p": "McNemar p", "mcnemar_p_holm": "McNemar p (Holm)", "difference_low": "95% CI low",
+    "difference_high": "95% CI high", "only_a": "right by A alone", "only_b": "right by B alone",
+    "accuracy_a": "accuracy of A", "accuracy_b": "accuracy of B", "vs_best": "vs best (McNemar)",
 }
 
 

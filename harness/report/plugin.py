@@ -69,21 +69,22 @@ def _keep_reference(session: Session) -> None:
 
 @harness.hookimpl(tryfirst=True)
 def harness_report_tables(report: Report) -> dict[str, Any]:
-    from harness.report import errors, seeds
+    from harness.report import errors, paired, seeds
     from harness.report.across_datasets import reference_of
     from harness.report.tables import builtin_tables
 
     reference = reference_of(report.metadata)
-    return {**builtin_tables(report.records, reference=reference), **seeds.tables(report.records, reference),
-            **errors.tables(report)}
+    found = builtin_tables(report.records, reference=reference)
+    paired.add_tables(report, found)
+    return {**found, **seeds.tables(report.records, reference), **errors.tables(report)}
 
 
 @harness.hookimpl(tryfirst=True)
 def harness_report_figures(report: Report) -> dict[str, Any]:
-    from harness.report import errors
+    from harness.report import errors, paired
     from harness.report.builtin import builtin_figures
 
-    return {**builtin_figures(report), **errors.figures(report)}
+    return {**builtin_figures(report), **paired.figures(report), **errors.figures(report)}
 
 
 def session_report(session: Session) -> Report:

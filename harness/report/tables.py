@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from harness import stats
@@ -69,14 +70,18 @@ def seed_row(record: dict[str, Any]) -> dict[str, Any]:
         "images_per_second": rec.number(record.get("images_per_second")),
         "time_to_target_seconds": rec.number(target.get("seconds")),
         "time_to_target_epochs": target.get("epoch"), "error": record.get("error"),
+        "reused_from": Path(str(record["reused_from"])).name if record.get("reused_from") else None,
     }
 
 
 def per_seed_table(records: list[dict[str, Any]]) -> Any:
-    """``per_seed``: one row per combination and seed, in the order dataset, augmentation, model, seed."""
+    """``per_seed``: one row per combination and seed, in the order dataset, augmentation, model, seed; with
+    ``reused_from`` last when some were reused from earlier runs (``--reuse``)."""
     import pandas as pd
 
-    frame = pd.DataFrame([seed_row(r) for r in rec.latest_per_task(records)], columns=SEED_COLUMNS)
+    rows = [seed_row(r) for r in rec.latest_per_task(records)]
+    reused = ["reused_from"] if any(row["reused_from"] for row in rows) else []  # --reuse: the run of each
+    frame = pd.DataFrame(rows, columns=SEED_COLUMNS + reused)
     frame = frame.sort_values(["dataset", "augmentation", "model", "seed"], kind="stable", na_position="last")
     return frame.reset_index(drop=True)
 

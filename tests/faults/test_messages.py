@@ -68,7 +68,7 @@ def test_compare_says_only_what_differs(fast) -> None:
     _with_digest(a, "same")
     _with_digest(b, "same")
     result = fast.run("compare", str(a), str(b))
-    assert "1 combination with other seeds in A and B: seeds pooled" in result.stdout, result.stdout
+    assert "1 combination paired image by image" in result.stdout, result.stdout  # seeds 1,2 with 5,6
     assert "the others matched seed by seed" not in result.stdout  # there are no others
     assert "split_seed" not in result.stdout  # the seed changed no split: its digest is the same
 

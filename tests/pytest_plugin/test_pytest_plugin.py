@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import harness.main  # noqa: F401 - imported here, not in pytester's in-process runs (they unload what they import)
+from harness import predictions
 from harness.cli import main as harness_main
 
 pytest_plugins = ["pytester"]
@@ -153,6 +154,9 @@ def test_xdist_run_passes_fails_errors_and_skips_as_harness_decides(project: pyt
         "tinted-none-tiny[seed=1]": "passed", "tinted-none-constant[seed=1]": "failed",
         "tinted-none-broken[seed=1]": "error", "tinted-none-big[seed=1]": "skipped"}
     assert "this model cannot be built" in found["tinted-none-broken[seed=1]"]["traceback"]
+    tiny = found["tinted-none-tiny[seed=1]"]  # its per-image predictions came from a worker, in the record
+    table = predictions.read(run_dir, tiny)
+    assert len(table) == tiny["n_test"] == 48 and predictions.accuracy(table) == tiny["test_accuracy"]
     metadata = json.loads((run_dir / "metadata.json").read_text())
     assert metadata["selection"] == [name[len("harness::"):].partition("[")[0] for name in IDS]
     assert metadata["backends"] == [found["tinted-none-tiny[seed=1]"]["backend"]] and metadata["keras"]

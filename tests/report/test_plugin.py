@@ -77,12 +77,15 @@ def test_the_run_writes_its_report(real_run) -> None:
     assert result.ret in (0, 1), result.stderr
     run_dir = result.run_dir
     assert sorted(p.name for p in (run_dir / "figures").iterdir()) == [
-        "accuracy_vs_time-synthetic.png", "augment-synthetic-mirror.png", "curves-synthetic.png",
-        "grid-synthetic.png", "labels-synthetic.png", "samples-synthetic.png", "test_accuracy-synthetic.png"]
+        "accuracy_vs_time-synthetic.png", "augment-synthetic-mirror.png", "confusion-synthetic.png",
+        "curves-synthetic.png", "effects-synthetic.png", "grid-synthetic.png", "labels-synthetic.png",
+        "mistakes-synthetic.png", "samples-synthetic.png", "test_accuracy-synthetic.png"]
     assert sorted(p.name for p in (run_dir / "tables").glob("*.csv")) == [
-        "combinations.csv", "labels.csv", "leaderboard-synthetic.csv", "per_seed.csv", "pivot-synthetic.csv"]
+        "combinations.csv", "confusion-synthetic-mirror-tiny.csv", "confusion-synthetic-none-tiny.csv",
+        "effects-synthetic.csv", "labels.csv", "leaderboard-synthetic.csv", "mcnemar-synthetic.csv",
+        "mistakes-synthetic.csv", "per_seed.csv", "pivot-synthetic.csv"]
     page = (run_dir / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 7
+    assert page.count("data:image/png;base64,") == 10
     assert "note:" not in result.stdout, result.stdout
 
 

@@ -12,9 +12,11 @@ from harness.report.sections import (
     across,
     curves,
     datasets,
+    effects,
     leaderboards,
     mistakes,
     more,
+    paired,
     results,
     run,
     seeds,
@@ -23,7 +25,8 @@ from harness.report.sections import (
 )
 
 #: The sections in the order of the page.
-ORDER = (summary, across, target, leaderboards, seeds, results, curves, mistakes, datasets, more, run)
+ORDER = (summary, across, target, leaderboards, paired, effects, seeds, results, curves, mistakes, datasets, more,
+         run)
 
 
 def build(report: Any, content: Content) -> list[Section]:

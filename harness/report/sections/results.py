@@ -22,8 +22,22 @@ CAPTIONS = {
 }
 
 
+def reused_note(records: list[dict[str, Any]]) -> list[str]:
+    """What ``--reuse`` took from earlier runs: how many tasks, from which runs (one line, or none)."""
+    from harness.reuse import FIELD, run_name
+
+    latest = [r for r in rec.latest_per_task(records) if r.get("status") != "skipped"]
+    reused = [r for r in latest if r.get(FIELD)]
+    if not reused:
+        return []
+    runs = ", ".join(sorted({run_name(r[FIELD]) for r in reused}))
+    return [f"{len(reused)} of the {len(latest)} tasks were not trained by this run: their records and "
+            f"predictions were reused from earlier runs with the same configuration and runtime ({runs}; "
+            "the per_seed table's reused_from column names the run of each)."]
+
+
 def build(report: Any, content: Content) -> Section | None:
-    blocks: list[Any] = []
+    blocks: list[Any] = [Text(note, "note") for note in [reused_note(report.records)] if note]
     several = len(rec.datasets(report.records)) > 1
     for dataset in rec.datasets(report.records):
         if several and any(f"{kind}-{dataset}" in content.figures for kind in CAPTIONS):

@@ -59,14 +59,28 @@ def lines(report: Any, combinations: Any) -> list[str]:
 
 
 def protocol_lines(report: Any) -> list[str]:
-    """The time to the target accuracy and the leaderboard across datasets, one line each (when the run
-    has them), for the summary and the terminal."""
+    """Per dataset the combinations McNemar's test cannot tell from the best, the time to the target
+    accuracy and the leaderboard across datasets, one line each (when the run has them), for the summary and
+    the terminal."""
     from harness.report import across_datasets, time_to_target
 
     reference = across_datasets.reference_of(report.metadata)
-    found = [time_to_target.summary(time_to_target.table(report.records)),
+    found = [*paired_lines(report), time_to_target.summary(time_to_target.table(report.records)),
              across_datasets.summary(across_datasets.table(report.records, reference), reference)]
     return [line for line in found if line]
+
+
+def paired_lines(report: Any) -> list[str]:
+    """Per dataset with per-image predictions, which combinations McNemar's test cannot tell from the best:
+    ``DATASET: best: X; not separable from Y, Z (McNemar p = ...)`` (see :func:`harness.report.paired.summary`)."""
+    from harness.report import paired
+
+    try:
+        frame = paired.comparisons(report)
+    except Exception:  # the paired section's table says what went wrong
+        return []
+    found = [(dataset, paired.summary(frame[frame["dataset"] == dataset])) for dataset in rec.datasets(report.records)]
+    return [f"{dataset}: {line}" for dataset, line in found if line]
 
 
 def warnings(report: Any, combinations: Any) -> list[str]:

@@ -115,6 +115,8 @@ def check_task_runs(uri: str, run: RunResult) -> None:
                 (e["epoch"], pytest.approx(e[name])) for e in record["history"]], name
         seconds = client.get_metric_history(row["run_id"], "epoch_seconds")
         assert [m.step for m in seconds] == [1, 2]
+        # the task's per-image predictions, beside its numbers
+        assert [a.path for a in client.list_artifacts(row["run_id"], "predictions")] == [record["predictions"]]
     artifacts = {a.path for a in client.list_artifacts(parent["run_id"], "report")}
     assert {"report/report.html", "report/records.jsonl", "report/metadata.json"} <= artifacts
     assert parent["status"] == "FINISHED" and parent["tags.mlflow.runName"] == run.run_dir.name

@@ -65,8 +65,15 @@ def test_every_node_and_server_is_on_the_loopback_address(cluster: Any) -> None:
     assert set().union(*listening.values()) == {"127.0.0.1"}, listening
 
 
+def prediction_bytes(runner: Runner, output: str, record: dict[str, Any]) -> bytes:
+    """The bytes of a record's per-image predictions file, in the run written under ``output``."""
+    (run_dir,) = [p.parent for p in (runner.path / output).glob("*/metadata.json")]
+    return (run_dir / record["predictions"]).read_bytes()
+
+
 def same_records_on_every_executor(runner: Runner, grid: list[str]) -> str:
-    """Run ``grid`` on the serial, process (two workers) and Ray executors: the same records; Ray's output."""
+    """Run ``grid`` on the serial, process (two workers) and Ray executors: the same records and per-image
+    predictions; Ray's output."""
     runs = {}
     for name, executor in [("serial", ["serial"]), ("process", ["process", "--workers", "2"]), ("ray", ["ray"])]:
         code, out = runner.run(*grid, "--executor", *executor, "--output", name)
@@ -77,6 +84,7 @@ def same_records_on_every_executor(runner: Runner, grid: list[str]) -> str:
         assert sorted(runs[name]) == sorted(runs["serial"]), name
         for key, record in runs[name].items():
             assert outcome(record) == outcome(runs["serial"][key]), (name, key)
+            assert prediction_bytes(runner, name, record) == prediction_bytes(runner, "serial", runs["serial"][key])
             assert record["threads"] == 1
     for record in runs["ray"].values():
         assert re.fullmatch(r"127\.0\.0\.1/[0-9a-f]{8}", record["node"]) and record["gpu"] is None

@@ -11,7 +11,8 @@
   factor of 1 (:data:`HTTP_RETRIES`): a few seconds.
 - **How**: an experiment named after the run directory (or the one given), one parent run per run directory
   (its settings, and its report as artifacts under ``report/`` once the run ends) and one child run per record
-  (``mlflow.parentRunId``), each written in a few ``log_batch`` calls (chunked to MLflow's limits).
+  (``mlflow.parentRunId``), each written in a few ``log_batch`` calls (chunked to MLflow's limits), with its
+  per-image predictions file as an artifact when the run directory has it.
 - **What was sent**: ``RUN_DIR/mlflow.json`` (:class:`State`) keeps, per tracking URI, the experiment, the
   parent run, each record's MLflow run id, the runs begun and not completed, the last error and whether the
   report was sent. Whatever it lacks is what ``harness export mlflow RUN_DIR`` sends; a record whose run was
@@ -265,12 +266,23 @@ class Sender:
         metrics += [Metric(name, value, int(finished * 1000), 0)
                     for name, value in convert.final_metrics(record).items()]
         self._log(run.info.run_id, convert.params(record), metrics, convert.tags(record, self.metadata))
+        self._log_predictions(run.info.run_id, record)
         self.client.set_terminated(run.info.run_id, convert.run_status(record), end_time=int(finished * 1000))
         del target.begun[key]
         target.runs[key] = run.info.run_id
         target.error = None
         self.state.save()
         return run.info.run_id
+
+    def _log_predictions(self, run_id: str, record: dict[str, Any]) -> None:
+        """The task's per-image predictions file (:mod:`harness.predictions`), when the run directory has it,
+        as the task run's artifact under ``predictions/``: what its confusion matrix and paired comparisons
+        are computed from."""
+        from harness import predictions
+
+        path = predictions.path_of(self.run_dir, record)
+        if path is not None:
+            self.client.log_artifact(run_id, str(path), artifact_path=predictions.FOLDER)
 
     def send_report(self, exitstatus: int | None = None) -> None:
         """The run directory's report, results, record and metadata as the parent run's artifacts (under
