@@ -141,6 +141,7 @@ HEADERS = {
     "mcnemar_p": "McNemar p", "mcnemar_p_holm": "McNemar p (Holm)", "difference_low": "95% CI low",
     "difference_high": "95% CI high", "only_a": "right by A alone", "only_b": "right by B alone",
     "accuracy_a": "accuracy of A", "accuracy_b": "accuracy of B", "vs_best": "vs best (McNemar)",
+    "iqm": "IQM", "probability_of_improvement": "P(best > it)", "seeds_wrong": "wrong on seeds",
 }
 
 
