@@ -5,6 +5,7 @@ a filesystem the nodes share."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -62,6 +63,40 @@ def states(array_id: str) -> dict[str, ElementState]:
 def cancel(job: str, pending_only: bool = False) -> None:
     """``scancel`` the job (an array: every element); ``pending_only``: those that have not started."""
     run(["scancel", *(["--state=PENDING"] if pending_only else []), job])
+
+
+def why_unusable(partition: str | None) -> str | None:
+    """Why no job can be submitted from here (no SLURM commands, a controller that does not answer, an unknown
+    partition), in a few words; ``None`` when ``sinfo`` answers and knows the partition."""
+    if shutil.which("sbatch") is None or shutil.which("srun") is None:
+        return "no SLURM here (sbatch or srun not found on PATH)"
+    try:
+        done = run(["sinfo", "--noheader", "--format=%R"])
+    except SlurmUnreachable as exc:
+        return f"SLURM does not answer: {exc}"
+    if done.returncode != 0:
+        said = [line for line in done.stderr.splitlines() if line.strip()]
+        return f"SLURM does not answer ({said[-1].strip() if said else f'sinfo: exit code {done.returncode}'}); " \
+               "is SLURM_CONF set, does slurmctld run?"
+    known = sorted({line.strip() for line in done.stdout.splitlines() if line.strip()})
+    if partition is not None and partition not in known:
+        return f"--slurm-partition {partition}: no such partition (known: {', '.join(known) or 'none'})"
+    return None
+
+
+def partition_time(partition: str | None) -> str:
+    """The time limit a job of ``partition`` (default: the cluster's default partition) gets when it asks for
+    none: its ``DefaultTime``, else its ``MaxTime`` (``infinite``: none), as ``sinfo`` writes them."""
+    try:
+        done = run(["sinfo", "--noheader", "--format=%P|%L|%l"])
+    except SlurmUnreachable:
+        return "infinite"
+    for line in done.stdout.splitlines():
+        name, _, times = line.strip().partition("|")
+        default_time, _, max_time = times.partition("|")
+        if (partition is None and name.endswith("*")) or name.rstrip("*") == partition:
+            return default_time if default_time not in ("", "n/a") else (max_time or "infinite")
+    return "infinite"
 
 
 def node_hosts(partition: str | None) -> list[str]:

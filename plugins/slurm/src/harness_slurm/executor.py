@@ -23,7 +23,9 @@ submitted through submitit; each element trains its task with :func:`harness.run
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import math
 import pickle
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import harness
 from harness import InfrastructureLost, UsageError, WorkerPlugins, error_record
+from harness.words import plural
 from harness_slurm import cluster
 from harness_slurm.element import train
 
@@ -85,16 +88,24 @@ def duration(mins: int) -> str:
     return (f"{hours}h" if hours else "") + (f"{rest}m" if rest or not hours else "")
 
 
-def time_limit(option: float | None, tasks: list[Task]) -> tuple[int | None, str]:
-    """The array's time limit in minutes and where it comes from (``None``: the partition's)."""
+def time_limit(option: float | None, tasks: list[Task], partition: str | None) -> tuple[str, str]:
+    """The array's time limit as sbatch takes it (``90``: minutes, or the partition's ``2-00:00:00`` or
+    ``infinite``) and where it comes from: ``--slurm-time``, else the tasks' timeout plus
+    :data:`START_MARGIN_SECONDS`, else the partition's own limit (submitit would give 5 minutes)."""
     if option is not None:
-        return minutes(option), "--slurm-time"
+        return str(minutes(option)), "--slurm-time"
     timeouts = [t.timeout_seconds for t in tasks]
     if all(timeouts):
         longest = max(float(t) for t in timeouts if t)
-        return (minutes(longest + START_MARGIN_SECONDS),
+        return (str(minutes(longest + START_MARGIN_SECONDS)),
                 f"the task timeout {duration(minutes(longest))} + {duration(minutes(START_MARGIN_SECONDS))}")
-    return None, "the partition's (no --slurm-time, --task-timeout or time budget)"
+    return (cluster.partition_time(partition),
+            "the partition's: no --slurm-time, --task-timeout or time budget")
+
+
+def limit_words(limit: str) -> str:
+    """``90`` (minutes) as ``1h30m``; the partition's forms as they are."""
+    return duration(int(limit)) if limit.isdigit() else limit
 
 
 def next_folder(run_dir: Path) -> Path:
@@ -121,6 +132,8 @@ class Element:
     tries: list[str] = field(default_factory=list)
     #: ``time.monotonic()`` when SLURM was first seen to have finished it without a result file.
     ended_at: float | None = None
+    #: Its time limit and where it comes from, in words.
+    limit: str = ""
 
     @property
     def job_id(self) -> str:
@@ -142,6 +155,9 @@ class SlurmExecutor:
             return
         assert session.run_dir is not None
         options = self.config.options
+        problem = cluster.why_unusable(options.slurm_partition)
+        if problem is not None:
+            raise UsageError(f"--executor slurm: {problem}")
         hosts = cluster.node_hosts(options.slurm_partition)
         announce(session, shared_files(session, hosts))
         folder = next_folder(session.run_dir)
@@ -171,9 +187,12 @@ def parameters(tasks: list[Task], options: Any) -> tuple[dict[str, Any], str, st
     """submitit's parameters for the array, how the start describes them, and the time limit in words."""
     threads = max(task.threads for task in tasks)
     cpus = options.slurm_cpus_per_task or threads
-    limit, why = time_limit(options.slurm_time, tasks)
+    limit, why = time_limit(options.slurm_time, tasks, options.slurm_partition)
+    # submitit writes --time (its 5 minutes by default): the limit goes in its own line, which replaces that.
     params: dict[str, Any] = {"job_name": "harness", "cpus_per_task": cpus, "signal_delay_s": WARNING_SECONDS,
-                              "additional_parameters": dict(options.slurm_sbatch or [])}
+                              "additional_parameters": {"time": limit, **dict(options.slurm_sbatch or [])}}
+    if limit.isdigit():
+        params["time"] = int(limit)
     words = [f"{cpus} CPU{'s' if cpus > 1 else ''}"]
     if options.slurm_gpus_per_task:
         params["gpus_per_task"] = options.slurm_gpus_per_task
@@ -181,10 +200,8 @@ def parameters(tasks: list[Task], options: Any) -> tuple[dict[str, Any], str, st
     if options.slurm_mem:
         params["mem"] = options.slurm_mem
         words.append(f"{options.slurm_mem} memory")
-    if limit is not None:
-        params["time"] = limit
-    limit_text = f"{duration(limit)}, {why}" if limit else why
-    words.append(f"time limit {duration(limit)} ({why})" if limit else f"time limit: {why}")
+    limit_text = f"{limit_words(limit)}, {why}"
+    words.append(f"time limit {limit_words(limit)} ({why})")
     if options.slurm_partition:
         params["partition"] = options.slurm_partition
     if options.slurm_array_parallelism:
@@ -202,23 +219,24 @@ def submit(session: Session, tasks: list[Task], folder: Path, options: Any) -> l
     params, described, limit = parameters(tasks, options)
     plugins = WorkerPlugins.of(session.config)
     tracks = [folder / "track" / f"{index}.jsonl" for index in range(len(tasks))]
+    said = io.StringIO()
     try:
-        executor = submitit.SlurmExecutor(folder=folder)
-        executor.update_parameters(**params)
-        jobs = executor.map_array(train, [plugins] * len(tasks), [pickle.dumps(t) for t in tasks],
-                                  [(t.backend, t.threads) for t in tasks], [str(p) for p in tracks],
-                                  [limit] * len(tasks))
-    except RuntimeError as exc:  # submitit: no srun here
-        raise UsageError(f"--executor slurm: {exc}") from None
-    except (submitit.core.utils.FailedJobError, ValueError) as exc:
+        with contextlib.redirect_stderr(said):  # sbatch's complaints: in the error, not on the terminal
+            executor = submitit.SlurmExecutor(folder=folder)
+            executor.update_parameters(**params)
+            jobs = executor.map_array(train, [plugins] * len(tasks), [pickle.dumps(t) for t in tasks],
+                                      [(t.backend, t.threads) for t in tasks], [str(p) for p in tracks],
+                                      [limit] * len(tasks))
+    except (RuntimeError, ValueError) as exc:  # submitit's FailedJobError (sbatch's refusal) is a RuntimeError
         raise UsageError(f"--executor slurm: sbatch refused the job array: {_last_line(str(exc))}") from None
     array_id = str(jobs[0].job_id).split("_")[0]
     at_once = options.slurm_array_parallelism
-    announce(session, f"SLURM job array {array_id}: {len(tasks)} tasks"
+    what = f"job array {array_id}" if len(tasks) > 1 else f"job {array_id}"  # submitit submits one task as a job
+    announce(session, f"SLURM {what}: {plural(len(tasks), 'task')}"
                       f"{f', {at_once} at a time' if at_once else ''}, each {described}"
                       f"{f' on partition {options.slurm_partition}' if options.slurm_partition else ''}; "
                       f"logs in {folder}")
-    return [Element(task, job, track) for task, job, track in zip(tasks, jobs, tracks)]
+    return [Element(task, job, track, limit=limit) for task, job, track in zip(tasks, jobs, tracks)]
 
 
 def _last_line(text: str) -> str:
@@ -366,8 +384,7 @@ def why(element: Element, state: cluster.ElementState | None, options: Any) -> d
     if name == "CANCELLED":
         return harness.lost(task, f"SLURM job {job} was cancelled (scancel){on} before it finished")
     if name in ("TIMEOUT", "DEADLINE"):
-        limit = f"{duration(minutes(options.slurm_time))}, --slurm-time" if options.slurm_time else "--slurm-time"
-        return dict(error_record(task, f"hit the SLURM time limit ({limit}): SLURM killed job {job}{on}",
+        return dict(error_record(task, f"hit the SLURM time limit ({element.limit}): SLURM killed job {job}{on}",
                                  "timeout"))
     if name == "OUT_OF_MEMORY":
         limit = f"{options.slurm_mem}, --slurm-mem" if options.slurm_mem else "--slurm-mem"
