@@ -24,6 +24,9 @@ RUN_TIMEOUT = 600
 
 #: A tiny model on small synthetic images, for real training.
 TEST_PLUGIN = '''
+import os
+from pathlib import Path
+
 import harness
 
 
@@ -34,6 +37,21 @@ def tiny(request):
         keras.layers.GlobalAveragePooling2D(),
         keras.layers.Dense(request.num_classes),
     ])
+
+
+def files(request):
+    """PNG files of ``--data-dir`` labelled by their first letter; an element started with
+    HARNESS_SLURM_TEST_NODE set (by a --slurm-setup line) sees one file less, as a node with other data would."""
+    from harness.data.sources import ImageFiles
+    paths = sorted(Path(request.data_dir).glob("*.png"))
+    if os.environ.get("HARNESS_SLURM_TEST_NODE"):
+        paths = paths[:-1]
+    return ImageFiles(("a", "b"), [(str(p), int(p.name[0] == "b")) for p in paths], root=request.data_dir)
+
+
+@harness.hookimpl
+def harness_datasets_register(config):
+    return [harness.DatasetSpec(name="files", factory=files, image_size=(8, 8))]
 
 
 @harness.hookimpl

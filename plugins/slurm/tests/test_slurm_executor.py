@@ -138,3 +138,23 @@ def test_an_interrupt_cancels_the_array_keeps_the_finished_and_resume_completes(
     assert code == 0, out
     assert sorted(r["model"] for r in runner.records("r")) == ["fast_pass", "fast_sleep"]
     assert (runner.run_dir("r") / "slurm" / "2").is_dir()  # a fresh submitit folder for the resumed run
+
+
+def test_a_node_with_other_files_refuses_the_task(runner: Runner) -> None:
+    """The split digest computed where the run started travels with the task (the element here sees one file
+    less, told so by a --slurm-setup line)."""
+    from PIL import Image
+
+    data = runner.path / "data"
+    data.mkdir()
+    for i in range(12):
+        Image.new("RGB", (8, 8), (20 * i, 0, 0)).save(data / f"{'ab'[i % 2]}{i}.png")
+    code, out = runner.run("-p", "harness.testing.fast", "run", "--dataset", "files", "--augmentation", "none",
+                           *models("fast_pass"), "--backend", "jax", "--threads", "1", "--data-dir", str(data),
+                           "--slurm-setup", "export HARNESS_SLURM_TEST_NODE=1", "--executor", "slurm",
+                           "--output", "r")
+    assert code == 1, out
+    [record] = runner.records("r")
+    assert record["status"] == "error" and record["error_kind"] == "data", record
+    assert re.search(r"dataset 'files': the files on .* give split digest \w+, the run expects \w+",
+                     record["error"]), record["error"]
