@@ -158,3 +158,20 @@ def test_a_node_with_other_files_refuses_the_task(runner: Runner) -> None:
     assert record["status"] == "error" and record["error_kind"] == "data", record
     assert re.search(r"dataset 'files': the files on .* give split digest \w+, the run expects \w+",
                      record["error"]), record["error"]
+
+
+def test_an_element_whose_node_fails_is_requeued_and_recorded_once(runner: Runner) -> None:
+    """A node marked down under a running element (as a failed node is): SLURM requeues the element, which
+    trains again when the node is back, and counts as one record with two attempts."""
+    process, seen, job = _start(runner, "--set", "fast_sleep.seconds=8")
+    [node] = subprocess.run(["sinfo", "--noheader", "--Node", "--format=%N"], capture_output=True, text=True,
+                            check=True, timeout=30).stdout.split()
+    try:
+        subprocess.run(["scontrol", "update", f"nodename={node}", "state=down", "reason=harness-test"], check=True,
+                       timeout=30)
+    finally:  # back in service (slurm-localhost's ReturnToService=2 may have done it already)
+        subprocess.run(["scontrol", "update", f"nodename={node}", "state=resume"], capture_output=True, timeout=30)
+    out = _finish(process, seen)
+    assert process.returncode == 0, out
+    [record] = runner.records("r")
+    assert record["status"] == "passed" and record["attempts"] == 2, record
