@@ -25,6 +25,7 @@ def test_list_executors_shows_slurm_without_importing_submitit() -> None:
     assert result.returncode == 0, result.stderr
     names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
     assert {"serial", "process", "slurm"} <= set(names), result.stdout
+    assert "(harness-slurm " in next(line for line in result.stdout.splitlines() if line.startswith("slurm "))
     light = subprocess.run([sys.executable, "-c", "import sys, harness_slurm; assert 'submitit' not in sys.modules"],
                            env={"PYTHONPATH": str(PLUGIN_SRC), "PATH": ""}, capture_output=True, text=True)
     assert light.returncode == 0, light.stderr

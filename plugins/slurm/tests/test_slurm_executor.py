@@ -175,3 +175,14 @@ def test_an_element_whose_node_fails_is_requeued_and_recorded_once(runner: Runne
     assert process.returncode == 0, out
     [record] = runner.records("r")
     assert record["status"] == "passed" and record["attempts"] == 2, record
+
+
+def test_an_element_that_ends_without_a_result_is_an_error_row_pointing_at_its_log(runner: Runner) -> None:
+    code, out = runner.run(*FAST, *models("fast_pass"), "--slurm-setup", "echo no module here >&2; exit 3",
+                           "--executor", "slurm", "--output", "r")
+    assert code == 1, out
+    [record] = runner.records("r")
+    assert record["status"] == "error" and record["error_kind"] == "worker", record
+    assert re.fullmatch(r"SLURM job \d+ ended \(FAILED, reason \S+\) without a result: see \S+_log\.err",
+                        record["error"]), record["error"]
+    assert "no module here" in open(record["error"].rsplit(" ", 1)[1]).read()

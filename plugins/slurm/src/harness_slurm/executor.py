@@ -395,5 +395,7 @@ def why(element: Element, state: cluster.ElementState | None, options: Any) -> d
         return harness.lost(task, f"SLURM job {job} was preempted{on} and not requeued")
     if name is None:
         return harness.lost(task, f"SLURM job {job} left no result and SLURM no longer knows it")
+    log = Path(element.job.paths.stderr)
+    see = f"see {log}" if log.exists() else f"and wrote no log ({log}): do the nodes see the run directory?"
     return dict(error_record(task, f"SLURM job {job} ended{on} ({name}, reason {state.reason if state else '?'}) "
-                                   f"without a result: see {element.job.paths.stderr}", "worker"))
+                                   f"without a result: {see}", "worker"))
