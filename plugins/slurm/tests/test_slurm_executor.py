@@ -186,3 +186,18 @@ def test_an_element_that_ends_without_a_result_is_an_error_row_pointing_at_its_l
     assert re.fullmatch(r"SLURM job \d+ ended \(FAILED, reason \S+\) without a result: see \S+_log\.err",
                         record["error"]), record["error"]
     assert "no module here" in open(record["error"].rsplit(" ", 1)[1]).read()
+
+
+def test_the_options_reach_the_sbatch_file(runner: Runner) -> None:
+    code, out = runner.run(*FAST, *models("fast_pass"), "--repeats", "2", "--slurm-array-parallelism", "1",
+                           "--slurm-mem", "500M", "--slurm-time", "90s", "--slurm-setup", "echo setup ran",
+                           "--slurm-sbatch", "comment=harness-test", "--executor", "slurm", "--output", "r")
+    assert code == 0, out
+    assert re.search(r"SLURM job array \d+: 2 tasks, 1 at a time, each 1 CPU, 500M memory, time limit 2m "
+                     r"\(--slurm-time\)", out), out
+    [sbatch] = (runner.run_dir("r") / "slurm" / "1").glob("*_submission.sh")
+    lines = sbatch.read_text().splitlines()
+    for line in ("#SBATCH --array=0-1%1", "#SBATCH --mem=500M", "#SBATCH --time=2", "#SBATCH --cpus-per-task=1",
+                 "#SBATCH --comment=harness-test", "echo setup ran"):
+        assert line in lines, (line, lines)
+    assert {r["status"] for r in runner.records("r")} == {"passed"}
