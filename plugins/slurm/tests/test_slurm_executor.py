@@ -201,3 +201,16 @@ def test_the_options_reach_the_sbatch_file(runner: Runner) -> None:
                  "#SBATCH --comment=harness-test", "echo setup ran"):
         assert line in lines, (line, lines)
     assert {r["status"] for r in runner.records("r")} == {"passed"}
+
+
+def test_plugins_that_do_not_load_on_the_node_are_the_tasks_error_row(runner: Runner) -> None:
+    (runner.path / "nodeplugin.py").write_text(
+        "import os\n\n"
+        "if os.environ.get('HARNESS_SLURM_TEST_NODE'):\n"
+        "    raise ImportError('nodeplugin is not installed on this node')\n")
+    code, out = runner.run("-p", "nodeplugin", *FAST, *models("fast_pass"), "--executor", "slurm",
+                           "--slurm-setup", "export HARNESS_SLURM_TEST_NODE=1", "--output", "r")
+    assert code == 1, out
+    [record] = runner.records("r")
+    assert record["status"] == "error" and "nodeplugin is not installed on this node" in record["error"], record
+    assert record["slurm_job_id"] and record["node"], record

@@ -67,16 +67,21 @@ def train(plugins: WorkerPlugins, payload: bytes, runtime: tuple[str, int], trac
     The element applies ``runtime`` (backend, threads) before a plugin imports Keras; SLURM chose its GPUs
     (``CUDA_VISIBLE_DEVICES``). The task travels pickled and is unpickled once the run's plugins are built
     (its factories may live in the working directory's ``harness_plugins.py``)."""
+    task: Task
     node, job = socket.gethostname(), job_id()
     track = Track(track_path)
     track.write({"kind": "try", "node": node, "job": job, "at": time.time()})
     harness.apply_runtime(*runtime)
     try:
         hook = plugins.manager().hook
-    except Exception as exc:  # the run's plugins do not load on this node
-        result = harness.raised(pickle.loads(payload), exc)
+    except Exception as exc:  # the run's plugins do not load on this node: the task's error row, if it unpickles
+        try:
+            task = pickle.loads(payload)
+        except Exception:
+            raise exc from None  # the element fails: the driver's row names the error and the log
+        result = harness.raised(task, exc)
     else:
-        task: Task = pickle.loads(payload)
+        task = pickle.loads(payload)
         result = _train(hook, task, track, time_limit)
     result.update(node=node, slurm_job_id=job)
     return result
