@@ -46,6 +46,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "DOWNLOADS_SUBDIR": ("harness.data.cache", "DOWNLOADS"),
     "display_path": ("harness.data.names", "shown"),
     "ensure_tensorflow": ("harness.backends.tfimport", "ensure_tensorflow"),
+    # per-image predictions of a recorded task (harness.predictions)
+    "read_predictions": ("harness.predictions", "read"),
+    "prediction_file": ("harness.predictions", "path_of"),
     # configuration, session, options
     "Config": ("harness.config", "Config"),
     "StashKey": ("harness.config", "StashKey"),
@@ -146,7 +149,9 @@ __all__ = [
     "number",
     "parse_duration",
     "positive_int",
+    "prediction_file",
     "raised",
+    "read_predictions",
     "redact_text",
     "redact_value",
     "run_task",

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import UsageError, redact_value
+from harness import UsageError, prediction_file, redact_value
 from harness import redact_text as redact
 from harness_mlflow import convert
 
@@ -275,14 +275,12 @@ class Sender:
         return run.info.run_id
 
     def _log_predictions(self, run_id: str, record: dict[str, Any]) -> None:
-        """The task's per-image predictions file (:mod:`harness.predictions`), when the run directory has it,
-        as the task run's artifact under ``predictions/``: what its confusion matrix and paired comparisons
+        """The task's per-image predictions file (:func:`harness.prediction_file`), when the run directory has
+        it, as the task run's artifact under ``predictions/``: what its confusion matrix and paired comparisons
         are computed from."""
-        from harness import predictions
-
-        path = predictions.path_of(self.run_dir, record)
+        path = prediction_file(self.run_dir, record)
         if path is not None:
-            self.client.log_artifact(run_id, str(path), artifact_path=predictions.FOLDER)
+            self.client.log_artifact(run_id, str(path), artifact_path="predictions")
 
     def send_report(self, exitstatus: int | None = None) -> None:
         """The run directory's report, results, record and metadata as the parent run's artifacts (under

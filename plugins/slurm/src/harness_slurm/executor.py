@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 import harness
 from harness import InfrastructureLost, UsageError, WorkerPlugins, error_record
-from harness.words import plural
 from harness_slurm import cluster
 from harness_slurm.element import train
 
@@ -232,7 +231,7 @@ def submit(session: Session, tasks: list[Task], folder: Path, options: Any) -> l
     array_id = str(jobs[0].job_id).split("_")[0]
     at_once = options.slurm_array_parallelism
     what = f"job array {array_id}" if len(tasks) > 1 else f"job {array_id}"  # submitit submits one task as a job
-    announce(session, f"SLURM {what}: {plural(len(tasks), 'task')}"
+    announce(session, f"SLURM {what}: {len(tasks)} task{'s' if len(tasks) != 1 else ''}"
                       f"{f', {at_once} at a time' if at_once else ''}, each {described}"
                       f"{f' on partition {options.slurm_partition}' if options.slurm_partition else ''}; "
                       f"logs in {folder}")
