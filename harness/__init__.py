@@ -43,6 +43,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ImageArrays": ("harness.data.sources", "ImageArrays"),
     "SplitFractions": ("harness.data.sources", "SplitFractions"),
     "split_digest": ("harness.data.prepare", "split_digest"),
+    "with_data_digests": ("harness.executor", "with_data_digests"),
     "DOWNLOADS_SUBDIR": ("harness.data.cache", "DOWNLOADS"),
     "display_path": ("harness.data.names", "shown"),
     "ensure_tensorflow": ("harness.backends.tfimport", "ensure_tensorflow"),
@@ -158,6 +159,7 @@ __all__ = [
     "split_digest",
     "string",
     "timed_out",
+    "with_data_digests",
     "__version__",
 ]
 

@@ -99,3 +99,28 @@ def chosen_executor(config: Config) -> ExecutorSpec:
 
 def make_executor(config: Config) -> Executor:
     return chosen_executor(config).factory(config)
+
+
+def with_data_digests(tasks: list[Task]) -> list[Task]:
+    """Each task with its dataset's split digest computed here (once per dataset and split seed), for an
+    executor whose tasks train on other machines: a node whose files give another digest refuses its task
+    with a data error. A dataset that cannot be listed here (its files are only on the nodes) travels
+    without one."""
+    from harness.data.prepare import split_digest
+    from harness.errors import DataError
+    from harness.specs import DatasetRequest
+
+    digests: dict[tuple[str, int], str | None] = {}
+    out = []
+    for task in tasks:
+        key = (task.dataset.name, task.split_seed)
+        if key not in digests:
+            request = DatasetRequest(params=dict(task.dataset.params), data_dir=task.data_dir,
+                                     cache_dir=task.cache_dir, seed=task.split_seed,
+                                     image_size=task.dataset.image_size, channels=task.dataset.channels)
+            try:
+                digests[key] = split_digest(task.dataset, request, split_seed=task.split_seed)
+            except (DataError, OSError):
+                digests[key] = None
+        out.append(dataclasses.replace(task, data_digest=digests[key]))
+    return out

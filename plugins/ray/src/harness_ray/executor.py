@@ -295,25 +295,6 @@ def train_on_node(plugins: WorkerPlugins, payload: bytes, key: int, tracker: Any
 # -------------------------------------------------------------------------------------------------
 
 
-def data_digests(tasks: list[Task]) -> list[Task]:
-    """Each task with its dataset's split digest computed here (once per dataset and split seed), so that a
-    node with other files refuses it. A dataset that cannot be listed here (its files are only on the
-    nodes) travels without one."""
-
-    digests: dict[tuple[str, int], str | None] = {}
-    out = []
-    for task in tasks:
-        key = (task.dataset.name, task.split_seed)
-        if key not in digests:
-            request = harness.DatasetRequest(params=dict(task.dataset.params), data_dir=task.data_dir,
-                                     cache_dir=task.cache_dir, seed=task.split_seed,
-                                     image_size=task.dataset.image_size, channels=task.dataset.channels)
-            try:
-                digests[key] = harness.split_digest(task.dataset, request, split_seed=task.split_seed)
-            except (harness.DataError, OSError):
-                digests[key] = None
-        out.append(dataclasses.replace(task, data_digest=digests[key]))
-    return out
 
 
 class RayExecutor:
@@ -326,7 +307,7 @@ class RayExecutor:
         if not tasks:
             return
         option = self.config.options
-        tasks = data_digests(tasks)
+        tasks = harness.with_data_digests(tasks)
         address = resolve_address(option.ray_address)
         with ray_messages(session) as log, job_files(session) as (runtime_env, shipped):
             ray = connect(address, runtime_env, log)

@@ -24,7 +24,6 @@ submitted through submitit; each element trains its task with :func:`harness.run
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import json
 import math
@@ -58,23 +57,6 @@ UNREACHABLE_SECONDS = 120.0
 WARNING_SECONDS = 30
 
 
-def data_digests(tasks: list[Task]) -> list[Task]:
-    """Each task with its dataset's split digest computed here (once per dataset and split seed), so that a
-    node with other files refuses it; a dataset that cannot be listed here travels without one."""
-    digests: dict[tuple[str, int], str | None] = {}
-    out = []
-    for task in tasks:
-        key = (task.dataset.name, task.split_seed)
-        if key not in digests:
-            request = harness.DatasetRequest(params=dict(task.dataset.params), data_dir=task.data_dir,
-                                             cache_dir=task.cache_dir, seed=task.split_seed,
-                                             image_size=task.dataset.image_size, channels=task.dataset.channels)
-            try:
-                digests[key] = harness.split_digest(task.dataset, request, split_seed=task.split_seed)
-            except (harness.DataError, OSError):
-                digests[key] = None
-        out.append(dataclasses.replace(task, data_digest=digests[key]))
-    return out
 
 
 def minutes(seconds: float) -> int:
@@ -160,7 +142,7 @@ class SlurmExecutor:
         hosts = cluster.node_hosts(options.slurm_partition)
         announce(session, shared_files(session, hosts))
         folder = next_folder(session.run_dir)
-        elements = submit(session, data_digests(tasks), folder, options)
+        elements = submit(session, harness.with_data_digests(tasks), folder, options)
         _Driver(session, elements, folder, options).run()
 
 
