@@ -4,6 +4,7 @@ is lost, no temporary file stays. The full disks are small tmpfs mounts (root on
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -26,6 +27,26 @@ try:
 except cache.DataError as exc:
     print(exc)
 """
+
+
+#: tmpfs counts whole pages.
+PAGE = 4096
+
+
+def footprint(tester, *args: str) -> tuple[int, int]:
+    """Pages of ``metadata.json`` and pages of one task's record line and predictions file that a run of
+    ``args`` writes in a roomy folder: the small disks below are sized from them (the metadata's manifest lists
+    every installed distribution, so its size depends on the environment)."""
+    result = tester.run(*args, "--output", str(tester.path / "roomy"))
+    assert result.ret in (0, 1), result.stderr
+    run_dir = result.run_dir
+    line = max(len(text) for text in (run_dir / RECORDS).read_bytes().splitlines(keepends=True))
+    predictions = max(p.stat().st_size for p in (run_dir / "predictions").iterdir())
+    return pages((run_dir / "metadata.json").stat().st_size), pages(line) + pages(predictions)
+
+
+def pages(size: int) -> int:
+    return -(-size // PAGE)
 
 
 @pytest.mark.parametrize("free_space", ["checked", "lie"])
@@ -70,7 +91,8 @@ def test_a_run_whose_record_cannot_be_written_says_what_trained(tmpfs, tester) -
                         "--set", f"filler.fill={output}")
     assert result.ret == 4
     line = user_error(result.stderr)
-    assert f"cannot write {output}" in line and "records.jsonl: No space left on device" in line
+    # the task's predictions file or its record line: neither fits, and the record is not written without it
+    assert f"cannot write {output}" in line and re.search(r"(records\.jsonl|\.csv\.gz): No space left on device", line)
     assert "pics-none-filler[seed=1] trained but is not recorded" in line and "--resume" in line
     assert "no task finished" not in result.stdout and "nothing finished" not in result.stdout
     assert "1 failed" in result.stdout or "1 passed" in result.stdout
@@ -85,7 +107,8 @@ def test_a_run_whose_metadata_cannot_be_written_is_one_line(tmpfs, tester) -> No
 
 @pytest.mark.slow  # over 5 s: real training or a subprocess (CI runs it)
 def test_a_run_whose_report_does_not_fit_keeps_its_record(tmpfs, tester) -> None:
-    output = tmpfs("out", "12k")
+    metadata, task = footprint(tester, *RUN)
+    output = tmpfs("out", f"{(3 * metadata + task) * PAGE // 1024}k")  # the metadata, rewritten; one task
     result = tester.run(*RUN, "--output", str(output))
     assert result.ret in (0, 1) and "Traceback" not in result.stderr, result.stderr
     assert "the report could not be written (" in result.stderr and "No space left on device" in result.stderr
@@ -96,9 +119,11 @@ def test_a_run_whose_report_does_not_fit_keeps_its_record(tmpfs, tester) -> None
 @pytest.mark.slow
 def test_the_record_of_a_full_disk_run_resumes_to_the_full_result(tmpfs, tester) -> None:
     """What finished before the disk filled is kept; after making room, --resume trains only the rest."""
-    output = tmpfs("out", "12k")  # the metadata and two records
-    first = tester.run("run", "--dataset", "pics", "--augmentation", "none", "--model", "tiny", "--steps", "2",
-                       "--repeats", "4", "-q", "--output", str(output))
+    command = ("run", "--dataset", "pics", "--augmentation", "none", "--model", "tiny", "--steps", "2",
+               "--repeats", "4", "-q")
+    metadata, task = footprint(tester, *command)
+    output = tmpfs("out", f"{(2 * metadata + 2 * task) * PAGE // 1024}k")  # the metadata and two tasks
+    first = tester.run(*command, "--output", str(output))
     assert first.ret == 4, first.stderr
     run_dir = next(output.iterdir())
     kept = RunStore(run_dir).records()
